@@ -1,0 +1,129 @@
+//! The engine's one closed set of inputs and outputs. Every trigger the core
+//! reacts to is a variant of `Input`; every effect it asks for is an `Output`.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::action::{Action, SyncPreview};
+use crate::ids::*;
+use crate::inventory::Snapshot;
+use crate::journal::{JobStep, JournalRecord, NamedAction, Severity};
+use crate::observation::Observation;
+use crate::time::TimeMs;
+
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// Time passed; plan if a tick is due.
+    Tick,
+    Observation(Observation),
+    /// A new snapshot, already parsed, validated and hashed by the loader.
+    Inventory(Arc<Snapshot>),
+    /// The loader refused a new inventory; the last good one stays in force.
+    InventoryRejected { source: String, errors: Vec<String> },
+    JobOutcome(JobOutcome),
+    NotificationDelivered { notification: NotificationId, ok: bool, error: Option<String> },
+}
+
+/// What happened when the shell ran one job step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobOutcome {
+    pub job: JobId,
+    pub step: JobStep,
+    pub ok: bool,
+    pub message: String,
+    /// Preview steps return what the action would do.
+    pub preview: Option<SyncPreview>,
+}
+
+/// What a hold pins, by name so it survives inventory reloads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum HoldTarget {
+    /// Keep this node out of every service.
+    Node(String),
+    /// Keep every node of this site out.
+    Site(String),
+    /// Freeze this service: no automatic change at all.
+    Service(String),
+}
+
+impl std::fmt::Display for HoldTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HoldTarget::Node(n) => write!(f, "node {n}"),
+            HoldTarget::Site(s) => write!(f, "site {s}"),
+            HoldTarget::Service(s) => write!(f, "service {s}"),
+        }
+    }
+}
+
+/// An operator's command. Commands name things; the engine checks them against
+/// the applied snapshot and answers with an error a person can act on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Hold { target: HoldTarget, author: String, reason: String, until_ms: Option<TimeMs> },
+    Release { target: HoldTarget, author: String },
+    Approve { decision: DecisionId, author: String },
+    Reject { decision: DecisionId, author: String, reason: String },
+    Drain { node: String, author: String },
+    Undrain { node: String, author: String },
+    Ack { alert: AlertId, author: String },
+    /// Copy the `sync` service's tree from one node to another (previewed first).
+    Sync { service: String, from: String, to: String, author: String },
+    /// Move a `vip` or `primary` service to a chosen node.
+    Switchover { service: String, to: String, author: String },
+    /// Run `operation` on these nodes in batches, verifying each batch before the next.
+    Rollout { nodes: Vec<String>, batch_size: u32, operation: String, author: String },
+}
+
+/// One job step for the shell to run through the service's actuator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobRequest {
+    pub job: JobId,
+    pub step: JobStep,
+    pub action: Action,
+    pub named: NamedAction,
+    /// The hook that carries it out.
+    pub hook: HookId,
+    pub attempt: u32,
+    /// The shell must give up on the step at this time and report a failure.
+    pub deadline_ms: TimeMs,
+    /// Monotonic per controller term: an actuator refuses a lower token than it has seen.
+    pub fencing_token: u64,
+}
+
+/// One message to one route.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: NotificationId,
+    pub route: RouteId,
+    pub route_name: String,
+    pub alert: Option<AlertId>,
+    pub severity: Severity,
+    /// The cause key alerts are grouped by (e.g. `replication:scl2-db1`).
+    pub cause: String,
+    pub title: String,
+    pub body: String,
+    /// 0 for the first page; each escalation adds one.
+    pub escalation: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Persist (durably) before acting on any output that follows it.
+    Journal(JournalRecord),
+    StartJob(JobRequest),
+    Notify(Notification),
+}
+
+/// `Guarded` is Ward. `Naive` is the baseline the simulator compares against: the
+/// same machinery with every safety off (fail over on the first failed check, no
+/// damping, no quorum, no integrity check, no budget, no verification).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Guarded,
+    Naive,
+}

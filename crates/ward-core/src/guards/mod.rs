@@ -1,0 +1,1 @@
+//! Guards: named units that judge every planned action.

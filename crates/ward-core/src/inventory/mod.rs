@@ -1,0 +1,9 @@
+//! The inventory model. Parsing and validation of the TOML file live in the
+//! `ward-inventory` crate, which produces these types whole or not at all.
+
+pub mod model;
+mod snapshot;
+pub mod testing;
+
+pub use model::*;
+pub use snapshot::{Snapshot, SnapshotParts};

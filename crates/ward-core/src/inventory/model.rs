@@ -1,0 +1,317 @@
+//! The validated inventory ("ENC"): typed, immutable, cross-references resolved to ids.
+//!
+//! A `Snapshot` is only ever produced whole by the loader (`ward-inventory`), which
+//! parses, validates and hashes the bytes. The core never sees a partial one.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::*;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Site {
+    pub name: String,
+}
+
+/// A vantage point that runs probes. Quorum is counted over these.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Observer {
+    pub name: String,
+    pub site: SiteId,
+}
+
+/// Where a node is in its life. Only `Ready` may serve or be a sync source;
+/// `Syncing` may receive a sync (seed 001: "sync to me, but don't sync from me yet").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    Provisioning,
+    Syncing,
+    Ready,
+    Draining,
+    Maintenance,
+}
+
+impl Lifecycle {
+    pub fn may_serve(self) -> bool {
+        self == Lifecycle::Ready
+    }
+    pub fn may_be_sync_source(self) -> bool {
+        self == Lifecycle::Ready
+    }
+    pub fn may_receive_sync(self) -> bool {
+        matches!(self, Lifecycle::Syncing | Lifecycle::Ready)
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Lifecycle::Provisioning => "provisioning",
+            Lifecycle::Syncing => "syncing",
+            Lifecycle::Ready => "ready",
+            Lifecycle::Draining => "draining",
+            Lifecycle::Maintenance => "maintenance",
+        }
+    }
+}
+
+/// How a node replicates, when it does. Its health folds in this state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Replication {
+    /// The node this one copies from.
+    pub source: NodeId,
+    /// Lag above this makes the node ineligible to serve or be promoted.
+    pub lag_max_ms: u64,
+    /// The check whose observations carry this node's replication status.
+    pub check: CheckId,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    pub name: String,
+    pub site: SiteId,
+    pub labels: BTreeMap<String, String>,
+    pub address: String,
+    pub lifecycle: Lifecycle,
+    /// Higher wins ties when choosing a candidate.
+    pub priority: i32,
+    /// Nodes that must be healthy for this node to be eligible (e.g. the site's
+    /// database replica behind a site's front end, seed 000).
+    pub depends_on: Vec<NodeId>,
+    pub replication: Option<Replication>,
+    /// Disk watched for a time-until-full forecast: the check that reports it.
+    pub disk_check: Option<CheckId>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    Tcp,
+    Http,
+    Exec,
+    Dns,
+    Postgres,
+    Mysql,
+    Disk,
+}
+
+/// Configuration of a health check. Every check has a timeout, below its interval.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub kind: CheckKind,
+    /// What to probe; `{address}` and `{node}` are replaced per node.
+    /// tcp: `host:port`; http: URL; exec: command line; dns: `name@server`.
+    pub target: String,
+    /// http: expected status; exec: expected exit code.
+    pub expect_status: Option<u16>,
+    /// http: the body must contain this text.
+    pub expect_body: Option<String>,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    /// Consecutive passes before a down probe counts as up.
+    pub rise: u32,
+    /// Consecutive failures before an up probe counts as down.
+    pub fall: u32,
+    /// The nodes this check runs against (resolved from its selector).
+    pub nodes: Vec<NodeId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookKind {
+    /// keepalived-notify style: the script gets WARD_SERVICE, WARD_ACTION, WARD_FROM,
+    /// WARD_TO and WARD_JOB in its environment; the exit code decides.
+    Exec { command: Vec<String> },
+    /// A JSON POST with an idempotency key header.
+    Http { url: String },
+}
+
+/// An actuator hook. Services name the hook that carries out their moves.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hook {
+    pub name: String,
+    pub kind: HookKind,
+    pub timeout_ms: u64,
+    pub retries: u32,
+    /// How many jobs may run through this hook at once.
+    pub parallel_max: u32,
+    /// Services this hook acts for; validation resolves each (seed 004).
+    pub services: Vec<ServiceId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteKind {
+    /// Slack-compatible JSON.
+    Slack { url: String },
+    /// Alertmanager-webhook-compatible JSON.
+    Alertmanager { url: String },
+    Exec { command: Vec<String> },
+    /// Only the journal and the log (useful in tests and demos).
+    Log,
+}
+
+/// Where notifications go, and whom to escalate to when nobody acknowledges.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    pub name: String,
+    pub kind: RouteKind,
+    pub escalate_to: Option<RouteId>,
+    pub escalate_after_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceKind {
+    /// An address held by exactly one node.
+    Vip,
+    /// Records pointing at every eligible candidate.
+    Dns,
+    /// The writable member of a replicated database.
+    Primary,
+    /// Which ready node a tree is copied from.
+    Sync,
+}
+
+impl ServiceKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceKind::Vip => "vip",
+            ServiceKind::Dns => "dns",
+            ServiceKind::Primary => "primary",
+            ServiceKind::Sync => "sync",
+        }
+    }
+}
+
+/// How the old primary is fenced before a standby is promoted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FenceMode {
+    Stop,
+    ReadOnly,
+    Hook,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    pub name: String,
+    pub kind: ServiceKind,
+    /// Budgets are counted per group.
+    pub group: String,
+    /// Candidate nodes, resolved from the selector, in inventory order.
+    pub candidates: Vec<NodeId>,
+    /// The placement the inventory declares at start (vip/primary: one node; dns: several).
+    pub initial: Vec<NodeId>,
+    /// Checks that decide a candidate's health for this service (empty: every check on the node).
+    pub checks: Vec<CheckId>,
+    /// Checks run after a move to prove it worked end to end (seed 004: can answers get out?).
+    pub verify: Vec<CheckId>,
+    pub actuator: HookId,
+    pub notify: Vec<RouteId>,
+    /// dns: never publish fewer targets than this; if fewer are eligible, keep the last good set.
+    pub min_targets: u32,
+    /// primary: how the old primary is fenced.
+    pub fence: FenceMode,
+    /// sync: a preview that deletes more files than this needs approval.
+    pub sync_delete_max: u32,
+}
+
+/// Blast-radius allowance: moves per window, per service group and fleet-wide.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    pub window_ms: u64,
+    pub group_moves_max: u32,
+    pub group_percent_max: u32,
+    pub fleet_moves_max: u32,
+    pub fleet_percent_max: u32,
+}
+
+/// RFC 2439-style flap damping of node health.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Damping {
+    pub penalty_per_flap: u32,
+    pub half_life_ms: u64,
+    pub suppress_above: u32,
+    pub reuse_below: u32,
+    pub penalty_max: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Integrity {
+    /// A new snapshot may drop at most this many active, healthy nodes from candidacy
+    /// without approval.
+    pub removed_active_max: u32,
+    /// A new snapshot may change at most this share of nodes and services without approval.
+    pub changed_percent_max: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    /// How often the controller plans.
+    pub tick_ms: u64,
+    /// An observation older than this is unknown, never down.
+    pub stale_after_ms: u64,
+    /// Observers that must agree before a probe is up or down.
+    pub quorum: u16,
+    /// One observer seeing more than this share of its targets fail at once is suspect.
+    pub observer_suspect_percent: u32,
+    /// A gap between inputs beyond this means the process paused or the clock jumped.
+    pub time_gap_max_ms: u64,
+    pub budget: Budget,
+    pub damping: Damping,
+    pub integrity: Integrity,
+    /// Warn when a disk is forecast to fill within this horizon.
+    pub disk_warn_horizon_ms: u64,
+    /// Routes for alerts not tied to a service (inventory, observers, time).
+    pub default_notify: Vec<RouteId>,
+    /// Every job step has this deadline unless its hook says otherwise.
+    pub job_timeout_ms: u64,
+}
+
+/// One (node, check) pair: the unit a probe runs and observations report on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    pub node: NodeId,
+    pub check: CheckId,
+}
+
+impl Default for Policy {
+    /// Production defaults, also what the loader fills in for omitted fields.
+    fn default() -> Self {
+        Policy {
+            tick_ms: 1_000,
+            stale_after_ms: 15_000,
+            quorum: 1,
+            observer_suspect_percent: 50,
+            time_gap_max_ms: 10_000,
+            budget: Budget {
+                window_ms: 10 * 60_000,
+                group_moves_max: 2,
+                group_percent_max: 25,
+                fleet_moves_max: 5,
+                fleet_percent_max: 10,
+            },
+            damping: Damping {
+                penalty_per_flap: 1_000,
+                half_life_ms: 15 * 60_000,
+                suppress_above: 2_000,
+                reuse_below: 750,
+                penalty_max: 6_000,
+            },
+            integrity: Integrity { removed_active_max: 0, changed_percent_max: 25 },
+            disk_warn_horizon_ms: 6 * 3_600_000,
+            default_notify: Vec::new(),
+            job_timeout_ms: 60_000,
+        }
+    }
+}
+
+impl Budget {
+    /// Moves allowed in one window for a population of `size`: the larger of the
+    /// count and the percentage, so small groups can still fail over one member.
+    pub fn limit(moves_max: u32, percent_max: u32, size: usize) -> u32 {
+        let by_percent = (size as u64 * percent_max as u64).div_ceil(100) as u32;
+        moves_max.max(by_percent)
+    }
+}

@@ -1,0 +1,110 @@
+//! Journal records: every decision and the evidence behind it, every job step,
+//! alert and operator command. Records name nodes and services (not ids) so they
+//! stay readable across inventory changes; the engine's durable state is a fold
+//! over them (`engine::durable`), which is how a restart recovers jobs in flight.
+
+use serde::{Deserialize, Serialize};
+
+use crate::action::{Evidence, Verdict};
+use crate::ids::*;
+use crate::time::TimeMs;
+
+/// An action with names instead of snapshot-relative ids.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedAction {
+    pub kind: String,
+    pub service: Option<String>,
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    /// Extra words for people (a sync preview, a rollout batch).
+    pub detail: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStep {
+    /// Ask what the action would do (a sync's deletions) without doing it.
+    Preview,
+    Apply,
+    /// Run the service's verification checks end to end.
+    Verify,
+    /// Undo an applied move whose verification failed.
+    Rollback,
+}
+
+impl JobStep {
+    pub fn name(self) -> &'static str {
+        match self {
+            JobStep::Preview => "preview",
+            JobStep::Apply => "apply",
+            JobStep::Verify => "verify",
+            JobStep::Rollback => "rollback",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobEnd {
+    Succeeded,
+    /// Verification failed and the move was undone.
+    RolledBack,
+    /// It failed and could not be undone: a person must look.
+    Failed,
+    /// Dropped before applying (rejected, superseded, or no longer needed after restart).
+    Abandoned,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Page,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum JournalEvent {
+    Started { snapshot_hash: String, recovered_jobs: u32, mode: String },
+    InventoryApplied { hash: String, source: String, summary: String },
+    InventoryRejected { source: String, errors: Vec<String> },
+    /// A valid snapshot the integrity guard would not apply without approval.
+    InventoryHeld { hash: String, decision: DecisionId, sentence: String },
+    /// The planner wanted something; here is what it saw and what the guards said.
+    Decision {
+        decision: DecisionId,
+        action: NamedAction,
+        cause: String,
+        summary: String,
+        evidence: Evidence,
+        verdict: Verdict,
+        job: Option<JobId>,
+    },
+    /// Written (and made durable by the shell) before the step runs.
+    JobIntent { job: JobId, decision: DecisionId, action: NamedAction, step: JobStep, attempt: u32, fencing_token: u64 },
+    JobStepDone { job: JobId, step: JobStep, ok: bool, message: String },
+    JobFinished { job: JobId, end: JobEnd, sentence: String },
+    /// Where the engine believes a service is now.
+    Placement { service: String, holders: Vec<String> },
+    Health { node: String, status: String, sentence: String },
+    Alert { alert: AlertId, cause: String, severity: Severity, state: String, sentence: String },
+    NotificationQueued { notification: NotificationId, route: String, alert: Option<AlertId>, title: String },
+    NotificationDelivered { notification: NotificationId, ok: bool, error: Option<String> },
+    HoldPlaced { target: String, author: String, reason: String, until_ms: Option<TimeMs> },
+    HoldReleased { target: String, author: String },
+    Approved { decision: DecisionId, author: String },
+    Rejected { decision: DecisionId, author: String, reason: String },
+    Acknowledged { alert: AlertId, author: String },
+    Drained { node: String, author: String },
+    Undrained { node: String, author: String },
+    TimeAnomaly { gap_ms: i64, sentence: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalRecord {
+    pub seq: u64,
+    pub at_ms: TimeMs,
+    #[serde(flatten)]
+    pub event: JournalEvent,
+}

@@ -1,0 +1,18 @@
+//! Ward's core: a sans-IO, deterministic decision engine.
+//!
+//! Architecture invariant: this crate does no I/O. It never reads a clock, a file
+//! or a socket, never spawns a thread, never sleeps and owns no randomness. Inputs
+//! and the current time come in as values (`engine::Input`, `now_ms`); decisions
+//! come out as values (`engine::Output`). See ARCHITECTURE.md.
+
+pub mod action;
+pub mod engine;
+pub mod guards;
+pub mod health;
+pub mod ids;
+pub mod inventory;
+pub mod journal;
+pub mod observation;
+pub mod time;
+
+pub use engine::{Command, Engine, Input, Mode, Output};

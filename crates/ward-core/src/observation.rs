@@ -1,0 +1,70 @@
+//! What a probe saw, as the core receives it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::*;
+use crate::time::TimeMs;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeOutcome {
+    Pass,
+    Fail,
+    /// The probe hit its timeout. Counts as a failure for rise/fall.
+    Timeout,
+}
+
+impl ProbeOutcome {
+    pub fn is_pass(self) -> bool {
+        self == ProbeOutcome::Pass
+    }
+}
+
+/// Replication state as a database probe reports it (seed 000, seed 003).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationStatus {
+    /// Both replication threads (MySQL IO/SQL) or the WAL receiver are running.
+    pub running: bool,
+    pub lag_ms: Option<u64>,
+    /// Verbatim error text from the server (`Last_IO_Error` and the like).
+    pub last_error: Option<String>,
+    /// How far the node has replayed (an LSN or GTID sequence), for choosing whom to promote.
+    pub replayed_position: u64,
+    /// Bytes of WAL/binlog the source retains for this replica.
+    pub retained_bytes: u64,
+}
+
+/// Disk usage of a data directory, statvfs-style.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskStatus {
+    pub used_bytes: u64,
+    pub total_bytes: u64,
+    /// Space only root may use; the disk is "full" for the service before it is gone.
+    pub reserved_bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeDetail {
+    Replication(ReplicationStatus),
+    Disk(DiskStatus),
+    Message(String),
+}
+
+/// One probe result from one observer. `at_ms` is when the controller received it
+/// (its own clock), so observer clock skew never makes data look fresh.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observation {
+    pub probe: ProbeId,
+    pub observer: ObserverId,
+    pub at_ms: TimeMs,
+    pub outcome: ProbeOutcome,
+    pub latency_ms: u32,
+    pub detail: Option<Box<ProbeDetail>>,
+}
+
+impl Observation {
+    pub fn new(probe: ProbeId, observer: ObserverId, at_ms: TimeMs, outcome: ProbeOutcome) -> Self {
+        Observation { probe, observer, at_ms, outcome, latency_ms: 0, detail: None }
+    }
+}
