@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::action::{Evidence, Verdict};
+use crate::engine::io::Notification;
 use crate::ids::*;
 use crate::time::TimeMs;
 
@@ -18,6 +19,9 @@ pub struct NamedAction {
     pub to: Vec<String>,
     /// Extra words for people (a sync preview, a rollout batch).
     pub detail: String,
+    /// Rolling maintenance: (rollout, batch, operation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<(u32, u32, String)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -89,7 +93,8 @@ pub enum JournalEvent {
     Placement { service: String, holders: Vec<String> },
     Health { node: String, status: String, sentence: String },
     Alert { alert: AlertId, cause: String, severity: Severity, state: String, sentence: String },
-    NotificationQueued { notification: NotificationId, route: String, alert: Option<AlertId>, title: String },
+    /// The whole message, so a restart can send what was queued but never delivered.
+    NotificationQueued { notification: Notification },
     NotificationDelivered { notification: NotificationId, ok: bool, error: Option<String> },
     HoldPlaced { target: String, author: String, reason: String, until_ms: Option<TimeMs> },
     HoldReleased { target: String, author: String },
@@ -99,6 +104,9 @@ pub enum JournalEvent {
     Drained { node: String, author: String },
     Undrained { node: String, author: String },
     TimeAnomaly { gap_ms: i64, sentence: String },
+    RolloutStarted { rollout: u32, nodes: Vec<String>, batch_size: u32, operation: String, author: String },
+    /// A rollout batch began, finished, or the rollout halted or completed.
+    RolloutProgress { rollout: u32, batch: u32, state: String, sentence: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
