@@ -26,7 +26,11 @@ pub(crate) struct Damper {
 
 impl Default for Damper {
     fn default() -> Self {
-        Damper { penalty: 0.0, at_ms: 0, suppressed: false }
+        Damper {
+            penalty: 0.0,
+            at_ms: 0,
+            suppressed: false,
+        }
     }
 }
 
@@ -181,7 +185,10 @@ mod tests {
 
     #[test]
     fn zero_half_life_decays_at_once() {
-        let cfg = Damping { half_life_ms: 0, ..cfg() };
+        let cfg = Damping {
+            half_life_ms: 0,
+            ..cfg()
+        };
         let mut d = Damper::default();
         for _ in 0..3 {
             d.flap(10, &cfg);

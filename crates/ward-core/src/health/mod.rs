@@ -48,10 +48,17 @@ impl Status {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ReplicationHealth {
-    Healthy { lag_ms: u64 },
-    Lagging { lag_ms: u64, lag_max_ms: u64 },
+    Healthy {
+        lag_ms: u64,
+    },
+    Lagging {
+        lag_ms: u64,
+        lag_max_ms: u64,
+    },
     /// Replication has stopped. `error` is the server's own text, verbatim.
-    Broken { error: String },
+    Broken {
+        error: String,
+    },
     /// No fresh replication observation.
     Unknown,
 }
@@ -98,12 +105,35 @@ pub struct ProbeView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum HealthEvent {
-    NodeStatus { node: NodeId, from: Status, to: Status },
-    Suppressed { node: NodeId, penalty: u32 },
-    Reused { node: NodeId, penalty: u32 },
-    Replication { node: NodeId, from: Option<ReplicationHealth>, to: ReplicationHealth },
+    NodeStatus {
+        node: NodeId,
+        from: Status,
+        to: Status,
+    },
+    Suppressed {
+        node: NodeId,
+        penalty: u32,
+    },
+    Reused {
+        node: NodeId,
+        penalty: u32,
+    },
+    Replication {
+        node: NodeId,
+        from: Option<ReplicationHealth>,
+        to: ReplicationHealth,
+    },
     /// Raised when the forecast first drops under the horizon, and again each time it halves.
-    DiskForecast { node: NodeId, full_in_ms: u64 },
-    ObserverSuspect { observer: ObserverId, failing: u32, of: u32 },
-    ObserverCleared { observer: ObserverId },
+    DiskForecast {
+        node: NodeId,
+        full_in_ms: u64,
+    },
+    ObserverSuspect {
+        observer: ObserverId,
+        failing: u32,
+        of: u32,
+    },
+    ObserverCleared {
+        observer: ObserverId,
+    },
 }

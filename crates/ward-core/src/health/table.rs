@@ -34,8 +34,13 @@ static UNKNOWN_NODE: NodeHealth = NodeHealth {
     disk_full_in_ms: None,
 };
 
-const UNKNOWN_PROBE: ProbeView =
-    ProbeView { status: Status::Unknown, votes_up: 0, votes_down: 0, votes_unknown: 0, last_at_ms: None };
+const UNKNOWN_PROBE: ProbeView = ProbeView {
+    status: Status::Unknown,
+    votes_up: 0,
+    votes_down: 0,
+    votes_unknown: 0,
+    last_at_ms: None,
+};
 
 /// The newest observation of a probe from any observer (naive mode's input).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +59,10 @@ struct NodeState {
 
 impl Default for NodeState {
     fn default() -> Self {
-        NodeState { damper: Damper::default(), last_definite: Status::Unknown }
+        NodeState {
+            damper: Damper::default(),
+            last_definite: Status::Unknown,
+        }
     }
 }
 
@@ -131,7 +139,10 @@ impl HealthTable {
             .nodes()
             .iter()
             .map(|node| NodeHealth {
-                replication: node.replication.as_ref().map(|_| ReplicationHealth::Unknown),
+                replication: node
+                    .replication
+                    .as_ref()
+                    .map(|_| ReplicationHealth::Unknown),
                 ..UNKNOWN_NODE.clone()
             })
             .collect();
@@ -171,7 +182,11 @@ impl HealthTable {
         let old_observer: Vec<Option<usize>> = new
             .observers()
             .iter()
-            .map(|o| old.observer_id(&o.name).map(|id| id.index()).filter(|&i| i < self.observers))
+            .map(|o| {
+                old.observer_id(&o.name)
+                    .map(|id| id.index())
+                    .filter(|&i| i < self.observers)
+            })
             .collect();
         for (o, old_o) in old_observer.iter().enumerate() {
             if let Some(old_o) = *old_o {
@@ -193,7 +208,8 @@ impl HealthTable {
             for (o, old_o) in old_observer.iter().enumerate() {
                 let Some(old_o) = *old_o else { continue };
                 next.cells[p * next.observers + o] = self.cells[op * self.observers + old_o];
-                next.cell_votes[p * next.observers + o] = self.cell_votes[op * self.observers + old_o];
+                next.cell_votes[p * next.observers + o] =
+                    self.cell_votes[op * self.observers + old_o];
                 if old_rep != NO_SLOT && new_rep != NO_SLOT {
                     next.rep_reports[new_rep as usize * next.observers + o] =
                         self.rep_reports[old_rep as usize * self.observers + old_o].take();
@@ -201,7 +217,11 @@ impl HealthTable {
             }
         }
         for (n, node) in new.nodes().iter().enumerate() {
-            let Some(old_n) = old.node_id(&node.name).map(|id| id.index()).filter(|&i| i < self.nodes.len()) else {
+            let Some(old_n) = old
+                .node_id(&node.name)
+                .map(|id| id.index())
+                .filter(|&i| i < self.nodes.len())
+            else {
                 continue;
             };
             let previous = &self.nodes[old_n];
@@ -259,7 +279,10 @@ impl HealthTable {
         cell.record(observation.outcome, at_ms, rise, fall);
         let newest = &mut self.newest[p];
         if newest.is_none_or(|n| at_ms >= n.at_ms) {
-            *newest = Some(Newest { at_ms, pass: observation.outcome.is_pass() });
+            *newest = Some(Newest {
+                at_ms,
+                pass: observation.outcome.is_pass(),
+            });
         }
         if let Some(detail) = &observation.detail {
             self.ingest_detail(p, o, at_ms, detail);
@@ -272,7 +295,11 @@ impl HealthTable {
             ProbeDetail::Replication(status) => {
                 let slot = self.rep_slot[p];
                 if slot != NO_SLOT {
-                    replication::record(&mut self.rep_reports[slot as usize * self.observers + o], at_ms, status);
+                    replication::record(
+                        &mut self.rep_reports[slot as usize * self.observers + o],
+                        at_ms,
+                        status,
+                    );
                 }
             }
             ProbeDetail::Disk(disk) => {
@@ -296,7 +323,12 @@ impl HealthTable {
     ///
     /// Events come node by node (by node id: status, damping, replication, disk),
     /// then observer by observer (by observer id).
-    pub fn refresh(&mut self, snapshot: &Snapshot, now_ms: TimeMs, naive: bool) -> Vec<HealthEvent> {
+    pub fn refresh(
+        &mut self,
+        snapshot: &Snapshot,
+        now_ms: TimeMs,
+        naive: bool,
+    ) -> Vec<HealthEvent> {
         let policy = snapshot.policy();
         self.stale_after_ms = policy.stale_after_ms;
         self.damping = policy.damping.clone();
@@ -306,16 +338,25 @@ impl HealthTable {
 
         // Per (probe, observer) votes.
         for (vote, cell) in self.cell_votes.iter_mut().zip(&self.cells) {
-            *vote = if naive { cell.naive_vote(now_ms, stale, cutoff) } else { cell.vote(now_ms, stale, cutoff) };
+            *vote = if naive {
+                cell.naive_vote(now_ms, stale, cutoff)
+            } else {
+                cell.vote(now_ms, stale, cutoff)
+            };
         }
 
         // Observer suspicion.
         let mut observer_events = Vec::new();
         if naive {
-            self.suspicion.update(None, policy.observer_suspect_percent, &mut observer_events);
+            self.suspicion
+                .update(None, policy.observer_suspect_percent, &mut observer_events);
         } else {
             let stats = assess(&self.cell_votes, observers);
-            self.suspicion.update(Some(&stats), policy.observer_suspect_percent, &mut observer_events);
+            self.suspicion.update(
+                Some(&stats),
+                policy.observer_suspect_percent,
+                &mut observer_events,
+            );
         }
 
         // Quorum per probe.
@@ -323,7 +364,11 @@ impl HealthTable {
             let mut tally = Tally::default();
             for o in 0..observers {
                 let vote = self.cell_votes[p * observers + o];
-                tally.add(if self.suspicion.is_suspect(o) { Status::Unknown } else { vote });
+                tally.add(if self.suspicion.is_suspect(o) {
+                    Status::Unknown
+                } else {
+                    vote
+                });
             }
             let newest = self.newest[p];
             let status = if naive {
@@ -355,7 +400,11 @@ impl HealthTable {
         let mut disk_index = 0;
         for n in 0..self.nodes.len() {
             let id = NodeId(n as u32);
-            let probes = if n < snapshot.nodes().len() { snapshot.probes_of_node(id) } else { &[] };
+            let probes = if n < snapshot.nodes().len() {
+                snapshot.probes_of_node(id)
+            } else {
+                &[]
+            };
             let status = probes
                 .iter()
                 .filter_map(|p| self.views.get(p.index()))
@@ -371,7 +420,11 @@ impl HealthTable {
                         state.damper.flap(now_ms, &self.damping);
                     }
                 }
-                events.push(HealthEvent::NodeStatus { node: id, from: node.status, to: status });
+                events.push(HealthEvent::NodeStatus {
+                    node: id,
+                    from: node.status,
+                    to: status,
+                });
                 node.status = status;
                 node.since_ms = now_ms;
             }
@@ -386,10 +439,14 @@ impl HealthTable {
                 node.suppressed = state.damper.suppressed();
                 node.penalty = state.damper.penalty();
                 match change {
-                    Some(DampChange::Suppressed) => {
-                        events.push(HealthEvent::Suppressed { node: id, penalty: node.penalty })
-                    }
-                    Some(DampChange::Reused) => events.push(HealthEvent::Reused { node: id, penalty: node.penalty }),
+                    Some(DampChange::Suppressed) => events.push(HealthEvent::Suppressed {
+                        node: id,
+                        penalty: node.penalty,
+                    }),
+                    Some(DampChange::Reused) => events.push(HealthEvent::Reused {
+                        node: id,
+                        penalty: node.penalty,
+                    }),
                     None => {}
                 }
             }
@@ -397,7 +454,11 @@ impl HealthTable {
             if self.rep_nodes.get(rep_index) == Some(&id) {
                 let reports = &self.rep_reports[rep_index * observers..(rep_index + 1) * observers];
                 rep_index += 1;
-                let lag_max_ms = snapshot.node(id).replication.as_ref().map_or(0, |r| r.lag_max_ms);
+                let lag_max_ms = snapshot
+                    .node(id)
+                    .replication
+                    .as_ref()
+                    .map_or(0, |r| r.lag_max_ms);
                 let freshest = replication::freshest(reports);
                 if let Some(report) = freshest {
                     node.replayed_position = report.status.replayed_position;
@@ -409,7 +470,11 @@ impl HealthTable {
                     _ => ReplicationHealth::Unknown,
                 };
                 if replication::is_notable_change(node.replication.as_ref(), &health) {
-                    events.push(HealthEvent::Replication { node: id, from: node.replication.clone(), to: health.clone() });
+                    events.push(HealthEvent::Replication {
+                        node: id,
+                        from: node.replication.clone(),
+                        to: health.clone(),
+                    });
                 }
                 node.replication = Some(health);
             }
@@ -420,7 +485,10 @@ impl HealthTable {
                 let forecast = series.full_in_ms(now_ms, cutoff);
                 node.disk_full_in_ms = forecast;
                 if let Some(full_in_ms) = series.warn(forecast, policy.disk_warn_horizon_ms) {
-                    events.push(HealthEvent::DiskForecast { node: id, full_in_ms });
+                    events.push(HealthEvent::DiskForecast {
+                        node: id,
+                        full_in_ms,
+                    });
                 }
             }
         }
@@ -433,7 +501,10 @@ impl HealthTable {
     }
 
     pub fn probe(&self, probe: ProbeId) -> ProbeView {
-        self.views.get(probe.index()).copied().unwrap_or(UNKNOWN_PROBE)
+        self.views
+            .get(probe.index())
+            .copied()
+            .unwrap_or(UNKNOWN_PROBE)
     }
 
     /// Per-observer detail for evidence: (observer, status, receive time) for one probe.
@@ -447,7 +518,11 @@ impl HealthTable {
         (0..self.observers)
             .map(|o| {
                 let i = p * self.observers + o;
-                (ObserverId(o as u16), self.cell_votes[i], self.cells[i].last_at())
+                (
+                    ObserverId(o as u16),
+                    self.cell_votes[i],
+                    self.cells[i].last_at(),
+                )
             })
             .collect()
     }
@@ -475,7 +550,10 @@ impl HealthTable {
         let reuse = if self.naive {
             None
         } else {
-            self.node_state.iter().filter_map(|s| s.damper.reuse_at_ms(now_ms, &self.damping)).min()
+            self.node_state
+                .iter()
+                .filter_map(|s| s.damper.reuse_at_ms(now_ms, &self.damping))
+                .min()
         };
         match (stale, reuse) {
             (Some(a), Some(b)) => Some(a.min(b)),
