@@ -455,9 +455,9 @@ impl HealthTable {
                 let reports = &self.rep_reports[rep_index * observers..(rep_index + 1) * observers];
                 rep_index += 1;
                 let lag_max_ms = snapshot
-                    .node(id)
-                    .replication
-                    .as_ref()
+                    .nodes()
+                    .get(n)
+                    .and_then(|node| node.replication.as_ref())
                     .map_or(0, |r| r.lag_max_ms);
                 let freshest = replication::freshest(reports);
                 if let Some(report) = freshest {
