@@ -193,42 +193,77 @@ pub fn field<'a, 'i>(table: &'a DeTable<'i>, name: &str) -> Option<&'a Spanned<D
 }
 
 /// Unknown keys first (all of them, each with the valid list), then serde for types.
+/// A field with a bad value is reported, dropped and the item retried, so every
+/// bad field is reported and, when only optional fields were bad, the item still
+/// takes part in the reference checks. (An error is on record either way, so no
+/// snapshot is built from an item repaired like this.)
 fn deserialize<T: DeserializeOwned + 'static>(
     mut value: Spanned<DeValue<'_>>,
     path: &str,
     sink: &mut Sink,
 ) -> Option<T> {
-    let mut unknown = false;
     if let DeValue::Table(table) = value.get_mut() {
-        unknown = strip_unknown(table, fields_of::<T>(), nested_fields::<T>(), path, sink);
+        strip_unknown(table, fields_of::<T>(), nested_fields::<T>(), path, sink);
     }
     let span = value.span();
-    let copy = value.clone();
-    match T::deserialize(value.into_deserializer()) {
-        Ok(raw) if !unknown => Some(raw),
-        Ok(_) => None,
-        Err(e) => {
-            let at = e.span().unwrap_or(span);
-            let field = copy.get_ref().as_table().and_then(|t| field_at(t, &at));
-            let message = e.message().to_string();
-            let (field, hint) = match missing_field(&message) {
-                Some(missing) => (
+    let mut dropped: Vec<String> = Vec::new();
+    // Each round drops a key, so this ends; the bound is belt and braces.
+    for _ in 0..64 {
+        let copy = value.clone();
+        let e = match T::deserialize(copy.into_deserializer()) {
+            Ok(raw) => return Some(raw),
+            Err(e) => e,
+        };
+        let at = e.span().unwrap_or(span.clone());
+        let message = e.message().to_string();
+        if let Some(missing) = missing_field(&message) {
+            // Missing because we dropped its bad value: already reported.
+            if !dropped.iter().any(|d| d == missing) {
+                sink.error(
+                    at,
                     format!("{path}.{missing}"),
+                    message.clone(),
                     format!("add `{missing} = ...`; {REFERENCE}"),
-                ),
-                None => (
-                    field.map_or_else(|| path.to_string(), |f| format!("{path}.{f}")),
-                    REFERENCE.to_string(),
-                ),
-            };
-            sink.error(at, field, message, hint);
-            None
+                );
+            }
+            return None;
+        }
+        let field = value.get_ref().as_table().and_then(|t| field_at(t, &at));
+        sink.error(
+            at,
+            field
+                .as_ref()
+                .map_or_else(|| path.to_string(), |f| format!("{path}.{f}")),
+            message,
+            REFERENCE,
+        );
+        let top = field
+            .as_deref()
+            .map(|f| f.split('.').next().unwrap_or(f).to_string());
+        let removed = match (top, value.get_mut()) {
+            (Some(top), DeValue::Table(table)) => {
+                let key = table
+                    .keys()
+                    .find(|k| k.get_ref().as_ref() == top.as_str())
+                    .cloned();
+                key.and_then(|k| table.remove(&k))
+                    .map(|_| dropped.push(top))
+                    .is_some()
+            }
+            _ => false,
+        };
+        if !removed {
+            return None;
         }
     }
+    None
 }
 
 /// Nested structs whose keys are checked too (labels and selectors are free-form).
-fn nested_fields<T: 'static>() -> &'static [(&'static str, fn() -> &'static [&'static str])] {
+/// A nested table's key and a function giving its valid fields.
+type Nested = (&'static str, fn() -> &'static [&'static str]);
+
+fn nested_fields<T: 'static>() -> &'static [Nested] {
     use std::any::TypeId;
     if TypeId::of::<T>() == TypeId::of::<RawPolicy>() {
         &[
@@ -247,7 +282,7 @@ fn nested_fields<T: 'static>() -> &'static [(&'static str, fn() -> &'static [&'s
 fn strip_unknown(
     table: &mut DeTable<'_>,
     fields: &[&str],
-    nested: &[(&str, fn() -> &'static [&'static str])],
+    nested: &[Nested],
     path: &str,
     sink: &mut Sink,
 ) -> bool {

@@ -545,8 +545,10 @@ fn omitted_policy_fields_take_the_defaults() {
         &format!("[policy]\ntick = \"2s\"\n[policy.budget]\nwindow = \"5m\"\n{BASE}"),
     )
     .unwrap_or_else(|e| panic!("{}", render(&e)));
-    let mut expected = ward_core::inventory::Policy::default();
-    expected.tick_ms = 2_000;
+    let mut expected = ward_core::inventory::Policy {
+        tick_ms: 2_000,
+        ..Default::default()
+    };
     expected.budget.window_ms = 300_000;
     assert_eq!(s.policy(), &expected);
 }
@@ -632,4 +634,25 @@ fn summary_counts_things() {
         summary(&s),
         "2 nodes in 1 site, 1 observer (quorum 1), 1 check, 1 service (1 vip), 1 hook, 1 route"
     );
+}
+
+#[test]
+fn several_bad_fields_in_one_item_are_all_reported() {
+    let text = with(
+        "site = \"a\"\naddress = \"127.0.0.2\"",
+        "site = \"b\"\naddress = \"127.0.0.2\"\npriority = \"high\"\nlifecycle = 3\ncolour = 1",
+    );
+    let errs = errors(&text);
+    for field in [
+        "node[n2].site",
+        "node[n2].priority",
+        "node[n2].lifecycle",
+        "node[n2].colour",
+    ] {
+        assert!(
+            errs.iter().any(|e| e.field == field),
+            "no {field} in:\n{}",
+            render(&errs)
+        );
+    }
 }
