@@ -89,6 +89,24 @@ pub fn resolve(doc: &RawDoc, sink: &mut Sink) -> (Resolved, AllNames) {
         }));
         names.observers.push(IMPLICIT_OBSERVER);
     }
+    // Ids of these kinds are u16 in the model; more entries could not be addressed.
+    for (kind, count) in [
+        ("site", doc.sites.len()),
+        ("observer", observers.len()),
+        ("route", doc.routes.len()),
+    ] {
+        if count > u16::MAX as usize {
+            sink.error(
+                0..0,
+                kind,
+                format!(
+                    "{count} {kind}s is more than Ward can address ({})",
+                    u16::MAX
+                ),
+                "split the inventory",
+            );
+        }
+    }
     let policy = policy(doc, &names, observers.len(), sink);
     let nodes = doc
         .nodes
