@@ -82,7 +82,12 @@ fn ingest(c: &mut Criterion) {
     let observations: Vec<Observation> = (0..1_000_000u32)
         .map(|i| {
             let probe = ProbeId(i.wrapping_mul(2_654_435_761) % snapshot.probes().len() as u32);
-            Observation::new(probe, ObserverId((i % OBSERVERS as u32) as u16), now_ms, if i % 97 == 0 { ProbeOutcome::Fail } else { ProbeOutcome::Pass })
+            Observation::new(
+                probe,
+                ObserverId((i % OBSERVERS as u32) as u16),
+                now_ms,
+                if i % 97 == 0 { ProbeOutcome::Fail } else { ProbeOutcome::Pass },
+            )
         })
         .collect();
     let mut group = c.benchmark_group("ingest");

@@ -70,11 +70,26 @@ pub enum Severity {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JournalEvent {
-    Started { snapshot_hash: String, recovered_jobs: u32, mode: String },
-    InventoryApplied { hash: String, source: String, summary: String },
-    InventoryRejected { source: String, errors: Vec<String> },
+    Started {
+        snapshot_hash: String,
+        recovered_jobs: u32,
+        mode: String,
+    },
+    InventoryApplied {
+        hash: String,
+        source: String,
+        summary: String,
+    },
+    InventoryRejected {
+        source: String,
+        errors: Vec<String>,
+    },
     /// A valid snapshot the integrity guard would not apply without approval.
-    InventoryHeld { hash: String, decision: DecisionId, sentence: String },
+    InventoryHeld {
+        hash: String,
+        decision: DecisionId,
+        sentence: String,
+    },
     /// The planner wanted something; here is what it saw and what the guards said.
     Decision {
         decision: DecisionId,
@@ -86,12 +101,35 @@ pub enum JournalEvent {
         job: Option<JobId>,
     },
     /// Written (and made durable by the shell) before the step runs.
-    JobIntent { job: JobId, decision: DecisionId, action: NamedAction, step: JobStep, attempt: u32, fencing_token: u64 },
-    JobStepDone { job: JobId, step: JobStep, ok: bool, message: String },
-    JobFinished { job: JobId, end: JobEnd, sentence: String },
+    JobIntent {
+        job: JobId,
+        decision: DecisionId,
+        action: NamedAction,
+        step: JobStep,
+        attempt: u32,
+        fencing_token: u64,
+    },
+    JobStepDone {
+        job: JobId,
+        step: JobStep,
+        ok: bool,
+        message: String,
+    },
+    JobFinished {
+        job: JobId,
+        end: JobEnd,
+        sentence: String,
+    },
     /// Where the engine believes a service is now.
-    Placement { service: String, holders: Vec<String> },
-    Health { node: String, status: String, sentence: String },
+    Placement {
+        service: String,
+        holders: Vec<String>,
+    },
+    Health {
+        node: String,
+        status: String,
+        sentence: String,
+    },
     /// `state`: raised, repeated, resolved. `routes`: where it pages (escalation starts there).
     Alert {
         alert: AlertId,
@@ -103,19 +141,63 @@ pub enum JournalEvent {
         routes: Vec<String>,
     },
     /// The whole message, so a restart can send what was queued but never delivered.
-    NotificationQueued { notification: Notification },
-    NotificationDelivered { notification: NotificationId, ok: bool, error: Option<String> },
-    HoldPlaced { target: String, author: String, reason: String, until_ms: Option<TimeMs> },
-    HoldReleased { target: String, author: String },
-    Approved { decision: DecisionId, author: String },
-    Rejected { decision: DecisionId, author: String, reason: String },
-    Acknowledged { alert: AlertId, author: String },
-    Drained { node: String, author: String },
-    Undrained { node: String, author: String },
-    TimeAnomaly { gap_ms: i64, sentence: String },
-    RolloutStarted { rollout: u32, nodes: Vec<String>, batch_size: u32, operation: String, author: String },
+    NotificationQueued {
+        notification: Notification,
+    },
+    NotificationDelivered {
+        notification: NotificationId,
+        ok: bool,
+        error: Option<String>,
+    },
+    HoldPlaced {
+        target: String,
+        author: String,
+        reason: String,
+        until_ms: Option<TimeMs>,
+    },
+    HoldReleased {
+        target: String,
+        author: String,
+    },
+    Approved {
+        decision: DecisionId,
+        author: String,
+    },
+    Rejected {
+        decision: DecisionId,
+        author: String,
+        reason: String,
+    },
+    Acknowledged {
+        alert: AlertId,
+        author: String,
+    },
+    Drained {
+        node: String,
+        author: String,
+    },
+    Undrained {
+        node: String,
+        author: String,
+    },
+    TimeAnomaly {
+        gap_ms: i64,
+        sentence: String,
+    },
+    RolloutStarted {
+        rollout: u32,
+        nodes: Vec<String>,
+        batch_size: u32,
+        operation: String,
+        author: String,
+    },
     /// A rollout batch began, finished, or the rollout halted or completed.
-    RolloutProgress { rollout: u32, batch: u32, state: String, sentence: String },
+    RolloutProgress {
+        rollout: u32,
+        batch: u32,
+        state: String,
+        sentence: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

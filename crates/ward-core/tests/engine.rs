@@ -46,7 +46,9 @@ impl Harness {
                 Output::StartJob(request) => self.started.push(request),
                 Output::Notify(n) => {
                     assert!(
-                        !self.started.iter().any(|s| s.step == JobStep::Apply && n.cause == "decision" && self.journal.iter().any(|r| matches!(r.event, JournalEvent::JobStepDone { job, .. } if job == s.job))),
+                        !self.started.iter().any(|s| s.step == JobStep::Apply
+                            && n.cause == "decision"
+                            && self.journal.iter().any(|r| matches!(r.event, JournalEvent::JobStepDone { job, .. } if job == s.job))),
                         "notification after its job ran"
                     );
                     self.notifications.push(n)
@@ -63,7 +65,10 @@ impl Harness {
             for observer in 0..snapshot.observers().len() as u16 {
                 let down = self.down.contains(&probe.node) && observer < observers_seeing_down;
                 let outcome = if down { ProbeOutcome::Fail } else { ProbeOutcome::Pass };
-                self.engine.handle(self.now_ms, Input::Observation(Observation::new(ProbeId(index as u32), ObserverId(observer), self.now_ms, outcome)));
+                self.engine.handle(
+                    self.now_ms,
+                    Input::Observation(Observation::new(ProbeId(index as u32), ObserverId(observer), self.now_ms, outcome)),
+                );
             }
         }
         self.engine.handle(self.now_ms, Input::Tick);
@@ -74,14 +79,26 @@ impl Harness {
     fn complete_started(&mut self, ok: bool) {
         let started = std::mem::take(&mut self.started);
         for request in started {
-            let outcome = JobOutcome { job: request.job, step: request.step, ok, message: if ok { "ok".into() } else { "failed".into() }, preview: None };
+            let outcome = JobOutcome {
+                job: request.job,
+                step: request.step,
+                ok,
+                message: if ok { "ok".into() } else { "failed".into() },
+                preview: None,
+            };
             self.engine.handle(self.now_ms, Input::JobOutcome(outcome));
             self.drain();
         }
     }
 
     fn finished(&self) -> Vec<JobEnd> {
-        self.journal.iter().filter_map(|r| match &r.event { JournalEvent::JobFinished { end, .. } => Some(*end), _ => None }).collect()
+        self.journal
+            .iter()
+            .filter_map(|r| match &r.event {
+                JournalEvent::JobFinished { end, .. } => Some(*end),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -137,7 +154,12 @@ fn a_hold_is_never_overridden() {
     for _ in 0..3 {
         h.second(0);
     }
-    h.engine.command(h.now_ms, Command::Hold { target: HoldTarget::Node("lb2".into()), author: "gene".into(), reason: "bad NIC".into(), until_ms: None }).unwrap();
+    h.engine
+        .command(
+            h.now_ms,
+            Command::Hold { target: HoldTarget::Node("lb2".into()), author: "gene".into(), reason: "bad NIC".into(), until_ms: None },
+        )
+        .unwrap();
     h.down.push(NodeId(0));
     for _ in 0..10 {
         h.second(3);

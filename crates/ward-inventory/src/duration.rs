@@ -2,14 +2,11 @@
 //! to read, and a bare number (seconds? milliseconds?) is exactly the kind of
 //! mistake an inventory must not let through.
 
-pub const HINT: &str =
-    "write a whole number followed by ms, s, m or h, e.g. \"500ms\", \"15s\", \"10m\", \"6h\"";
+pub const HINT: &str = "write a whole number followed by ms, s, m or h, e.g. \"500ms\", \"15s\", \"10m\", \"6h\"";
 
 /// Milliseconds, or a message saying what is wrong.
 pub fn parse_ms(text: &str) -> Result<u64, String> {
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(digits_end);
     if digits.is_empty() {
         return Err(format!("duration \"{text}\" does not start with a number"));
@@ -20,17 +17,9 @@ pub fn parse_ms(text: &str) -> Result<u64, String> {
         "m" => 60_000,
         "h" => 3_600_000,
         "" => return Err(format!("duration \"{text}\" has no unit")),
-        other => {
-            return Err(format!(
-                "duration \"{text}\" has an unknown unit \"{other}\""
-            ))
-        }
+        other => return Err(format!("duration \"{text}\" has an unknown unit \"{other}\"")),
     };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(scale))
-        .ok_or_else(|| format!("duration \"{text}\" is too large"))
+    digits.parse::<u64>().ok().and_then(|n| n.checked_mul(scale)).ok_or_else(|| format!("duration \"{text}\" is too large"))
 }
 
 #[cfg(test)]
@@ -48,18 +37,7 @@ mod tests {
 
     #[test]
     fn rejects_everything_else() {
-        for bad in [
-            "",
-            "15",
-            "s",
-            "1.5s",
-            "15 s",
-            "-1s",
-            "1d",
-            "15sec",
-            "1h30m",
-            "99999999999999999999h",
-        ] {
+        for bad in ["", "15", "s", "1.5s", "15 s", "-1s", "1d", "15sec", "1h30m", "99999999999999999999h"] {
             assert!(parse_ms(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -53,16 +53,9 @@ impl<'a> LineIndex<'a> {
     /// rather than panic (spans come from a parser that may have recovered oddly).
     pub fn locate(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let line = self
-            .line_starts
-            .partition_point(|&start| start <= offset)
-            .max(1);
+        let line = self.line_starts.partition_point(|&start| start <= offset).max(1);
         let start = self.line_starts[line - 1];
-        let column = self
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count())
-            + 1;
+        let column = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
         (line, column)
     }
 }
@@ -76,20 +69,10 @@ pub struct Sink<'a> {
 
 impl<'a> Sink<'a> {
     pub fn new(file: &str, text: &'a str) -> Self {
-        Sink {
-            file: file.to_string(),
-            index: LineIndex::new(text),
-            errors: Vec::new(),
-        }
+        Sink { file: file.to_string(), index: LineIndex::new(text), errors: Vec::new() }
     }
 
-    pub fn error(
-        &mut self,
-        span: Range<usize>,
-        field: impl Into<String>,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) {
+    pub fn error(&mut self, span: Range<usize>, field: impl Into<String>, message: impl Into<String>, hint: impl Into<String>) {
         let (line, column) = self.index.locate(span.start);
         self.errors.push(InventoryError {
             file: self.file.clone(),

@@ -70,38 +70,17 @@ pub fn load(source: &str, text: &str) -> Result<Snapshot, Vec<InventoryError>> {
 pub fn load_file(path: &Path) -> Result<Snapshot, Vec<InventoryError>> {
     let source = path.display().to_string();
     let unreadable = |message: String, hint: &str| {
-        vec![InventoryError {
-            file: source.clone(),
-            line: 0,
-            column: 0,
-            field: String::new(),
-            message,
-            hint: hint.to_string(),
-        }]
+        vec![InventoryError { file: source.clone(), line: 0, column: 0, field: String::new(), message, hint: hint.to_string() }]
     };
-    let bytes = std::fs::read(path).map_err(|e| {
-        unreadable(
-            format!("cannot read the file: {e}"),
-            "check the path and its permissions",
-        )
-    })?;
+    let bytes = std::fs::read(path).map_err(|e| unreadable(format!("cannot read the file: {e}"), "check the path and its permissions"))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        unreadable(
-            format!(
-                "the file is not UTF-8 (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-            "TOML files must be UTF-8",
-        )
+        unreadable(format!("the file is not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()), "TOML files must be UTF-8")
     })?;
     load(&source, &text)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

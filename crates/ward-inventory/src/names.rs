@@ -29,25 +29,15 @@ impl Names {
                 sink.error(
                     item.name_span.clone(),
                     format!("{}.name", item.path()),
-                    format!(
-                        "duplicate {} name \"{name}\" (entry #{first} has it too)",
-                        kind.key()
-                    ),
-                    format!(
-                        "names are unique per kind; rename one of the two {}",
-                        kind.plural()
-                    ),
+                    format!("duplicate {} name \"{name}\" (entry #{first} has it too)", kind.key()),
+                    format!("names are unique per kind; rename one of the two {}", kind.plural()),
                 );
             } else {
                 by_name.insert(name.clone(), item.index);
                 ordered.push(name.clone());
             }
         }
-        Names {
-            kind,
-            by_name,
-            ordered,
-        }
+        Names { kind, by_name, ordered }
     }
 
     /// For the implicit observer, which has no item in the file.
@@ -67,38 +57,17 @@ impl Names {
         }
         let kind = self.kind.key();
         let hint = if self.ordered.is_empty() {
-            format!(
-                "no [[{kind}]] is declared; add a [[{kind}]] named \"{}\" or fix the name",
-                name.get_ref()
-            )
+            format!("no [[{kind}]] is declared; add a [[{kind}]] named \"{}\" or fix the name", name.get_ref())
         } else {
-            format!(
-                "known {}: {}; add a [[{kind}]] named \"{}\" or fix the name",
-                self.kind.plural(),
-                self.listing(),
-                name.get_ref()
-            )
+            format!("known {}: {}; add a [[{kind}]] named \"{}\" or fix the name", self.kind.plural(), self.listing(), name.get_ref())
         };
-        sink.error(
-            name.span(),
-            field,
-            format!("{kind} \"{}\" does not exist", name.get_ref()),
-            hint,
-        );
+        sink.error(name.span(), field, format!("{kind} \"{}\" does not exist", name.get_ref()), hint);
         None
     }
 
     /// Resolves a list, keeping the indices that exist.
-    pub fn resolve_all(
-        &self,
-        names: &[Spanned<String>],
-        field: &str,
-        sink: &mut Sink,
-    ) -> Vec<usize> {
-        names
-            .iter()
-            .filter_map(|name| self.resolve(name, field, sink))
-            .collect()
+    pub fn resolve_all(&self, names: &[Spanned<String>], field: &str, sink: &mut Sink) -> Vec<usize> {
+        names.iter().filter_map(|name| self.resolve(name, field, sink)).collect()
     }
 
     pub fn listing(&self) -> String {
@@ -108,12 +77,7 @@ impl Names {
 
 /// "a, b, c" or "a, b, ... (12 more)".
 pub fn listing(names: &[String]) -> String {
-    let mut text = names
-        .iter()
-        .take(HINT_NAMES_MAX)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut text = names.iter().take(HINT_NAMES_MAX).cloned().collect::<Vec<_>>().join(", ");
     if names.len() > HINT_NAMES_MAX {
         text.push_str(&format!(", ... ({} more)", names.len() - HINT_NAMES_MAX));
     }

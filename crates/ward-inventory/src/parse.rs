@@ -81,21 +81,14 @@ pub struct RawDoc {
     pub services: Vec<Item<RawService>>,
 }
 
-const TOP_LEVEL: &[&str] = &[
-    "policy", "site", "observer", "node", "check", "hook", "route", "service",
-];
+const TOP_LEVEL: &[&str] = &["policy", "site", "observer", "node", "check", "hook", "route", "service"];
 
 /// `None` when the text is not TOML at all: then the syntax errors are all there is to say.
 pub fn parse(text: &str, sink: &mut Sink) -> Option<RawDoc> {
     let (root, syntax) = DeTable::parse_recoverable(text);
     if !syntax.is_empty() {
         for e in syntax {
-            sink.error(
-                e.span().unwrap_or(0..0),
-                "",
-                e.message().to_string(),
-                "fix the TOML syntax here",
-            );
+            sink.error(e.span().unwrap_or(0..0), "", e.message().to_string(), "fix the TOML syntax here");
         }
         return None;
     }
@@ -109,12 +102,7 @@ pub fn parse(text: &str, sink: &mut Sink) -> Option<RawDoc> {
                 if value.get_ref().is_table() {
                     doc.policy = deserialize(value, "policy", sink).unwrap_or_default();
                 } else {
-                    sink.error(
-                        value.span(),
-                        "policy",
-                        "policy must be a table",
-                        "write it as a [policy] section",
-                    );
+                    sink.error(value.span(), "policy", "policy must be a table", "write it as a [policy] section");
                 }
             }
             "site" => doc.sites = items(Kind::Site, value, sink),
@@ -135,11 +123,7 @@ pub fn parse(text: &str, sink: &mut Sink) -> Option<RawDoc> {
     Some(doc)
 }
 
-fn items<T: DeserializeOwned + 'static>(
-    kind: Kind,
-    value: Spanned<DeValue<'_>>,
-    sink: &mut Sink,
-) -> Vec<Item<T>> {
+fn items<T: DeserializeOwned + 'static>(kind: Kind, value: Spanned<DeValue<'_>>, sink: &mut Sink) -> Vec<Item<T>> {
     let span = value.span();
     let DeValue::Array(array) = value.into_inner() else {
         sink.error(
@@ -165,31 +149,16 @@ fn items<T: DeserializeOwned + 'static>(
             deserialize::<T>(entry, &path, sink)
         } else {
             let message = format!("each {} must be a table", kind.key());
-            sink.error(
-                span.clone(),
-                path,
-                message,
-                format!("write it as a [[{}]] section", kind.key()),
-            );
+            sink.error(span.clone(), path, message, format!("write it as a [[{}]] section", kind.key()));
             None
         };
-        out.push(Item {
-            kind,
-            index,
-            name,
-            name_span,
-            span,
-            raw,
-        });
+        out.push(Item { kind, index, name, name_span, span, raw });
     }
     out
 }
 
 pub fn field<'a, 'i>(table: &'a DeTable<'i>, name: &str) -> Option<&'a Spanned<DeValue<'i>>> {
-    table
-        .iter()
-        .find(|(k, _)| k.get_ref().as_ref() == name)
-        .map(|(_, v)| v)
+    table.iter().find(|(k, _)| k.get_ref().as_ref() == name).map(|(_, v)| v)
 }
 
 /// Unknown keys first (all of them, each with the valid list), then serde for types.
@@ -197,11 +166,7 @@ pub fn field<'a, 'i>(table: &'a DeTable<'i>, name: &str) -> Option<&'a Spanned<D
 /// bad field is reported and, when only optional fields were bad, the item still
 /// takes part in the reference checks. (An error is on record either way, so no
 /// snapshot is built from an item repaired like this.)
-fn deserialize<T: DeserializeOwned + 'static>(
-    mut value: Spanned<DeValue<'_>>,
-    path: &str,
-    sink: &mut Sink,
-) -> Option<T> {
+fn deserialize<T: DeserializeOwned + 'static>(mut value: Spanned<DeValue<'_>>, path: &str, sink: &mut Sink) -> Option<T> {
     if let DeValue::Table(table) = value.get_mut() {
         strip_unknown(table, fields_of::<T>(), nested_fields::<T>(), path, sink);
     }
@@ -219,36 +184,17 @@ fn deserialize<T: DeserializeOwned + 'static>(
         if let Some(missing) = missing_field(&message) {
             // Missing because we dropped its bad value: already reported.
             if !dropped.iter().any(|d| d == missing) {
-                sink.error(
-                    at,
-                    format!("{path}.{missing}"),
-                    message.clone(),
-                    format!("add `{missing} = ...`; {REFERENCE}"),
-                );
+                sink.error(at, format!("{path}.{missing}"), message.clone(), format!("add `{missing} = ...`; {REFERENCE}"));
             }
             return None;
         }
         let field = value.get_ref().as_table().and_then(|t| field_at(t, &at));
-        sink.error(
-            at,
-            field
-                .as_ref()
-                .map_or_else(|| path.to_string(), |f| format!("{path}.{f}")),
-            message,
-            REFERENCE,
-        );
-        let top = field
-            .as_deref()
-            .map(|f| f.split('.').next().unwrap_or(f).to_string());
+        sink.error(at, field.as_ref().map_or_else(|| path.to_string(), |f| format!("{path}.{f}")), message, REFERENCE);
+        let top = field.as_deref().map(|f| f.split('.').next().unwrap_or(f).to_string());
         let removed = match (top, value.get_mut()) {
             (Some(top), DeValue::Table(table)) => {
-                let key = table
-                    .keys()
-                    .find(|k| k.get_ref().as_ref() == top.as_str())
-                    .cloned();
-                key.and_then(|k| table.remove(&k))
-                    .map(|_| dropped.push(top))
-                    .is_some()
+                let key = table.keys().find(|k| k.get_ref().as_ref() == top.as_str()).cloned();
+                key.and_then(|k| table.remove(&k)).map(|_| dropped.push(top)).is_some()
             }
             _ => false,
         };
@@ -266,11 +212,7 @@ type Nested = (&'static str, fn() -> &'static [&'static str]);
 fn nested_fields<T: 'static>() -> &'static [Nested] {
     use std::any::TypeId;
     if TypeId::of::<T>() == TypeId::of::<RawPolicy>() {
-        &[
-            ("budget", fields_of::<RawBudget>),
-            ("damping", fields_of::<RawDamping>),
-            ("integrity", fields_of::<RawIntegrity>),
-        ]
+        &[("budget", fields_of::<RawBudget>), ("damping", fields_of::<RawDamping>), ("integrity", fields_of::<RawIntegrity>)]
     } else if TypeId::of::<T>() == TypeId::of::<RawNode>() {
         &[("replication", fields_of::<RawReplication>)]
     } else {
@@ -279,19 +221,9 @@ fn nested_fields<T: 'static>() -> &'static [Nested] {
 }
 
 /// Removes and reports unknown keys; true if there were any.
-fn strip_unknown(
-    table: &mut DeTable<'_>,
-    fields: &[&str],
-    nested: &[Nested],
-    path: &str,
-    sink: &mut Sink,
-) -> bool {
+fn strip_unknown(table: &mut DeTable<'_>, fields: &[&str], nested: &[Nested], path: &str, sink: &mut Sink) -> bool {
     let mut found = false;
-    let unknown: Vec<_> = table
-        .keys()
-        .filter(|key| !fields.contains(&key.get_ref().as_ref()))
-        .cloned()
-        .collect();
+    let unknown: Vec<_> = table.keys().filter(|key| !fields.contains(&key.get_ref().as_ref())).cloned().collect();
     for key in &unknown {
         found = true;
         sink.error(
@@ -303,10 +235,7 @@ fn strip_unknown(
         table.remove(key);
     }
     for (key, value) in table.iter_mut() {
-        if let Some((name, fields)) = nested
-            .iter()
-            .find(|(name, _)| *name == key.get_ref().as_ref())
-        {
+        if let Some((name, fields)) = nested.iter().find(|(name, _)| *name == key.get_ref().as_ref()) {
             if let DeValue::Table(inner) = value.get_mut() {
                 found |= strip_unknown(inner, fields(), &[], &format!("{path}.{name}"), sink);
             }

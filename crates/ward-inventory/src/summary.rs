@@ -16,11 +16,7 @@ pub fn summary(snapshot: &Snapshot) -> String {
     }
     let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
     let services = count(snapshot.services().len(), "service", "services");
-    let services = if kinds.is_empty() {
-        services
-    } else {
-        format!("{services} ({})", kinds.join(", "))
-    };
+    let services = if kinds.is_empty() { services } else { format!("{services} ({})", kinds.join(", ")) };
     format!(
         "{} in {}, {} (quorum {}), {}, {}, {}, {}",
         count(snapshot.nodes().len(), "node", "nodes"),

@@ -35,9 +35,7 @@ fn dependency_cycles(doc: &RawDoc, r: &Resolved, sink: &mut Sink) {
         let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
         marks[start] = Mark::Active;
         while let Some(&(node, next)) = stack.last() {
-            let deps = r.nodes[node]
-                .as_ref()
-                .map_or(&[][..], |n| &n.depends_on[..]);
+            let deps = r.nodes[node].as_ref().map_or(&[][..], |n| &n.depends_on[..]);
             if let Some(dep) = deps.get(next) {
                 if let Some(top) = stack.last_mut() {
                     top.1 += 1;
@@ -50,15 +48,10 @@ fn dependency_cycles(doc: &RawDoc, r: &Resolved, sink: &mut Sink) {
                     }
                     Some(Mark::Active) => {
                         let from = stack.iter().position(|&(n, _)| n == dep).unwrap_or(0);
-                        let mut cycle: Vec<String> =
-                            stack[from..].iter().map(|&(n, _)| name(doc, n)).collect();
+                        let mut cycle: Vec<String> = stack[from..].iter().map(|&(n, _)| name(doc, n)).collect();
                         cycle.push(name(doc, dep));
                         let item = &doc.nodes[node];
-                        let at = item
-                            .raw
-                            .as_ref()
-                            .and_then(|n| n.depends_on.as_ref()?.get(next))
-                            .map_or(item.span.clone(), |d| d.span());
+                        let at = item.raw.as_ref().and_then(|n| n.depends_on.as_ref()?.get(next)).map_or(item.span.clone(), |d| d.span());
                         sink.error(
                             at,
                             format!("{}.depends_on", item.path()),
@@ -77,10 +70,7 @@ fn dependency_cycles(doc: &RawDoc, r: &Resolved, sink: &mut Sink) {
 }
 
 fn name(doc: &RawDoc, node: usize) -> String {
-    doc.nodes
-        .get(node)
-        .and_then(|n| n.name.clone())
-        .unwrap_or_else(|| format!("#{node}"))
+    doc.nodes.get(node).and_then(|n| n.name.clone()).unwrap_or_else(|| format!("#{node}"))
 }
 
 /// Replication status and disk readings arrive as observations of a check on the
@@ -96,14 +86,8 @@ fn checks_run_where_needed(doc: &RawDoc, r: &Resolved, sink: &mut Sink) {
                 sink.error(
                     raw_rep.get_ref().check.span(),
                     format!("{}.replication.check", item.path()),
-                    format!(
-                        "check \"{}\" does not run on this node",
-                        raw_rep.get_ref().check.get_ref()
-                    ),
-                    format!(
-                        "add \"{}\" to that check's nodes, or name a check that runs here",
-                        node.name
-                    ),
+                    format!("check \"{}\" does not run on this node", raw_rep.get_ref().check.get_ref()),
+                    format!("add \"{}\" to that check's nodes, or name a check that runs here", node.name),
                 );
             }
         }
@@ -112,14 +96,8 @@ fn checks_run_where_needed(doc: &RawDoc, r: &Resolved, sink: &mut Sink) {
                 sink.error(
                     raw_check.span(),
                     format!("{}.disk_check", item.path()),
-                    format!(
-                        "check \"{}\" does not run on this node",
-                        raw_check.get_ref()
-                    ),
-                    format!(
-                        "add \"{}\" to that check's nodes, or name a check that runs here",
-                        node.name
-                    ),
+                    format!("check \"{}\" does not run on this node", raw_check.get_ref()),
+                    format!("add \"{}\" to that check's nodes, or name a check that runs here", node.name),
                 );
             }
         }
@@ -135,11 +113,8 @@ fn candidates_are_observable(doc: &RawDoc, r: &Resolved, sink: &mut Sink) {
         let (Some(raw), Some(service)) = (&item.raw, service) else {
             continue;
         };
-        let deciding: Vec<CheckId> = if service.checks.is_empty() {
-            (0..r.checks.len()).map(|c| CheckId(c as u32)).collect()
-        } else {
-            service.checks.clone()
-        };
+        let deciding: Vec<CheckId> =
+            if service.checks.is_empty() { (0..r.checks.len()).map(|c| CheckId(c as u32)).collect() } else { service.checks.clone() };
         let blind: Vec<String> = service
             .candidates
             .iter()
@@ -147,11 +122,7 @@ fn candidates_are_observable(doc: &RawDoc, r: &Resolved, sink: &mut Sink) {
             .map(|&node| name(doc, node.index()))
             .collect();
         if !blind.is_empty() {
-            let which = if service.checks.is_empty() {
-                "no check runs on"
-            } else {
-                "none of this service's checks runs on"
-            };
+            let which = if service.checks.is_empty() { "no check runs on" } else { "none of this service's checks runs on" };
             sink.error(
                 raw.candidates.span(),
                 format!("{}.candidates", item.path()),

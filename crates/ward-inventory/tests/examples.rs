@@ -22,32 +22,17 @@ fn examples() -> Vec<PathBuf> {
 }
 
 fn render(errs: &[InventoryError]) -> String {
-    errs.iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
+    errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
 }
 
 #[test]
 fn every_example_validates_except_the_broken_ones() {
     let files = examples();
-    let names: Vec<String> = files
-        .iter()
-        .filter_map(|p| Some(p.file_name()?.to_str()?.to_string()))
-        .collect();
-    for expected in [
-        "reference.toml",
-        "persona.toml",
-        "wikimedia.toml",
-        "graphite.toml",
-        "matrix.toml",
-        "bytemark.toml",
-        "bytemark-broken.toml",
-    ] {
-        assert!(
-            names.iter().any(|n| n == expected),
-            "examples/{expected} is missing"
-        );
+    let names: Vec<String> = files.iter().filter_map(|p| Some(p.file_name()?.to_str()?.to_string())).collect();
+    for expected in
+        ["reference.toml", "persona.toml", "wikimedia.toml", "graphite.toml", "matrix.toml", "bytemark.toml", "bytemark-broken.toml"]
+    {
+        assert!(names.iter().any(|n| n == expected), "examples/{expected} is missing");
     }
     for path in files {
         let broken = path.to_string_lossy().ends_with("-broken.toml");
@@ -65,10 +50,7 @@ fn every_example_validates_except_the_broken_ones() {
 fn seed_004_broken_hook_is_rejected_with_the_existing_services() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bytemark-broken.toml");
     let errs = load_file(&path).err().unwrap_or_default();
-    let e = errs
-        .iter()
-        .find(|e| e.field == "hook[default-route].services")
-        .unwrap_or_else(|| panic!("{}", render(&errs)));
+    let e = errs.iter().find(|e| e.field == "hook[default-route].services").unwrap_or_else(|| panic!("{}", render(&errs)));
     assert!(e.message.contains("service \"gw\" does not exist"), "{e}");
     assert!(e.hint.contains("gw-v4") && e.hint.contains("gw-v6"), "{e}");
     assert!(e.line > 0 && e.column > 0);
@@ -86,32 +68,17 @@ fn example_details_match_their_seeds() {
     assert_eq!(graphite.observers().len(), 3);
     for service in graphite.services() {
         assert_eq!(service.candidates.len(), 40);
-        assert!(service.candidates.iter().all(|&n| graphite
-            .node(n)
-            .labels
-            .get("config")
-            .map(String::as_str)
-            == Some("ingest")));
+        assert!(service.candidates.iter().all(|&n| graphite.node(n).labels.get("config").map(String::as_str) == Some("ingest")));
     }
 
     let wikimedia = ok("wikimedia.toml");
-    let tin = wikimedia
-        .node_id("tin")
-        .map(|id| wikimedia.node(id).lifecycle);
+    let tin = wikimedia.node_id("tin").map(|id| wikimedia.node(id).lifecycle);
     assert_eq!(tin, Some(Lifecycle::Syncing));
     assert_eq!(wikimedia.services()[0].kind, ServiceKind::Sync);
 
     let persona = ok("persona.toml");
-    let db = persona
-        .node_id("scl2-db1")
-        .map(|id| persona.node(id).replication.clone());
-    assert!(matches!(
-        db,
-        Some(Some(Replication {
-            lag_max_ms: 30_000,
-            ..
-        }))
-    ));
+    let db = persona.node_id("scl2-db1").map(|id| persona.node(id).replication.clone());
+    assert!(matches!(db, Some(Some(Replication { lag_max_ms: 30_000, .. }))));
 
     let reference = ok("reference.toml");
     assert_eq!(
@@ -177,12 +144,7 @@ fn check_invariants(s: &Snapshot) {
     let d = &s.policy().damping;
     assert!(d.reuse_below < d.suppress_above && d.suppress_above <= d.penalty_max);
     let p = s.policy();
-    for pct in [
-        p.observer_suspect_percent,
-        p.budget.group_percent_max,
-        p.budget.fleet_percent_max,
-        p.integrity.changed_percent_max,
-    ] {
+    for pct in [p.observer_suspect_percent, p.budget.group_percent_max, p.budget.fleet_percent_max, p.integrity.changed_percent_max] {
         assert!(pct <= 100);
     }
     for names in [
@@ -194,11 +156,7 @@ fn check_invariants(s: &Snapshot) {
         s.routes().iter().map(|x| &x.name).collect(),
         s.observers().iter().map(|x| &x.name).collect(),
     ] {
-        assert_eq!(
-            names.len(),
-            names.iter().collect::<HashSet<_>>().len(),
-            "names unique"
-        );
+        assert_eq!(names.len(), names.iter().collect::<HashSet<_>>().len(), "names unique");
     }
     let node_ok = |n: NodeId| n.index() < s.nodes().len();
     let check_ok = |c: CheckId| c.index() < s.checks().len();
@@ -233,10 +191,7 @@ fn check_invariants(s: &Snapshot) {
     assert!(p.default_notify.iter().all(|&r| route_ok(r)));
     for sv in s.services() {
         assert!(!sv.candidates.is_empty() && sv.candidates.iter().all(|&n| node_ok(n)));
-        assert!(
-            sv.candidates.windows(2).all(|w| w[0] < w[1]),
-            "inventory order"
-        );
+        assert!(sv.candidates.windows(2).all(|w| w[0] < w[1]), "inventory order");
         assert!(sv.initial.iter().all(|n| sv.candidates.contains(n)));
         if sv.kind != ServiceKind::Dns {
             assert!(sv.initial.len() <= 1);
@@ -245,16 +200,12 @@ fn check_invariants(s: &Snapshot) {
         assert!(sv.actuator.index() < s.hooks().len());
         assert!(sv.notify.iter().all(|&r| route_ok(r)));
         for &n in &sv.candidates {
-            let seen = s.checks().iter().enumerate().any(|(ci, c)| {
-                c.nodes.contains(&n)
-                    && (sv.checks.is_empty() || sv.checks.contains(&CheckId(ci as u32)))
-            });
-            assert!(
-                seen,
-                "candidate {} of {} has no check",
-                s.node_name(n),
-                sv.name
-            );
+            let seen = s
+                .checks()
+                .iter()
+                .enumerate()
+                .any(|(ci, c)| c.nodes.contains(&n) && (sv.checks.is_empty() || sv.checks.contains(&CheckId(ci as u32))));
+            assert!(seen, "candidate {} of {} has no check", s.node_name(n), sv.name);
         }
     }
     // No dependency cycles: repeatedly peel nodes whose dependencies are all peeled.

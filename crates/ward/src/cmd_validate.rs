@@ -21,18 +21,13 @@ fn render(path: &Path, json: bool) -> (i32, String) {
             let text = if json {
                 json!({ "ok": true, "file": path.display().to_string(), "hash": snapshot.hash(), "summary": summary }).to_string()
             } else {
-                format!(
-                    "OK {} sha256:{}\n{summary}",
-                    path.display(),
-                    snapshot.hash()
-                )
+                format!("OK {} sha256:{}\n{summary}", path.display(), snapshot.hash())
             };
             (0, text)
         }
         Err(errors) => {
             let text = if json {
-                json!({ "ok": false, "file": path.display().to_string(), "errors": errors })
-                    .to_string()
+                json!({ "ok": false, "file": path.display().to_string(), "errors": errors }).to_string()
             } else {
                 let mut lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
                 let noun = if errors.len() == 1 { "error" } else { "errors" };
@@ -49,19 +44,14 @@ mod tests {
     use super::*;
 
     fn example(name: &str) -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../examples")
-            .join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name)
     }
 
     #[test]
     fn accepted_file_prints_ok_hash_and_summary() {
         let (code, text) = render(&example("reference.toml"), false);
         assert_eq!(code, 0, "{text}");
-        assert!(
-            text.starts_with("OK ") && text.contains(" sha256:"),
-            "{text}"
-        );
+        assert!(text.starts_with("OK ") && text.contains(" sha256:"), "{text}");
         assert!(text.contains("4 nodes in 2 sites"), "{text}");
     }
 
@@ -69,14 +59,8 @@ mod tests {
     fn rejected_file_prints_every_error_and_a_count() {
         let (code, text) = render(&example("bytemark-broken.toml"), false);
         assert_eq!(code, 1);
-        assert!(
-            text.contains("hook[default-route].services: service \"gw\" does not exist"),
-            "{text}"
-        );
-        assert!(
-            text.contains("\n  hint: known services: gw-v4, gw-v6"),
-            "{text}"
-        );
+        assert!(text.contains("hook[default-route].services: service \"gw\" does not exist"), "{text}");
+        assert!(text.contains("\n  hint: known services: gw-v4, gw-v6"), "{text}");
         assert!(text.ends_with("1 error; nothing changed"), "{text}");
     }
 

@@ -22,7 +22,14 @@ impl Engine {
             let (id, old_severity) = (open.id, open.severity);
             self.record(
                 now_ms,
-                JournalEvent::Alert { alert: id, cause: cause.into(), severity, state: "repeated".into(), sentence: title.clone(), routes: Vec::new() },
+                JournalEvent::Alert {
+                    alert: id,
+                    cause: cause.into(),
+                    severity,
+                    state: "repeated".into(),
+                    sentence: title.clone(),
+                    routes: Vec::new(),
+                },
             );
             if severity > old_severity {
                 self.send_to_routes(now_ms, Some(id), cause, severity, &title, routes, 0);
@@ -33,7 +40,14 @@ impl Engine {
         let route_names = self.route_names(routes);
         self.record(
             now_ms,
-            JournalEvent::Alert { alert: id, cause: cause.into(), severity, state: "raised".into(), sentence: title.clone(), routes: route_names },
+            JournalEvent::Alert {
+                alert: id,
+                cause: cause.into(),
+                severity,
+                state: "raised".into(),
+                sentence: title.clone(),
+                routes: route_names,
+            },
         );
         self.send_to_routes(now_ms, Some(id), cause, severity, &title, routes, 0);
     }
@@ -41,7 +55,17 @@ impl Engine {
     pub(crate) fn resolve(&mut self, now_ms: TimeMs, cause: &str, sentence: String) {
         let Some(open) = self.durable.alerts.get(cause) else { return };
         let (id, severity, routes) = (open.id, open.severity, open.routes.clone());
-        self.record(now_ms, JournalEvent::Alert { alert: id, cause: cause.into(), severity, state: "resolved".into(), sentence: sentence.clone(), routes: Vec::new() });
+        self.record(
+            now_ms,
+            JournalEvent::Alert {
+                alert: id,
+                cause: cause.into(),
+                severity,
+                state: "resolved".into(),
+                sentence: sentence.clone(),
+                routes: Vec::new(),
+            },
+        );
         if severity >= Severity::Warning {
             let routes: Vec<RouteId> = routes.iter().filter_map(|r| self.snapshot.route_id(r)).collect();
             self.send_to_routes(now_ms, Some(id), cause, Severity::Info, &format!("Resolved: {sentence}"), &routes, 0);
@@ -76,7 +100,16 @@ impl Engine {
 
     /// Queues one notification per route (journaled first, so a restart resends it).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn send_to_routes(&mut self, now_ms: TimeMs, alert: Option<AlertId>, cause: &str, severity: Severity, title: &str, routes: &[RouteId], escalation: u32) {
+    pub(crate) fn send_to_routes(
+        &mut self,
+        now_ms: TimeMs,
+        alert: Option<AlertId>,
+        cause: &str,
+        severity: Severity,
+        title: &str,
+        routes: &[RouteId],
+        escalation: u32,
+    ) {
         let routes = if routes.is_empty() { self.snapshot.policy().default_notify.clone() } else { routes.to_vec() };
         for route in routes {
             let notification = Notification {

@@ -27,7 +27,10 @@ impl Engine {
             Command::Release { target, author } => {
                 if !self.durable.holds.iter().any(|h| h.target == target) {
                     let held: Vec<String> = self.durable.holds.iter().map(|h| h.target.to_string()).collect();
-                    return Err(format!("there is no hold on {target}; current holds: {}", if held.is_empty() { "none".into() } else { held.join(", ") }));
+                    return Err(format!(
+                        "there is no hold on {target}; current holds: {}",
+                        if held.is_empty() { "none".into() } else { held.join(", ") }
+                    ));
                 }
                 self.record(now_ms, JournalEvent::HoldReleased { target: target.to_string(), author });
                 format!("released the hold on {target}")
@@ -60,7 +63,11 @@ impl Engine {
             Command::Ack { alert, author } => {
                 let Some(open) = self.durable.alerts.values().find(|a| a.id == alert) else {
                     let open: Vec<String> = self.durable.alerts.values().map(|a| a.id.0.to_string()).collect();
-                    return Err(format!("alert {} is not open; open alerts: {}", alert.0, if open.is_empty() { "none".into() } else { open.join(", ") }));
+                    return Err(format!(
+                        "alert {} is not open; open alerts: {}",
+                        alert.0,
+                        if open.is_empty() { "none".into() } else { open.join(", ") }
+                    ));
                 };
                 let title = open.title.clone();
                 self.record(now_ms, JournalEvent::Acknowledged { alert, author });
@@ -112,7 +119,10 @@ impl Engine {
                     return Err(format!("rollout {} is still running; wait for it or let it halt", running.id));
                 }
                 let rollout = self.durable.next_rollout;
-                let text = format!("rollout {rollout}: {operation} on {} node(s) in batches of {batch_size}, halting at the first failed verification", nodes.len());
+                let text = format!(
+                    "rollout {rollout}: {operation} on {} node(s) in batches of {batch_size}, halting at the first failed verification",
+                    nodes.len()
+                );
                 self.record(now_ms, JournalEvent::RolloutStarted { rollout, nodes, batch_size, operation, author });
                 text
             }
@@ -147,7 +157,13 @@ impl Engine {
     }
 
     /// Judges and (if allowed) starts an operator's action right away.
-    pub(crate) fn decide_operator_action(&mut self, now_ms: TimeMs, action: Action, author: String, preview_first: bool) -> Result<String, String> {
+    pub(crate) fn decide_operator_action(
+        &mut self,
+        now_ms: TimeMs,
+        action: Action,
+        author: String,
+        preview_first: bool,
+    ) -> Result<String, String> {
         let what = self.describe(&action);
         self.defer_starts();
         let wanted = Wanted { action, cause: Cause::Operator { author }, summary: "requested by an operator".into(), preview_first };
@@ -181,13 +197,18 @@ impl Engine {
             HoldTarget::Node(n) => self.node_named(n).map(|_| ()),
             HoldTarget::Service(s) => self.service_named(s).map(|_| ()),
             HoldTarget::Site(s) => self.snapshot.site_id(s).map(|_| ()).ok_or_else(|| {
-                format!("no site named {s:?}; sites: {}", self.snapshot.sites().iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(", "))
+                format!(
+                    "no site named {s:?}; sites: {}",
+                    self.snapshot.sites().iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(", ")
+                )
             }),
         }
     }
 
     fn node_named(&self, name: &str) -> Result<NodeId, String> {
-        self.snapshot.node_id(name).ok_or_else(|| format!("no node named {name:?} in inventory {}; check `ward status` for node names", self.snapshot.short_hash()))
+        self.snapshot.node_id(name).ok_or_else(|| {
+            format!("no node named {name:?} in inventory {}; check `ward status` for node names", self.snapshot.short_hash())
+        })
     }
 
     fn service_named(&self, name: &str) -> Result<ServiceId, String> {

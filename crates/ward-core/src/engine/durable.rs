@@ -134,7 +134,8 @@ pub struct Durable {
 
 impl Durable {
     pub fn new(snapshot: &Snapshot) -> Durable {
-        let mut durable = Durable { next_job: 1, next_decision: 1, next_alert: 1, next_notification: 1, next_rollout: 1, ..Durable::default() };
+        let mut durable =
+            Durable { next_job: 1, next_decision: 1, next_alert: 1, next_notification: 1, next_rollout: 1, ..Durable::default() };
         durable.placements = snapshot.services().iter().map(|s| s.initial.clone()).collect();
         durable.applied_hash = snapshot.hash().to_string();
         durable
@@ -172,7 +173,11 @@ impl Durable {
                 self.next_decision = self.next_decision.max(decision.0 + 1);
                 self.pending.insert(
                     *decision,
-                    PendingDecision { decision: *decision, at_ms: at, pending: Pending::Inventory { hash: hash.clone(), sentence: sentence.clone() } },
+                    PendingDecision {
+                        decision: *decision,
+                        at_ms: at,
+                        pending: Pending::Inventory { hash: hash.clone(), sentence: sentence.clone() },
+                    },
                 );
             }
             JournalEvent::Decision { decision, action, summary, verdict, job, .. } => {
@@ -193,7 +198,9 @@ impl Durable {
                     self.pending.remove(decision);
                     self.next_job = self.next_job.max(job.0 + 1);
                     if is_move(&action.kind) {
-                        if let Some(group) = action.service.as_deref().and_then(|s| snapshot.service_id(s)).map(|s| snapshot.service(s).group.clone()) {
+                        if let Some(group) =
+                            action.service.as_deref().and_then(|s| snapshot.service_id(s)).map(|s| snapshot.service(s).group.clone())
+                        {
                             self.budget_ledger.push_back((at, group));
                             while self.budget_ledger.len() > BUDGET_LEDGER_MAX {
                                 self.budget_ledger.pop_front();
@@ -238,7 +245,13 @@ impl Durable {
                         }
                     }
                     self.jobs_finished_total += 1;
-                    self.finished.push_back(FinishedJob { id: *job, action: state.action, end: *end, at_ms: at, sentence: sentence.clone() });
+                    self.finished.push_back(FinishedJob {
+                        id: *job,
+                        action: state.action,
+                        end: *end,
+                        at_ms: at,
+                        sentence: sentence.clone(),
+                    });
                     while self.finished.len() > FINISHED_JOBS_KEPT_MAX {
                         self.finished.pop_front();
                     }

@@ -22,7 +22,10 @@ impl Engine {
         if snapshot.hash() == self.snapshot.hash() {
             // The same bytes as the inventory in force: a torn read healed itself.
             if let Some((decision, _)) = self.inventory.held.take() {
-                self.record(now_ms, JournalEvent::Rejected { decision, author: "ward".into(), reason: "the inventory read back unchanged".into() });
+                self.record(
+                    now_ms,
+                    JournalEvent::Rejected { decision, author: "ward".into(), reason: "the inventory read back unchanged".into() },
+                );
                 self.resolve(now_ms, "inventory:held", "the inventory reads back as the one in force".into());
             }
             self.resolve(now_ms, "inventory:rejected", "the inventory reads back as the one in force".into());
@@ -36,11 +39,23 @@ impl Engine {
                     return;
                 }
                 if let Some((old, _)) = self.inventory.held.take() {
-                    self.record(now_ms, JournalEvent::Rejected { decision: old, author: "ward".into(), reason: "superseded by a newer inventory".into() });
+                    self.record(
+                        now_ms,
+                        JournalEvent::Rejected { decision: old, author: "ward".into(), reason: "superseded by a newer inventory".into() },
+                    );
                 }
                 let decision = DecisionId(self.durable.next_decision);
-                self.record(now_ms, JournalEvent::InventoryHeld { hash: snapshot.hash().to_string(), decision, sentence: verdict.sentence.clone() });
-                self.raise(now_ms, "inventory:held", Severity::Page, format!("Approval needed (decision {}): {}", decision.0, verdict.sentence), &[]);
+                self.record(
+                    now_ms,
+                    JournalEvent::InventoryHeld { hash: snapshot.hash().to_string(), decision, sentence: verdict.sentence.clone() },
+                );
+                self.raise(
+                    now_ms,
+                    "inventory:held",
+                    Severity::Page,
+                    format!("Approval needed (decision {}): {}", decision.0, verdict.sentence),
+                    &[],
+                );
                 self.inventory.held = Some((decision, snapshot));
                 return;
             }
@@ -51,14 +66,22 @@ impl Engine {
     pub(crate) fn apply_inventory(&mut self, now_ms: TimeMs, snapshot: Arc<Snapshot>) {
         if let Some((decision, _)) = self.inventory.held.take() {
             if !self.durable.approved.contains_key(&decision) {
-                self.record(now_ms, JournalEvent::Rejected { decision, author: "ward".into(), reason: "superseded by a newer inventory".into() });
+                self.record(
+                    now_ms,
+                    JournalEvent::Rejected { decision, author: "ward".into(), reason: "superseded by a newer inventory".into() },
+                );
             }
         }
         let old = std::mem::replace(&mut self.snapshot, snapshot);
         self.health.rebase(&old, &self.snapshot);
         self.durable.rebase(&old, &self.snapshot);
         self.last_blocked = vec![None; self.snapshot.services().len()];
-        let summary = format!("{} nodes, {} services, {} checks", self.snapshot.nodes().len(), self.snapshot.services().len(), self.snapshot.checks().len());
+        let summary = format!(
+            "{} nodes, {} services, {} checks",
+            self.snapshot.nodes().len(),
+            self.snapshot.services().len(),
+            self.snapshot.checks().len()
+        );
         self.record(
             now_ms,
             JournalEvent::InventoryApplied { hash: self.snapshot.hash().to_string(), source: self.snapshot.source().to_string(), summary },

@@ -20,9 +20,16 @@ pub enum Input {
     /// A new snapshot, already parsed, validated and hashed by the loader.
     Inventory(Arc<Snapshot>),
     /// The loader refused a new inventory; the last good one stays in force.
-    InventoryRejected { source: String, errors: Vec<String> },
+    InventoryRejected {
+        source: String,
+        errors: Vec<String>,
+    },
     JobOutcome(JobOutcome),
-    NotificationDelivered { notification: NotificationId, ok: bool, error: Option<String> },
+    NotificationDelivered {
+        notification: NotificationId,
+        ok: bool,
+        error: Option<String>,
+    },
 }
 
 /// What happened when the shell ran one job step.
@@ -63,19 +70,57 @@ impl std::fmt::Display for HoldTarget {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
-    Hold { target: HoldTarget, author: String, reason: String, until_ms: Option<TimeMs> },
-    Release { target: HoldTarget, author: String },
-    Approve { decision: DecisionId, author: String },
-    Reject { decision: DecisionId, author: String, reason: String },
-    Drain { node: String, author: String },
-    Undrain { node: String, author: String },
-    Ack { alert: AlertId, author: String },
+    Hold {
+        target: HoldTarget,
+        author: String,
+        reason: String,
+        until_ms: Option<TimeMs>,
+    },
+    Release {
+        target: HoldTarget,
+        author: String,
+    },
+    Approve {
+        decision: DecisionId,
+        author: String,
+    },
+    Reject {
+        decision: DecisionId,
+        author: String,
+        reason: String,
+    },
+    Drain {
+        node: String,
+        author: String,
+    },
+    Undrain {
+        node: String,
+        author: String,
+    },
+    Ack {
+        alert: AlertId,
+        author: String,
+    },
     /// Copy the `sync` service's tree from one node to another (previewed first).
-    Sync { service: String, from: String, to: String, author: String },
+    Sync {
+        service: String,
+        from: String,
+        to: String,
+        author: String,
+    },
     /// Move a `vip` or `primary` service to a chosen node.
-    Switchover { service: String, to: String, author: String },
+    Switchover {
+        service: String,
+        to: String,
+        author: String,
+    },
     /// Run `operation` on these nodes in batches, verifying each batch before the next.
-    Rollout { nodes: Vec<String>, batch_size: u32, operation: String, author: String },
+    Rollout {
+        nodes: Vec<String>,
+        batch_size: u32,
+        operation: String,
+        author: String,
+    },
 }
 
 /// One job step for the shell to run through the service's actuator.

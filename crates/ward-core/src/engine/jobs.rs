@@ -137,8 +137,10 @@ impl Engine {
         let fencing_token = self.durable.starts;
         self.record(now_ms, JournalEvent::JobIntent { job, decision, action: named.clone(), step, attempt, fencing_token });
         let hook = self.hook_of(action);
-        let timeout_ms = self.snapshot.hook(hook).timeout_ms.max(1).min(self.snapshot.policy().job_timeout_ms.max(self.snapshot.hook(hook).timeout_ms));
-        let request = JobRequest { job, step, action: action.clone(), named, hook, attempt, deadline_ms: now_ms + timeout_ms, fencing_token };
+        let timeout_ms =
+            self.snapshot.hook(hook).timeout_ms.max(1).min(self.snapshot.policy().job_timeout_ms.max(self.snapshot.hook(hook).timeout_ms));
+        let request =
+            JobRequest { job, step, action: action.clone(), named, hook, attempt, deadline_ms: now_ms + timeout_ms, fencing_token };
         if self.jobs.defer {
             self.jobs.deferred.push(Output::StartJob(request));
         } else {
@@ -164,9 +166,17 @@ impl Engine {
             return; // A late answer for a step already settled (e.g. by its deadline).
         }
         let (decision, attempt, named) = (state.decision, state.attempt, state.action.clone());
-        self.record(now_ms, JournalEvent::JobStepDone { job: outcome.job, step: outcome.step, ok: outcome.ok, message: outcome.message.clone() });
+        self.record(
+            now_ms,
+            JournalEvent::JobStepDone { job: outcome.job, step: outcome.step, ok: outcome.ok, message: outcome.message.clone() },
+        );
         let Some(action) = resolve(&self.snapshot, &named) else {
-            self.finish_job(now_ms, outcome.job, JobEnd::Abandoned, format!("{} no longer resolves against the inventory in force", named.kind));
+            self.finish_job(
+                now_ms,
+                outcome.job,
+                JobEnd::Abandoned,
+                format!("{} no longer resolves against the inventory in force", named.kind),
+            );
             return;
         };
         self.advance_job(now_ms, outcome.job, decision, action, outcome.step, outcome.ok, attempt, outcome.message, outcome.preview);
@@ -234,7 +244,9 @@ impl Engine {
         if let Some(service) = action.service() {
             let service_name = self.snapshot.service_name(service).to_string();
             for node in action.destinations() {
-                self.jobs.verify_failed.insert((service_name.clone(), self.snapshot.node_name(node).to_string()), now_ms + VERIFY_FAILED_COOLDOWN_MS);
+                self.jobs
+                    .verify_failed
+                    .insert((service_name.clone(), self.snapshot.node_name(node).to_string()), now_ms + VERIFY_FAILED_COOLDOWN_MS);
             }
         }
         match rollback_of(&action) {
@@ -244,7 +256,11 @@ impl Engine {
             }
             None => {
                 self.finish_job(now_ms, job, JobEnd::Failed, format!("{what} failed verification ({message}) and cannot be rolled back"));
-                self.alert_job_failure(now_ms, &action, format!("{what} failed verification ({message}) and cannot be rolled back. A person must look now."));
+                self.alert_job_failure(
+                    now_ms,
+                    &action,
+                    format!("{what} failed verification ({message}) and cannot be rolled back. A person must look now."),
+                );
             }
         }
         self.halt_rollouts_on_failure(now_ms, &what);
@@ -365,7 +381,12 @@ impl Engine {
         let jobs: Vec<_> = self.durable.jobs.values().cloned().collect();
         for state in jobs {
             let Some(action) = resolve(&self.snapshot, &state.action) else {
-                self.finish_job(now_ms, state.id, JobEnd::Abandoned, "the job's nodes or service left the inventory during the restart".into());
+                self.finish_job(
+                    now_ms,
+                    state.id,
+                    JobEnd::Abandoned,
+                    "the job's nodes or service left the inventory during the restart".into(),
+                );
                 continue;
             };
             self.jobs.batch.get_or_insert_with(Batch::default).started += 1;
@@ -375,9 +396,12 @@ impl Engine {
                     self.start_step(now_ms, state.id, state.decision, &action, JobStep::Verify, state.attempt + 1)
                 }
                 (JobStep::Apply, Some(true)) => self.start_step(now_ms, state.id, state.decision, &action, JobStep::Verify, 1),
-                (JobStep::Apply, Some(false)) => {
-                    self.finish_job(now_ms, state.id, JobEnd::Failed, format!("{} failed before the restart: {}", self.describe(&action), state.last_message))
-                }
+                (JobStep::Apply, Some(false)) => self.finish_job(
+                    now_ms,
+                    state.id,
+                    JobEnd::Failed,
+                    format!("{} failed before the restart: {}", self.describe(&action), state.last_message),
+                ),
                 (JobStep::Rollback, _) => self.start_step(now_ms, state.id, state.decision, &action, JobStep::Rollback, state.attempt + 1),
             }
         }
@@ -394,7 +418,9 @@ impl Engine {
         let service = named.service.clone().unwrap_or_default();
         match action {
             Action::MoveVip { .. } => format!("moving {service} from {} to {}", list(&named.from), list(&named.to)),
-            Action::SetDnsTargets { .. } => format!("setting {service} targets to [{}] (was [{}])", named.to.join(", "), named.from.join(", ")),
+            Action::SetDnsTargets { .. } => {
+                format!("setting {service} targets to [{}] (was [{}])", named.to.join(", "), named.from.join(", "))
+            }
             Action::Fence { .. } => format!("fencing {} for {service}", list(&named.from)),
             Action::Promote { .. } => format!("promoting {} to primary of {service} (was {})", list(&named.to), list(&named.from)),
             Action::Sync { .. } => format!("syncing {service} from {} to {} ({})", list(&named.from), list(&named.to), named.detail),

@@ -31,9 +31,9 @@ use crate::health::HealthTable;
 use crate::ids::*;
 use crate::inventory::Snapshot;
 use crate::journal::{JournalEvent, JournalRecord, Severity};
+use crate::time::TimeMs;
 use durable::Durable;
 use time_sanity::TimeSanity;
-use crate::time::TimeMs;
 
 /// An alert group as operators see it: one cause, however often it fired.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,9 +19,12 @@ pub fn to_named(snapshot: &Snapshot, action: &Action) -> NamedAction {
             format!("adds {}, changes {}, deletes {} files", preview.files_added, preview.files_changed, preview.files_deleted),
             None,
         ),
-        Action::Maintain { rollout, batch, nodes, operation } => {
-            (names(nodes), Vec::new(), format!("{operation} (rollout {rollout}, batch {})", batch + 1), Some((*rollout, *batch, operation.clone())))
-        }
+        Action::Maintain { rollout, batch, nodes, operation } => (
+            names(nodes),
+            Vec::new(),
+            format!("{operation} (rollout {rollout}, batch {})", batch + 1),
+            Some((*rollout, *batch, operation.clone())),
+        ),
     };
     NamedAction { kind: action.kind_name().to_string(), service, from, to, detail, rollout }
 }

@@ -103,9 +103,20 @@ impl Engine {
 
     /// Judges one wanted action and acts on the verdict. Returns, for an action
     /// that became a job: whether it is a move, its sentence and the routes to tell.
-    pub(crate) fn decide(&mut self, now_ms: TimeMs, wanted: Wanted, planned_in_group: u32, planned_in_fleet: u32) -> Option<(bool, String, Vec<RouteId>)> {
+    pub(crate) fn decide(
+        &mut self,
+        now_ms: TimeMs,
+        wanted: Wanted,
+        planned_in_group: u32,
+        planned_in_fleet: u32,
+    ) -> Option<(bool, String, Vec<RouteId>)> {
         let named = to_named(&self.snapshot, &wanted.action);
-        let approval = self.durable.approved.iter().find(|(_, (_, action))| action.as_ref().is_some_and(|a| same_action(a, &named))).map(|(d, (author, _))| (*d, author.clone()));
+        let approval = self
+            .durable
+            .approved
+            .iter()
+            .find(|(_, (_, action))| action.as_ref().is_some_and(|a| same_action(a, &named)))
+            .map(|(d, (author, _))| (*d, author.clone()));
         let verdict = {
             let ctx = self.guard_context(now_ms);
             let proposal = Proposal { action: &wanted.action, cause: &wanted.cause, planned_in_group, planned_in_fleet };
@@ -132,7 +143,15 @@ impl Engine {
                 }
                 self.record(
                     now_ms,
-                    JournalEvent::Decision { decision, action: named, cause: cause_text, summary: wanted.summary.clone(), evidence, verdict, job: Some(job) },
+                    JournalEvent::Decision {
+                        decision,
+                        action: named,
+                        cause: cause_text,
+                        summary: wanted.summary.clone(),
+                        evidence,
+                        verdict,
+                        job: Some(job),
+                    },
                 );
                 let is_move = wanted.action.is_move();
                 let first_step = if wanted.preview_first { JobStep::Preview } else { JobStep::Apply };
@@ -157,14 +176,27 @@ impl Engine {
                 let reasons = verdict.reasons().join(" ");
                 self.record(
                     now_ms,
-                    JournalEvent::Decision { decision, action: named, cause: cause_text, summary: wanted.summary.clone(), evidence, verdict, job: None },
+                    JournalEvent::Decision {
+                        decision,
+                        action: named,
+                        cause: cause_text,
+                        summary: wanted.summary.clone(),
+                        evidence,
+                        verdict,
+                        job: None,
+                    },
                 );
                 if outcome == Outcome::NeedsApproval {
                     let (cause, routes) = match wanted.action.service() {
                         Some(s) => (format!("approval:{}", self.snapshot.service(s).group), self.service_routes(s)),
                         None => ("approval:maintenance".to_string(), Vec::new()),
                     };
-                    let text = format!("Approval needed (decision {}): {} ({}). {reasons}", decision.0, self.describe(&wanted.action), wanted.summary);
+                    let text = format!(
+                        "Approval needed (decision {}): {} ({}). {reasons}",
+                        decision.0,
+                        self.describe(&wanted.action),
+                        wanted.summary
+                    );
                     self.raise(now_ms, &cause, Severity::Page, text, &routes);
                 }
                 None
@@ -184,7 +216,10 @@ impl Engine {
             .map(|p| p.decision)
             .collect();
         for decision in stale {
-            self.record(now_ms, JournalEvent::Rejected { decision, author: "ward".into(), reason: "superseded by a newer decision".into() });
+            self.record(
+                now_ms,
+                JournalEvent::Rejected { decision, author: "ward".into(), reason: "superseded by a newer decision".into() },
+            );
         }
     }
 
@@ -211,7 +246,9 @@ impl Engine {
         match cause {
             Cause::HolderDown { node } => format!("{} is down", self.snapshot.node_name(*node)),
             Cause::HolderIneligible { node, why } => format!("{} should not serve: {why}", self.snapshot.node_name(*node)),
-            Cause::HolderNotCandidate { node } => format!("{} is no longer a candidate in inventory {}", self.snapshot.node_name(*node), self.snapshot.short_hash()),
+            Cause::HolderNotCandidate { node } => {
+                format!("{} is no longer a candidate in inventory {}", self.snapshot.node_name(*node), self.snapshot.short_hash())
+            }
             Cause::TargetsChanged => "the set of eligible targets changed".into(),
             Cause::Unplaced => "the service has no holder".into(),
             Cause::Operator { author } => format!("{author} asked for it"),
@@ -272,12 +309,12 @@ impl Engine {
     }
 
     fn fence_failed_recently(&self, service: &str, node: &str) -> bool {
-        self.durable
-            .finished
-            .iter()
-            .rev()
-            .take(64)
-            .any(|f| f.action.kind == "fence" && f.end == JobEnd::Failed && f.action.service.as_deref() == Some(service) && f.action.from.first().map(String::as_str) == Some(node))
+        self.durable.finished.iter().rev().take(64).any(|f| {
+            f.action.kind == "fence"
+                && f.end == JobEnd::Failed
+                && f.action.service.as_deref() == Some(service)
+                && f.action.from.first().map(String::as_str) == Some(node)
+        })
     }
 
     fn want_dns(&self, now_ms: TimeMs, service: ServiceId, eligibility: &[Result<(), Ineligible>]) -> Want {
@@ -292,7 +329,8 @@ impl Engine {
                 Err(_) => false,
             }
         };
-        let changed = spec.candidates.iter().any(|&c| keep(c) != current.contains(&c)) || current.iter().any(|c| !spec.candidates.contains(c));
+        let changed =
+            spec.candidates.iter().any(|&c| keep(c) != current.contains(&c)) || current.iter().any(|c| !spec.candidates.contains(c));
         if !changed {
             return Want::Nothing;
         }
@@ -345,7 +383,14 @@ impl Engine {
 
     /// The best eligible candidate other than the current holder: for a primary the
     /// standby with the most replayed, then priority; otherwise priority, then order.
-    fn best_candidate(&self, now_ms: TimeMs, service: ServiceId, holder: Option<NodeId>, eligibility: &[Result<(), Ineligible>], primary: bool) -> Option<NodeId> {
+    fn best_candidate(
+        &self,
+        now_ms: TimeMs,
+        service: ServiceId,
+        holder: Option<NodeId>,
+        eligibility: &[Result<(), Ineligible>],
+        primary: bool,
+    ) -> Option<NodeId> {
         let spec = self.snapshot.service(service);
         spec.candidates
             .iter()

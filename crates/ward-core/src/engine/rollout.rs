@@ -25,8 +25,16 @@ impl Engine {
             (None, _) => self.begin_batch(now_ms, &rollout, 0),
             (Some(batch), "batch-done") if batch + 1 < batch_count(&rollout) => self.begin_batch(now_ms, &rollout, batch + 1),
             (Some(batch), "batch-done") => {
-                let sentence = format!("Rollout {} finished: {} node(s) in {} batch(es), every batch verified.", rollout.id, rollout.nodes.len(), batch + 1);
-                self.record(now_ms, JournalEvent::RolloutProgress { rollout: rollout.id, batch, state: "done".into(), sentence: sentence.clone() });
+                let sentence = format!(
+                    "Rollout {} finished: {} node(s) in {} batch(es), every batch verified.",
+                    rollout.id,
+                    rollout.nodes.len(),
+                    batch + 1
+                );
+                self.record(
+                    now_ms,
+                    JournalEvent::RolloutProgress { rollout: rollout.id, batch, state: "done".into(), sentence: sentence.clone() },
+                );
                 self.send_to_routes(now_ms, None, &format!("rollout:{}", rollout.id), Severity::Info, &sentence, &[], 0);
             }
             (Some(batch), _) => self.maybe_maintain(now_ms, &rollout, batch),
@@ -35,7 +43,14 @@ impl Engine {
 
     fn begin_batch(&mut self, now_ms: TimeMs, rollout: &Rollout, batch: u32) {
         let nodes = batch_nodes(rollout, batch);
-        let sentence = format!("Rollout {}: batch {} of {} ({}) drains before its {}", rollout.id, batch + 1, batch_count(rollout), nodes.join(", "), rollout.operation);
+        let sentence = format!(
+            "Rollout {}: batch {} of {} ({}) drains before its {}",
+            rollout.id,
+            batch + 1,
+            batch_count(rollout),
+            nodes.join(", "),
+            rollout.operation
+        );
         self.record(now_ms, JournalEvent::RolloutProgress { rollout: rollout.id, batch, state: "started".into(), sentence });
         for node in nodes {
             if !self.durable.drained.contains_key(&node) {
@@ -58,7 +73,8 @@ impl Engine {
         let decision = DecisionId(self.durable.next_decision);
         let job = JobId(self.durable.next_job);
         let evidence = self.evidence(now_ms, &action);
-        let verdict = Verdict::combine(vec![GuardVerdict::allow("rollout", "every service has moved off this batch and its moves verified")]);
+        let verdict =
+            Verdict::combine(vec![GuardVerdict::allow("rollout", "every service has moved off this batch and its moves verified")]);
         self.record(
             now_ms,
             JournalEvent::Decision {

@@ -52,7 +52,10 @@ impl Engine {
                 human_duration(gap_ms as u64)
             )
         } else {
-            format!("The clock stepped back by {}; every earlier observation is now stale and Ward re-observes before acting.", human_duration(gap_ms.unsigned_abs()))
+            format!(
+                "The clock stepped back by {}; every earlier observation is now stale and Ward re-observes before acting.",
+                human_duration(gap_ms.unsigned_abs())
+            )
         };
         self.record(now_ms, JournalEvent::TimeAnomaly { gap_ms, sentence: sentence.clone() });
         self.raise(now_ms, "time:anomaly", Severity::Warning, sentence, &[]);
@@ -79,7 +82,8 @@ impl Engine {
             HealthEvent::Suppressed { node, penalty } => {
                 let name = self.snapshot.node_name(node).to_string();
                 let flaps = self.health.node(node).flaps;
-                let sentence = format!("{name} is flapping ({flaps} failures, damping penalty {penalty}); Ward keeps it out until it is stable");
+                let sentence =
+                    format!("{name} is flapping ({flaps} failures, damping penalty {penalty}); Ward keeps it out until it is stable");
                 self.record(now_ms, JournalEvent::Health { node: name.clone(), status: "suppressed".into(), sentence: sentence.clone() });
                 let routes = self.node_routes(node);
                 self.raise(now_ms, &format!("flapping:{name}"), Severity::Warning, sentence, &routes);
@@ -121,18 +125,32 @@ impl Engine {
         match &to {
             ReplicationHealth::Broken { error } => {
                 let sentence = format!("Replication to {name} is broken: {error}");
-                self.record(now_ms, JournalEvent::Health { node: name.clone(), status: "replication-broken".into(), sentence: sentence.clone() });
+                self.record(
+                    now_ms,
+                    JournalEvent::Health { node: name.clone(), status: "replication-broken".into(), sentence: sentence.clone() },
+                );
                 let routes = self.node_routes(node);
                 self.raise(now_ms, &cause, Severity::Page, sentence, &routes);
             }
             ReplicationHealth::Lagging { lag_ms, lag_max_ms } => {
-                let sentence = format!("{name} is {} behind its replication source (bound {})", human_duration(*lag_ms), human_duration(*lag_max_ms));
-                self.record(now_ms, JournalEvent::Health { node: name.clone(), status: "replication-lagging".into(), sentence: sentence.clone() });
+                let sentence =
+                    format!("{name} is {} behind its replication source (bound {})", human_duration(*lag_ms), human_duration(*lag_max_ms));
+                self.record(
+                    now_ms,
+                    JournalEvent::Health { node: name.clone(), status: "replication-lagging".into(), sentence: sentence.clone() },
+                );
                 let routes = self.node_routes(node);
                 self.raise(now_ms, &cause, Severity::Warning, sentence, &routes);
             }
             ReplicationHealth::Healthy { .. } => {
-                self.record(now_ms, JournalEvent::Health { node: name.clone(), status: "replication-healthy".into(), sentence: format!("replication to {name} is healthy") });
+                self.record(
+                    now_ms,
+                    JournalEvent::Health {
+                        node: name.clone(),
+                        status: "replication-healthy".into(),
+                        sentence: format!("replication to {name} is healthy"),
+                    },
+                );
                 self.resolve(now_ms, &cause, format!("replication to {name} is healthy again"));
             }
             ReplicationHealth::Unknown => {}

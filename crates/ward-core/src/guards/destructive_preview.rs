@@ -31,7 +31,10 @@ impl Guard for DestructivePreview {
         }
         GuardVerdict::allow(
             NAME,
-            format!("syncing {from} -> {to} deletes {} files (limit {limit}), adds {}, changes {}", preview.files_deleted, preview.files_added, preview.files_changed),
+            format!(
+                "syncing {from} -> {to} deletes {} files (limit {limit}), adds {}, changes {}",
+                preview.files_deleted, preview.files_added, preview.files_changed
+            ),
         )
     }
 }
@@ -51,7 +54,12 @@ mod tests {
         let verdict = world.judge_with(&DestructivePreview, &action, &Cause::Operator { author: "x".into() });
         assert_eq!(verdict.outcome, Outcome::NeedsApproval);
         assert!(verdict.sentence.contains("48000") && verdict.sentence.contains("wikiversions.php"), "{}", verdict.sentence);
-        let small = Action::Sync { service: world.service("web"), from: scl, to: phx, preview: SyncPreview { files_deleted: 3, ..SyncPreview::default() } };
+        let small = Action::Sync {
+            service: world.service("web"),
+            from: scl,
+            to: phx,
+            preview: SyncPreview { files_deleted: 3, ..SyncPreview::default() },
+        };
         assert_eq!(world.judge_with(&DestructivePreview, &small, &Cause::Operator { author: "x".into() }).outcome, Outcome::Allow);
     }
 }

@@ -60,11 +60,9 @@ impl Ineligible {
             Ineligible::Replication(ReplicationHealth::Broken { error }) => {
                 format!("{name}'s replication is broken: {error}")
             }
-            Ineligible::Replication(ReplicationHealth::Lagging { lag_ms, lag_max_ms }) => format!(
-                "{name} is {} behind its replication source (bound {})",
-                human_duration(*lag_ms),
-                human_duration(*lag_max_ms)
-            ),
+            Ineligible::Replication(ReplicationHealth::Lagging { lag_ms, lag_max_ms }) => {
+                format!("{name} is {} behind its replication source (bound {})", human_duration(*lag_ms), human_duration(*lag_max_ms))
+            }
             Ineligible::Replication(_) => format!("{name}'s replication state is unknown"),
             Ineligible::Dependency { node: dep, why } => {
                 format!("{name} depends on {}, and {}", ctx.snapshot.node_name(*dep), why.sentence(ctx, *dep))

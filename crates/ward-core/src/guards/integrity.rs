@@ -68,10 +68,8 @@ pub fn diff(old: &Snapshot, new: &Snapshot, health: &HealthTable, placements: &[
                 continue;
             }
             let name = old.node_name(holder);
-            let still = new
-                .service_id(&service.name)
-                .map(|s| new.service(s).candidates.iter().any(|c| new.node_name(*c) == name))
-                .unwrap_or(false);
+            let still =
+                new.service_id(&service.name).map(|s| new.service(s).candidates.iter().any(|c| new.node_name(*c) == name)).unwrap_or(false);
             if !still {
                 removed_active.push((service.name.clone(), name.to_string()));
             }
@@ -84,7 +82,10 @@ pub fn diff(old: &Snapshot, new: &Snapshot, health: &HealthTable, placements: &[
             None => changed += 1,
             Some(id) => {
                 let before = old.node(id);
-                if before.lifecycle != node.lifecycle || before.labels != node.labels || old.site(before.site).name != new.site(node.site).name {
+                if before.lifecycle != node.lifecycle
+                    || before.labels != node.labels
+                    || old.site(before.site).name != new.site(node.site).name
+                {
                     changed += 1;
                 }
             }

@@ -21,12 +21,18 @@ impl Guard for SingleWriter {
         let service_name = ctx.snapshot.service_name(*service);
         let old_name = ctx.snapshot.node_name(*old);
         if ctx.durable.fenced.contains(&(service_name.to_string(), old_name.to_string())) {
-            return GuardVerdict::allow(NAME, format!("{old_name} is fenced; {} will be the only writable primary", ctx.snapshot.node_name(*to)));
+            return GuardVerdict::allow(
+                NAME,
+                format!("{old_name} is fenced; {} will be the only writable primary", ctx.snapshot.node_name(*to)),
+            );
         }
         if ctx.health.node(*old).status == Status::Up {
             return GuardVerdict::refuse(
                 NAME,
-                format!("{old_name} is up and may still accept writes; promoting {} now could make two primaries. Fence {old_name} first.", ctx.snapshot.node_name(*to)),
+                format!(
+                    "{old_name} is up and may still accept writes; promoting {} now could make two primaries. Fence {old_name} first.",
+                    ctx.snapshot.node_name(*to)
+                ),
             );
         }
         GuardVerdict::needs_approval(

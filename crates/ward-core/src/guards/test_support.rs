@@ -1,6 +1,7 @@
 //! A tiny two-site world for guard tests, driven through the real health table.
 
 use crate::action::Action;
+use crate::action::GuardVerdict;
 use crate::engine::durable::Durable;
 use crate::engine::io::HoldTarget;
 use crate::engine::time_sanity::TimeSanity;
@@ -11,7 +12,6 @@ use crate::ids::*;
 use crate::inventory::testing::InventoryBuilder;
 use crate::inventory::*;
 use crate::observation::{Observation, ProbeDetail, ProbeOutcome, ReplicationStatus};
-use crate::action::GuardVerdict;
 
 pub struct World {
     pub snapshot: Snapshot,

@@ -26,11 +26,7 @@ pub(crate) struct Damper {
 
 impl Default for Damper {
     fn default() -> Self {
-        Damper {
-            penalty: 0.0,
-            at_ms: 0,
-            suppressed: false,
-        }
+        Damper { penalty: 0.0, at_ms: 0, suppressed: false }
     }
 }
 
@@ -117,13 +113,7 @@ mod tests {
     use crate::time::MINUTE_MS;
 
     fn cfg() -> Damping {
-        Damping {
-            penalty_per_flap: 1_000,
-            half_life_ms: 15 * MINUTE_MS,
-            suppress_above: 2_000,
-            reuse_below: 750,
-            penalty_max: 6_000,
-        }
+        Damping { penalty_per_flap: 1_000, half_life_ms: 15 * MINUTE_MS, suppress_above: 2_000, reuse_below: 750, penalty_max: 6_000 }
     }
 
     #[test]
@@ -185,10 +175,7 @@ mod tests {
 
     #[test]
     fn zero_half_life_decays_at_once() {
-        let cfg = Damping {
-            half_life_ms: 0,
-            ..cfg()
-        };
+        let cfg = Damping { half_life_ms: 0, ..cfg() };
         let mut d = Damper::default();
         for _ in 0..3 {
             d.flap(10, &cfg);

@@ -31,13 +31,7 @@ pub(crate) struct DiskSeries {
 
 impl Default for DiskSeries {
     fn default() -> Self {
-        DiskSeries {
-            ring: [(0, 0); RING],
-            head: 0,
-            len: 0,
-            latest: None,
-            warned_ms: None,
-        }
+        DiskSeries { ring: [(0, 0); RING], head: 0, len: 0, latest: None, warned_ms: None }
     }
 }
 
@@ -56,10 +50,7 @@ impl DiskSeries {
             return;
         }
         self.latest = Some((at_ms, disk));
-        if self
-            .newest_sample_at()
-            .is_some_and(|t| at_ms < t.saturating_add(SAMPLE_SPACING_MS))
-        {
+        if self.newest_sample_at().is_some_and(|t| at_ms < t.saturating_add(SAMPLE_SPACING_MS)) {
             return;
         }
         if self.len == RING {
@@ -75,9 +66,7 @@ impl DiskSeries {
     /// `[max(cutoff, now - WINDOW_MS), now]`; `None` with too few samples or too short a span.
     pub(crate) fn slope(&self, now_ms: TimeMs, cutoff_ms: TimeMs) -> Option<f64> {
         let from = now_ms.saturating_sub(WINDOW_MS).max(cutoff_ms);
-        let samples = (0..self.len)
-            .map(|i| self.sample(i))
-            .filter(|&(t, _)| t >= from && t <= now_ms);
+        let samples = (0..self.len).map(|i| self.sample(i)).filter(|&(t, _)| t >= from && t <= now_ms);
         let (mut n, mut first, mut last) = (0usize, None, 0u64);
         for (t, _) in samples.clone() {
             n += 1;
@@ -118,11 +107,7 @@ impl DiskSeries {
         let usable = disk.total_bytes.saturating_sub(disk.reserved_bytes);
         let left = usable.saturating_sub(disk.used_bytes);
         let full_at = at as f64 + left as f64 / slope;
-        Some(
-            (full_at - now_ms as f64)
-                .max(0.0)
-                .min(u64::MAX as f64 / 2.0) as u64,
-        )
+        Some((full_at - now_ms as f64).max(0.0).min(u64::MAX as f64 / 2.0) as u64)
     }
 
     /// Decides whether a forecast deserves an event: the first time it is under
@@ -154,11 +139,7 @@ mod tests {
     const GB: u64 = 1 << 30;
 
     fn disk(used: u64) -> DiskStatus {
-        DiskStatus {
-            used_bytes: used,
-            total_bytes: 100 * GB,
-            reserved_bytes: 5 * GB,
-        }
+        DiskStatus { used_bytes: used, total_bytes: 100 * GB, reserved_bytes: 5 * GB }
     }
 
     /// Grows 1 GB per hour from `start` used, one report every 10 s for `minutes`.

@@ -75,9 +75,7 @@ pub(crate) struct Suspicion {
 
 impl Suspicion {
     pub(crate) fn new(observers: usize) -> Self {
-        Suspicion {
-            suspect: vec![false; observers],
-        }
+        Suspicion { suspect: vec![false; observers] }
     }
 
     pub(crate) fn is_suspect(&self, observer: usize) -> bool {
@@ -91,36 +89,20 @@ impl Suspicion {
     }
 
     pub(crate) fn suspects(&self) -> Vec<ObserverId> {
-        self.suspect
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| **s)
-            .map(|(o, _)| ObserverId(o as u16))
-            .collect()
+        self.suspect.iter().enumerate().filter(|(_, s)| **s).map(|(o, _)| ObserverId(o as u16)).collect()
     }
 
     /// Applies new stats (`None`: suspicion disabled, everyone cleared) and appends
     /// ObserverSuspect/ObserverCleared events in observer order.
-    pub(crate) fn update(
-        &mut self,
-        stats: Option<&[ObserverStats]>,
-        percent: u32,
-        events: &mut Vec<HealthEvent>,
-    ) {
+    pub(crate) fn update(&mut self, stats: Option<&[ObserverStats]>, percent: u32, events: &mut Vec<HealthEvent>) {
         for (o, was) in self.suspect.iter_mut().enumerate() {
             let stat = stats.and_then(|s| s.get(o));
             let now = stat.is_some_and(|s| s.is_suspect(percent));
             if now && !*was {
                 let s = stat.copied().unwrap_or_default();
-                events.push(HealthEvent::ObserverSuspect {
-                    observer: ObserverId(o as u16),
-                    failing: s.failing,
-                    of: s.of,
-                });
+                events.push(HealthEvent::ObserverSuspect { observer: ObserverId(o as u16), failing: s.failing, of: s.of });
             } else if !now && *was {
-                events.push(HealthEvent::ObserverCleared {
-                    observer: ObserverId(o as u16),
-                });
+                events.push(HealthEvent::ObserverCleared { observer: ObserverId(o as u16) });
             }
             *was = now;
         }
@@ -135,25 +117,14 @@ mod tests {
     /// Builds a vote matrix from rows (one row per probe).
     fn matrix(rows: &[&[Status]]) -> (Vec<Status>, usize) {
         let observers = rows[0].len();
-        (
-            rows.iter().flat_map(|r| r.iter().copied()).collect(),
-            observers,
-        )
+        (rows.iter().flat_map(|r| r.iter().copied()).collect(), observers)
     }
 
     #[test]
     fn lone_observer_seeing_mass_failure_is_suspect() {
         let (votes, n) = matrix(&[&[Down], &[Down], &[Down], &[Up]]);
         let stats = assess(&votes, n);
-        assert_eq!(
-            stats[0],
-            ObserverStats {
-                failing: 3,
-                of: 4,
-                others_up: 0,
-                others_votes: 0
-            }
-        );
+        assert_eq!(stats[0], ObserverStats { failing: 3, of: 4, others_up: 0, others_votes: 0 });
         assert!(stats[0].is_suspect(50));
     }
 
@@ -173,12 +144,7 @@ mod tests {
 
     #[test]
     fn contradicted_by_others_is_suspect() {
-        let (votes, n) = matrix(&[
-            &[Down, Up, Up],
-            &[Down, Up, Up],
-            &[Down, Up, Down],
-            &[Down, Up, Up],
-        ]);
+        let (votes, n) = matrix(&[&[Down, Up, Up], &[Down, Up, Up], &[Down, Up, Down], &[Down, Up, Up]]);
         let stats = assess(&votes, n);
         assert_eq!(stats[0].failing, 4);
         assert_eq!(stats[0].others_up, 7);
@@ -198,22 +164,9 @@ mod tests {
 
     #[test]
     fn unknown_votes_do_not_count() {
-        let (votes, n) = matrix(&[
-            &[Down, Unknown],
-            &[Down, Unknown],
-            &[Down, Unknown],
-            &[Unknown, Up],
-        ]);
+        let (votes, n) = matrix(&[&[Down, Unknown], &[Down, Unknown], &[Down, Unknown], &[Unknown, Up]]);
         let stats = assess(&votes, n);
-        assert_eq!(
-            stats[0],
-            ObserverStats {
-                failing: 3,
-                of: 3,
-                others_up: 0,
-                others_votes: 0
-            }
-        );
+        assert_eq!(stats[0], ObserverStats { failing: 3, of: 3, others_up: 0, others_votes: 0 });
         assert!(stats[0].is_suspect(50));
         assert_eq!(stats[1].of, 1);
     }
@@ -221,33 +174,16 @@ mod tests {
     #[test]
     fn events_on_change_only() {
         let mut s = Suspicion::new(2);
-        let suspect = ObserverStats {
-            failing: 3,
-            of: 3,
-            others_up: 0,
-            others_votes: 0,
-        };
+        let suspect = ObserverStats { failing: 3, of: 3, others_up: 0, others_votes: 0 };
         let fine = ObserverStats::default();
         let mut events = Vec::new();
         s.update(Some(&[fine, suspect]), 50, &mut events);
         s.update(Some(&[fine, suspect]), 50, &mut events);
-        assert_eq!(
-            events,
-            vec![HealthEvent::ObserverSuspect {
-                observer: ObserverId(1),
-                failing: 3,
-                of: 3
-            }]
-        );
+        assert_eq!(events, vec![HealthEvent::ObserverSuspect { observer: ObserverId(1), failing: 3, of: 3 }]);
         assert_eq!(s.suspects(), vec![ObserverId(1)]);
         events.clear();
         s.update(None, 50, &mut events);
-        assert_eq!(
-            events,
-            vec![HealthEvent::ObserverCleared {
-                observer: ObserverId(1)
-            }]
-        );
+        assert_eq!(events, vec![HealthEvent::ObserverCleared { observer: ObserverId(1) }]);
         assert!(!s.is_suspect(1));
     }
 }

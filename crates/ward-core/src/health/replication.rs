@@ -13,31 +13,20 @@ pub(crate) struct ReplicationReport {
 }
 
 /// Stores `status` in `slot` unless the slot already holds a newer report.
-pub(crate) fn record(
-    slot: &mut Option<ReplicationReport>,
-    at_ms: TimeMs,
-    status: &ReplicationStatus,
-) {
+pub(crate) fn record(slot: &mut Option<ReplicationReport>, at_ms: TimeMs, status: &ReplicationStatus) {
     match slot {
         Some(existing) if existing.at_ms > at_ms => {}
         Some(existing) => {
             existing.at_ms = at_ms;
             existing.status.clone_from(status);
         }
-        None => {
-            *slot = Some(ReplicationReport {
-                at_ms,
-                status: status.clone(),
-            })
-        }
+        None => *slot = Some(ReplicationReport { at_ms, status: status.clone() }),
     }
 }
 
 /// The freshest report across observers (ties: the first, i.e. lowest observer id),
 /// whether or not it is stale.
-pub(crate) fn freshest<'a>(
-    reports: impl IntoIterator<Item = &'a Option<ReplicationReport>>,
-) -> Option<&'a ReplicationReport> {
+pub(crate) fn freshest<'a>(reports: impl IntoIterator<Item = &'a Option<ReplicationReport>>) -> Option<&'a ReplicationReport> {
     let mut best: Option<&ReplicationReport> = None;
     for report in reports.into_iter().flatten() {
         if best.is_none_or(|b| report.at_ms > b.at_ms) {
@@ -71,9 +60,7 @@ pub(crate) fn classify(status: &ReplicationStatus, lag_max_ms: u64) -> Replicati
 pub(crate) fn is_notable_change(from: Option<&ReplicationHealth>, to: &ReplicationHealth) -> bool {
     match (from, to) {
         (None, _) => true,
-        (Some(ReplicationHealth::Broken { error: a }), ReplicationHealth::Broken { error: b }) => {
-            a != b
-        }
+        (Some(ReplicationHealth::Broken { error: a }), ReplicationHealth::Broken { error: b }) => a != b,
         (Some(a), b) => std::mem::discriminant(a) != std::mem::discriminant(b),
     }
 }
@@ -83,56 +70,27 @@ mod tests {
     use super::*;
 
     fn status(running: bool, lag_ms: Option<u64>, last_error: Option<&str>) -> ReplicationStatus {
-        ReplicationStatus {
-            running,
-            lag_ms,
-            last_error: last_error.map(str::to_string),
-            replayed_position: 42,
-            retained_bytes: 0,
-        }
+        ReplicationStatus { running, lag_ms, last_error: last_error.map(str::to_string), replayed_position: 42, retained_bytes: 0 }
     }
 
-    const SEED_000_ERROR: &str = "The slave I/O thread stops because a fatal error is encountered when it try to get the value of SERVER_ID variable from master";
+    const SEED_000_ERROR: &str =
+        "The slave I/O thread stops because a fatal error is encountered when it try to get the value of SERVER_ID variable from master";
 
     #[test]
     fn stopped_replication_keeps_the_error_verbatim() {
         assert_eq!(
             classify(&status(false, None, Some(SEED_000_ERROR)), 1_000),
-            ReplicationHealth::Broken {
-                error: SEED_000_ERROR.to_string()
-            }
+            ReplicationHealth::Broken { error: SEED_000_ERROR.to_string() }
         );
-        assert_eq!(
-            classify(&status(false, Some(0), None), 1_000),
-            ReplicationHealth::Broken {
-                error: "replication stopped".into()
-            }
-        );
-        assert_eq!(
-            classify(&status(false, Some(0), Some("")), 1_000),
-            ReplicationHealth::Broken {
-                error: "replication stopped".into()
-            }
-        );
+        assert_eq!(classify(&status(false, Some(0), None), 1_000), ReplicationHealth::Broken { error: "replication stopped".into() });
+        assert_eq!(classify(&status(false, Some(0), Some("")), 1_000), ReplicationHealth::Broken { error: "replication stopped".into() });
     }
 
     #[test]
     fn lag_thresholds() {
-        assert_eq!(
-            classify(&status(true, Some(1_000), None), 1_000),
-            ReplicationHealth::Healthy { lag_ms: 1_000 }
-        );
-        assert_eq!(
-            classify(&status(true, Some(1_001), None), 1_000),
-            ReplicationHealth::Lagging {
-                lag_ms: 1_001,
-                lag_max_ms: 1_000
-            }
-        );
-        assert_eq!(
-            classify(&status(true, None, None), 1_000),
-            ReplicationHealth::Unknown
-        );
+        assert_eq!(classify(&status(true, Some(1_000), None), 1_000), ReplicationHealth::Healthy { lag_ms: 1_000 });
+        assert_eq!(classify(&status(true, Some(1_001), None), 1_000), ReplicationHealth::Lagging { lag_ms: 1_001, lag_max_ms: 1_000 });
+        assert_eq!(classify(&status(true, None, None), 1_000), ReplicationHealth::Unknown);
     }
 
     #[test]
@@ -153,14 +111,8 @@ mod tests {
     fn notable_changes() {
         let healthy = ReplicationHealth::Healthy { lag_ms: 1 };
         assert!(is_notable_change(None, &healthy));
-        assert!(!is_notable_change(
-            Some(&ReplicationHealth::Healthy { lag_ms: 5 }),
-            &healthy
-        ));
-        assert!(is_notable_change(
-            Some(&ReplicationHealth::Unknown),
-            &healthy
-        ));
+        assert!(!is_notable_change(Some(&ReplicationHealth::Healthy { lag_ms: 5 }), &healthy));
+        assert!(is_notable_change(Some(&ReplicationHealth::Unknown), &healthy));
         let broken = |e: &str| ReplicationHealth::Broken { error: e.into() };
         assert!(!is_notable_change(Some(&broken("a")), &broken("a")));
         assert!(is_notable_change(Some(&broken("a")), &broken("b")));

@@ -31,13 +31,7 @@ impl Default for RiseFall {
 
 impl RiseFall {
     pub(crate) const fn new() -> Self {
-        RiseFall {
-            state: Status::Unknown,
-            streak_pass: false,
-            streak: 0,
-            last_pass: None,
-            last_at: None,
-        }
+        RiseFall { state: Status::Unknown, streak_pass: false, streak: 0, last_pass: None, last_at: None }
     }
 
     /// Records one result. `rise`/`fall` of 0 are treated as 1.
@@ -96,12 +90,7 @@ impl RiseFall {
 
     /// The naive vote (rise = fall = 1): the newest result when fresh, otherwise Unknown.
     #[inline]
-    pub(crate) fn naive_vote(
-        &self,
-        now_ms: TimeMs,
-        stale_after_ms: u64,
-        cutoff_ms: TimeMs,
-    ) -> Status {
+    pub(crate) fn naive_vote(&self, now_ms: TimeMs, stale_after_ms: u64, cutoff_ms: TimeMs) -> Status {
         match self.last_pass {
             Some(pass) if self.is_fresh(now_ms, stale_after_ms, cutoff_ms) => {
                 if pass {
@@ -115,15 +104,9 @@ impl RiseFall {
     }
 
     /// When this cell's data goes stale, if it is fresh now.
-    pub(crate) fn stale_at(
-        &self,
-        now_ms: TimeMs,
-        stale_after_ms: u64,
-        cutoff_ms: TimeMs,
-    ) -> Option<TimeMs> {
+    pub(crate) fn stale_at(&self, now_ms: TimeMs, stale_after_ms: u64, cutoff_ms: TimeMs) -> Option<TimeMs> {
         if self.is_fresh(now_ms, stale_after_ms, cutoff_ms) {
-            self.last_at
-                .map(|at| at.saturating_add(stale_after_ms).saturating_add(1))
+            self.last_at.map(|at| at.saturating_add(stale_after_ms).saturating_add(1))
         } else {
             None
         }

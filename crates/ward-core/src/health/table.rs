@@ -34,13 +34,7 @@ static UNKNOWN_NODE: NodeHealth = NodeHealth {
     disk_full_in_ms: None,
 };
 
-const UNKNOWN_PROBE: ProbeView = ProbeView {
-    status: Status::Unknown,
-    votes_up: 0,
-    votes_down: 0,
-    votes_unknown: 0,
-    last_at_ms: None,
-};
+const UNKNOWN_PROBE: ProbeView = ProbeView { status: Status::Unknown, votes_up: 0, votes_down: 0, votes_unknown: 0, last_at_ms: None };
 
 /// The newest observation of a probe from any observer (naive mode's input).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,10 +53,7 @@ struct NodeState {
 
 impl Default for NodeState {
     fn default() -> Self {
-        NodeState {
-            damper: Damper::default(),
-            last_definite: Status::Unknown,
-        }
+        NodeState { damper: Damper::default(), last_definite: Status::Unknown }
     }
 }
 
@@ -138,13 +129,7 @@ impl HealthTable {
         let nodes = snapshot
             .nodes()
             .iter()
-            .map(|node| NodeHealth {
-                replication: node
-                    .replication
-                    .as_ref()
-                    .map(|_| ReplicationHealth::Unknown),
-                ..UNKNOWN_NODE.clone()
-            })
+            .map(|node| NodeHealth { replication: node.replication.as_ref().map(|_| ReplicationHealth::Unknown), ..UNKNOWN_NODE.clone() })
             .collect();
         let policy = snapshot.policy();
         HealthTable {
@@ -179,15 +164,8 @@ impl HealthTable {
     /// and observers by name. Anything new starts Unknown.
     pub fn rebase(&mut self, old: &Snapshot, new: &Snapshot) {
         let mut next = HealthTable::new(new);
-        let old_observer: Vec<Option<usize>> = new
-            .observers()
-            .iter()
-            .map(|o| {
-                old.observer_id(&o.name)
-                    .map(|id| id.index())
-                    .filter(|&i| i < self.observers)
-            })
-            .collect();
+        let old_observer: Vec<Option<usize>> =
+            new.observers().iter().map(|o| old.observer_id(&o.name).map(|id| id.index()).filter(|&i| i < self.observers)).collect();
         for (o, old_o) in old_observer.iter().enumerate() {
             if let Some(old_o) = *old_o {
                 next.suspicion.set(o, self.suspicion.is_suspect(old_o));
@@ -208,8 +186,7 @@ impl HealthTable {
             for (o, old_o) in old_observer.iter().enumerate() {
                 let Some(old_o) = *old_o else { continue };
                 next.cells[p * next.observers + o] = self.cells[op * self.observers + old_o];
-                next.cell_votes[p * next.observers + o] =
-                    self.cell_votes[op * self.observers + old_o];
+                next.cell_votes[p * next.observers + o] = self.cell_votes[op * self.observers + old_o];
                 if old_rep != NO_SLOT && new_rep != NO_SLOT {
                     next.rep_reports[new_rep as usize * next.observers + o] =
                         self.rep_reports[old_rep as usize * self.observers + old_o].take();
@@ -217,11 +194,7 @@ impl HealthTable {
             }
         }
         for (n, node) in new.nodes().iter().enumerate() {
-            let Some(old_n) = old
-                .node_id(&node.name)
-                .map(|id| id.index())
-                .filter(|&i| i < self.nodes.len())
-            else {
+            let Some(old_n) = old.node_id(&node.name).map(|id| id.index()).filter(|&i| i < self.nodes.len()) else {
                 continue;
             };
             let previous = &self.nodes[old_n];
@@ -240,10 +213,9 @@ impl HealthTable {
             next.node_state[n] = self.node_state[old_n];
             let id = NodeId(n as u32);
             let old_id = NodeId(old_n as u32);
-            if let (Some(new_d), Some(old_d)) = (
-                next.disk_nodes.iter().position(|&d| d == id),
-                self.disk_nodes.iter().position(|&d| d == old_id),
-            ) {
+            if let (Some(new_d), Some(old_d)) =
+                (next.disk_nodes.iter().position(|&d| d == id), self.disk_nodes.iter().position(|&d| d == old_id))
+            {
                 next.disks[new_d] = self.disks[old_d].clone();
                 carried.disk_full_in_ms = previous.disk_full_in_ms;
             }
@@ -279,10 +251,7 @@ impl HealthTable {
         cell.record(observation.outcome, at_ms, rise, fall);
         let newest = &mut self.newest[p];
         if newest.is_none_or(|n| at_ms >= n.at_ms) {
-            *newest = Some(Newest {
-                at_ms,
-                pass: observation.outcome.is_pass(),
-            });
+            *newest = Some(Newest { at_ms, pass: observation.outcome.is_pass() });
         }
         if let Some(detail) = &observation.detail {
             self.ingest_detail(p, o, at_ms, detail);
@@ -295,11 +264,7 @@ impl HealthTable {
             ProbeDetail::Replication(status) => {
                 let slot = self.rep_slot[p];
                 if slot != NO_SLOT {
-                    replication::record(
-                        &mut self.rep_reports[slot as usize * self.observers + o],
-                        at_ms,
-                        status,
-                    );
+                    replication::record(&mut self.rep_reports[slot as usize * self.observers + o], at_ms, status);
                 }
             }
             ProbeDetail::Disk(disk) => {
@@ -323,12 +288,7 @@ impl HealthTable {
     ///
     /// Events come node by node (by node id: status, damping, replication, disk),
     /// then observer by observer (by observer id).
-    pub fn refresh(
-        &mut self,
-        snapshot: &Snapshot,
-        now_ms: TimeMs,
-        naive: bool,
-    ) -> Vec<HealthEvent> {
+    pub fn refresh(&mut self, snapshot: &Snapshot, now_ms: TimeMs, naive: bool) -> Vec<HealthEvent> {
         let policy = snapshot.policy();
         self.stale_after_ms = policy.stale_after_ms;
         self.damping = policy.damping.clone();
@@ -338,25 +298,16 @@ impl HealthTable {
 
         // Per (probe, observer) votes.
         for (vote, cell) in self.cell_votes.iter_mut().zip(&self.cells) {
-            *vote = if naive {
-                cell.naive_vote(now_ms, stale, cutoff)
-            } else {
-                cell.vote(now_ms, stale, cutoff)
-            };
+            *vote = if naive { cell.naive_vote(now_ms, stale, cutoff) } else { cell.vote(now_ms, stale, cutoff) };
         }
 
         // Observer suspicion.
         let mut observer_events = Vec::new();
         if naive {
-            self.suspicion
-                .update(None, policy.observer_suspect_percent, &mut observer_events);
+            self.suspicion.update(None, policy.observer_suspect_percent, &mut observer_events);
         } else {
             let stats = assess(&self.cell_votes, observers);
-            self.suspicion.update(
-                Some(&stats),
-                policy.observer_suspect_percent,
-                &mut observer_events,
-            );
+            self.suspicion.update(Some(&stats), policy.observer_suspect_percent, &mut observer_events);
         }
 
         // Quorum per probe.
@@ -364,11 +315,7 @@ impl HealthTable {
             let mut tally = Tally::default();
             for o in 0..observers {
                 let vote = self.cell_votes[p * observers + o];
-                tally.add(if self.suspicion.is_suspect(o) {
-                    Status::Unknown
-                } else {
-                    vote
-                });
+                tally.add(if self.suspicion.is_suspect(o) { Status::Unknown } else { vote });
             }
             let newest = self.newest[p];
             let status = if naive {
@@ -400,17 +347,8 @@ impl HealthTable {
         let mut disk_index = 0;
         for n in 0..self.nodes.len() {
             let id = NodeId(n as u32);
-            let probes = if n < snapshot.nodes().len() {
-                snapshot.probes_of_node(id)
-            } else {
-                &[]
-            };
-            let status = probes
-                .iter()
-                .filter_map(|p| self.views.get(p.index()))
-                .map(|v| v.status)
-                .reduce(worst)
-                .unwrap_or(Status::Unknown);
+            let probes = if n < snapshot.nodes().len() { snapshot.probes_of_node(id) } else { &[] };
+            let status = probes.iter().filter_map(|p| self.views.get(p.index())).map(|v| v.status).reduce(worst).unwrap_or(Status::Unknown);
             let node = &mut self.nodes[n];
             let state = &mut self.node_state[n];
             if status != node.status {
@@ -420,11 +358,7 @@ impl HealthTable {
                         state.damper.flap(now_ms, &self.damping);
                     }
                 }
-                events.push(HealthEvent::NodeStatus {
-                    node: id,
-                    from: node.status,
-                    to: status,
-                });
+                events.push(HealthEvent::NodeStatus { node: id, from: node.status, to: status });
                 node.status = status;
                 node.since_ms = now_ms;
             }
@@ -439,14 +373,8 @@ impl HealthTable {
                 node.suppressed = state.damper.suppressed();
                 node.penalty = state.damper.penalty();
                 match change {
-                    Some(DampChange::Suppressed) => events.push(HealthEvent::Suppressed {
-                        node: id,
-                        penalty: node.penalty,
-                    }),
-                    Some(DampChange::Reused) => events.push(HealthEvent::Reused {
-                        node: id,
-                        penalty: node.penalty,
-                    }),
+                    Some(DampChange::Suppressed) => events.push(HealthEvent::Suppressed { node: id, penalty: node.penalty }),
+                    Some(DampChange::Reused) => events.push(HealthEvent::Reused { node: id, penalty: node.penalty }),
                     None => {}
                 }
             }
@@ -454,27 +382,17 @@ impl HealthTable {
             if self.rep_nodes.get(rep_index) == Some(&id) {
                 let reports = &self.rep_reports[rep_index * observers..(rep_index + 1) * observers];
                 rep_index += 1;
-                let lag_max_ms = snapshot
-                    .nodes()
-                    .get(n)
-                    .and_then(|node| node.replication.as_ref())
-                    .map_or(0, |r| r.lag_max_ms);
+                let lag_max_ms = snapshot.nodes().get(n).and_then(|node| node.replication.as_ref()).map_or(0, |r| r.lag_max_ms);
                 let freshest = replication::freshest(reports);
                 if let Some(report) = freshest {
                     node.replayed_position = report.status.replayed_position;
                 }
                 let health = match freshest {
-                    Some(r) if r.at_ms >= cutoff && now_ms.saturating_sub(r.at_ms) <= stale => {
-                        replication::classify(&r.status, lag_max_ms)
-                    }
+                    Some(r) if r.at_ms >= cutoff && now_ms.saturating_sub(r.at_ms) <= stale => replication::classify(&r.status, lag_max_ms),
                     _ => ReplicationHealth::Unknown,
                 };
                 if replication::is_notable_change(node.replication.as_ref(), &health) {
-                    events.push(HealthEvent::Replication {
-                        node: id,
-                        from: node.replication.clone(),
-                        to: health.clone(),
-                    });
+                    events.push(HealthEvent::Replication { node: id, from: node.replication.clone(), to: health.clone() });
                 }
                 node.replication = Some(health);
             }
@@ -485,10 +403,7 @@ impl HealthTable {
                 let forecast = series.full_in_ms(now_ms, cutoff);
                 node.disk_full_in_ms = forecast;
                 if let Some(full_in_ms) = series.warn(forecast, policy.disk_warn_horizon_ms) {
-                    events.push(HealthEvent::DiskForecast {
-                        node: id,
-                        full_in_ms,
-                    });
+                    events.push(HealthEvent::DiskForecast { node: id, full_in_ms });
                 }
             }
         }
@@ -501,10 +416,7 @@ impl HealthTable {
     }
 
     pub fn probe(&self, probe: ProbeId) -> ProbeView {
-        self.views
-            .get(probe.index())
-            .copied()
-            .unwrap_or(UNKNOWN_PROBE)
+        self.views.get(probe.index()).copied().unwrap_or(UNKNOWN_PROBE)
     }
 
     /// Per-observer detail for evidence: (observer, status, receive time) for one probe.
@@ -518,11 +430,7 @@ impl HealthTable {
         (0..self.observers)
             .map(|o| {
                 let i = p * self.observers + o;
-                (
-                    ObserverId(o as u16),
-                    self.cell_votes[i],
-                    self.cells[i].last_at(),
-                )
+                (ObserverId(o as u16), self.cell_votes[i], self.cells[i].last_at())
             })
             .collect()
     }
@@ -541,20 +449,9 @@ impl HealthTable {
     /// The next time a refresh could change something without new input
     /// (a damping reuse, a staleness expiry), for the engine's `poll_timeout`.
     pub fn next_change_ms(&self, now_ms: TimeMs) -> Option<TimeMs> {
-        let stale = self
-            .cells
-            .iter()
-            .filter_map(|c| c.stale_at(now_ms, self.stale_after_ms, self.cutoff_ms))
-            .filter(|&t| t > now_ms)
-            .min();
-        let reuse = if self.naive {
-            None
-        } else {
-            self.node_state
-                .iter()
-                .filter_map(|s| s.damper.reuse_at_ms(now_ms, &self.damping))
-                .min()
-        };
+        let stale = self.cells.iter().filter_map(|c| c.stale_at(now_ms, self.stale_after_ms, self.cutoff_ms)).filter(|&t| t > now_ms).min();
+        let reuse =
+            if self.naive { None } else { self.node_state.iter().filter_map(|s| s.damper.reuse_at_ms(now_ms, &self.damping)).min() };
         match (stale, reuse) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

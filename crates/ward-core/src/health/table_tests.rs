@@ -22,34 +22,17 @@ fn fleet(observers: usize, nodes: usize, quorum: u16, rise: u32, fall: u32) -> S
     for o in 0..observers {
         b.observer(&format!("obs{o}"), site);
     }
-    let ids: Vec<NodeId> = (0..nodes)
-        .map(|n| b.node(&format!("web{n}"), site, &[]))
-        .collect();
+    let ids: Vec<NodeId> = (0..nodes).map(|n| b.node(&format!("web{n}"), site, &[])).collect();
     b.check("http", CheckKind::Http, &ids, rise, fall);
     b.build()
 }
 
-fn see(
-    table: &mut HealthTable,
-    snap: &Snapshot,
-    probe: u32,
-    observer: u16,
-    at: TimeMs,
-    outcome: ProbeOutcome,
-) {
-    table.ingest(
-        snap,
-        &Observation::new(ProbeId(probe), ObserverId(observer), at, outcome),
-    );
+fn see(table: &mut HealthTable, snap: &Snapshot, probe: u32, observer: u16, at: TimeMs, outcome: ProbeOutcome) {
+    table.ingest(snap, &Observation::new(ProbeId(probe), ObserverId(observer), at, outcome));
 }
 
 /// Every observer reports every probe with `outcome(probe, observer)` at `at`.
-fn round(
-    table: &mut HealthTable,
-    snap: &Snapshot,
-    at: TimeMs,
-    outcome: impl Fn(u32, u16) -> ProbeOutcome,
-) {
+fn round(table: &mut HealthTable, snap: &Snapshot, at: TimeMs, outcome: impl Fn(u32, u16) -> ProbeOutcome) {
     for p in 0..snap.probes().len() as u32 {
         for o in 0..snap.observers().len() as u16 {
             see(table, snap, p, o, at, outcome(p, o));
@@ -81,51 +64,21 @@ fn one_observer_of_three_seeing_down_is_not_enough() {
     assert_eq!(
         events,
         vec![
-            HealthEvent::NodeStatus {
-                node: NodeId(0),
-                from: Status::Unknown,
-                to: Status::Up
-            },
-            HealthEvent::NodeStatus {
-                node: NodeId(1),
-                from: Status::Unknown,
-                to: Status::Up
-            },
+            HealthEvent::NodeStatus { node: NodeId(0), from: Status::Unknown, to: Status::Up },
+            HealthEvent::NodeStatus { node: NodeId(1), from: Status::Unknown, to: Status::Up },
         ]
     );
-    round(&mut table, &snap, 2_000, |p, o| {
-        if p == 0 && o == 0 {
-            Fail
-        } else {
-            Pass
-        }
-    });
+    round(&mut table, &snap, 2_000, |p, o| if p == 0 && o == 0 { Fail } else { Pass });
     assert!(table.refresh(&snap, 2_000, false).is_empty());
     assert_eq!(table.node(NodeId(0)).status, Status::Up);
     let view = table.probe(ProbeId(0));
-    assert_eq!(
-        (view.votes_up, view.votes_down, view.votes_unknown),
-        (2, 1, 0)
-    );
+    assert_eq!((view.votes_up, view.votes_down, view.votes_unknown), (2, 1, 0));
     assert_eq!(view.last_at_ms, Some(2_000));
 
     // A second observer agreeing makes it Down.
-    round(&mut table, &snap, 3_000, |p, o| {
-        if p == 0 && o <= 1 {
-            Fail
-        } else {
-            Pass
-        }
-    });
+    round(&mut table, &snap, 3_000, |p, o| if p == 0 && o <= 1 { Fail } else { Pass });
     let events = table.refresh(&snap, 3_000, false);
-    assert_eq!(
-        events,
-        vec![HealthEvent::NodeStatus {
-            node: NodeId(0),
-            from: Status::Up,
-            to: Status::Down
-        }]
-    );
+    assert_eq!(events, vec![HealthEvent::NodeStatus { node: NodeId(0), from: Status::Up, to: Status::Down }]);
     assert_eq!(table.node(NodeId(0)).since_ms, 3_000);
     assert_eq!(table.node(NodeId(0)).flaps, 1);
     assert_eq!(
@@ -150,14 +103,7 @@ fn stale_observations_are_unknown_not_down() {
     table.refresh(&snap, expiry - 1, false);
     assert_eq!(table.node(NodeId(0)).status, Status::Down);
     let events = table.refresh(&snap, expiry, false);
-    assert_eq!(
-        events,
-        vec![HealthEvent::NodeStatus {
-            node: NodeId(0),
-            from: Status::Down,
-            to: Status::Unknown
-        }]
-    );
+    assert_eq!(events, vec![HealthEvent::NodeStatus { node: NodeId(0), from: Status::Down, to: Status::Unknown }]);
     assert_eq!(table.next_change_ms(expiry), None);
 }
 
@@ -167,41 +113,16 @@ fn single_observer_mass_failure_makes_it_suspect_and_nodes_unknown() {
     let mut table = HealthTable::new(&snap);
     round(&mut table, &snap, 1_000, |_, _| Pass);
     table.refresh(&snap, 1_000, false);
-    round(
-        &mut table,
-        &snap,
-        2_000,
-        |p, _| if p < 3 { Fail } else { Pass },
-    );
+    round(&mut table, &snap, 2_000, |p, _| if p < 3 { Fail } else { Pass });
     let events = table.refresh(&snap, 2_000, false);
     assert_eq!(
         events,
         vec![
-            HealthEvent::NodeStatus {
-                node: NodeId(0),
-                from: Status::Up,
-                to: Status::Unknown
-            },
-            HealthEvent::NodeStatus {
-                node: NodeId(1),
-                from: Status::Up,
-                to: Status::Unknown
-            },
-            HealthEvent::NodeStatus {
-                node: NodeId(2),
-                from: Status::Up,
-                to: Status::Unknown
-            },
-            HealthEvent::NodeStatus {
-                node: NodeId(3),
-                from: Status::Up,
-                to: Status::Unknown
-            },
-            HealthEvent::ObserverSuspect {
-                observer: ObserverId(0),
-                failing: 3,
-                of: 4
-            },
+            HealthEvent::NodeStatus { node: NodeId(0), from: Status::Up, to: Status::Unknown },
+            HealthEvent::NodeStatus { node: NodeId(1), from: Status::Up, to: Status::Unknown },
+            HealthEvent::NodeStatus { node: NodeId(2), from: Status::Up, to: Status::Unknown },
+            HealthEvent::NodeStatus { node: NodeId(3), from: Status::Up, to: Status::Unknown },
+            HealthEvent::ObserverSuspect { observer: ObserverId(0), failing: 3, of: 4 },
         ]
     );
     assert_eq!(table.suspect_observers(), vec![ObserverId(0)]);
@@ -209,12 +130,7 @@ fn single_observer_mass_failure_makes_it_suspect_and_nodes_unknown() {
 
     // The naive baseline believes it.
     let mut naive = HealthTable::new(&snap);
-    round(
-        &mut naive,
-        &snap,
-        2_000,
-        |p, _| if p < 3 { Fail } else { Pass },
-    );
+    round(&mut naive, &snap, 2_000, |p, _| if p < 3 { Fail } else { Pass });
     naive.refresh(&snap, 2_000, true);
     assert_eq!(naive.node(NodeId(0)).status, Status::Down);
     assert!(naive.suspect_observers().is_empty());
@@ -222,12 +138,7 @@ fn single_observer_mass_failure_makes_it_suspect_and_nodes_unknown() {
     // Recovery clears the suspicion.
     round(&mut table, &snap, 3_000, |_, _| Pass);
     let events = table.refresh(&snap, 3_000, false);
-    assert_eq!(
-        events.last(),
-        Some(&HealthEvent::ObserverCleared {
-            observer: ObserverId(0)
-        })
-    );
+    assert_eq!(events.last(), Some(&HealthEvent::ObserverCleared { observer: ObserverId(0) }));
     assert_eq!(table.node(NodeId(0)).status, Status::Up);
 }
 
@@ -236,18 +147,9 @@ fn partitioned_observer_among_healthy_ones_abstains() {
     // Quorum 1: without suspicion, observer 0 alone could take four nodes down.
     let snap = fleet(3, 4, 1, 1, 1);
     let mut table = HealthTable::new(&snap);
-    round(
-        &mut table,
-        &snap,
-        1_000,
-        |_, o| if o == 0 { Fail } else { Pass },
-    );
+    round(&mut table, &snap, 1_000, |_, o| if o == 0 { Fail } else { Pass });
     let events = table.refresh(&snap, 1_000, false);
-    assert!(events.contains(&HealthEvent::ObserverSuspect {
-        observer: ObserverId(0),
-        failing: 4,
-        of: 4
-    }));
+    assert!(events.contains(&HealthEvent::ObserverSuspect { observer: ObserverId(0), failing: 4, of: 4 }));
     assert!((0..4).all(|n| table.node(NodeId(n)).status == Status::Up));
     assert_eq!(table.probe(ProbeId(0)).votes_unknown, 1);
     // Evidence still shows what the suspect observer saw.
@@ -274,13 +176,7 @@ fn flapping_node_is_suppressed_then_reused_after_quiet() {
     assert_eq!(table.node(NodeId(0)).flaps, 3);
     assert!(table.node(NodeId(0)).suppressed);
     assert!(table.node(NodeId(0)).penalty > 2_000);
-    assert!(events.iter().any(|e| matches!(
-        e,
-        HealthEvent::Suppressed {
-            node: NodeId(0),
-            ..
-        }
-    )));
+    assert!(events.iter().any(|e| matches!(e, HealthEvent::Suppressed { node: NodeId(0), .. })));
     assert_eq!(naive.node(NodeId(0)).flaps, 3);
     assert!(!naive.node(NodeId(0)).suppressed);
 
@@ -289,10 +185,7 @@ fn flapping_node_is_suppressed_then_reused_after_quiet() {
         t += 10 * SECOND_MS;
         see(&mut table, &snap, 0, 0, t, Pass);
         let events = table.refresh(&snap, t, false);
-        if let Some(e) = events
-            .iter()
-            .find(|e| matches!(e, HealthEvent::Reused { .. }))
-        {
+        if let Some(e) = events.iter().find(|e| matches!(e, HealthEvent::Reused { .. })) {
             break (t, e.clone());
         }
         assert!(t < 3 * HOUR_MS, "never reused");
@@ -301,10 +194,7 @@ fn flapping_node_is_suppressed_then_reused_after_quiet() {
     assert!(table.node(NodeId(0)).penalty < 750);
     assert_eq!(table.node(NodeId(0)).status, Status::Up);
     // About two half-lives after the last flap (3000 -> 750).
-    assert!(
-        reuse.0 > 30 * MINUTE_MS && reuse.0 < 45 * MINUTE_MS,
-        "{reuse:?}"
-    );
+    assert!(reuse.0 > 30 * MINUTE_MS && reuse.0 < 45 * MINUTE_MS, "{reuse:?}");
 }
 
 #[test]
@@ -312,14 +202,7 @@ fn next_change_reports_damping_reuse() {
     let snap = fleet(1, 1, 1, 1, 1);
     let mut table = HealthTable::new(&snap);
     for i in 0..6u64 {
-        see(
-            &mut table,
-            &snap,
-            0,
-            0,
-            i * 1_000,
-            if i % 2 == 0 { Pass } else { Fail },
-        );
+        see(&mut table, &snap, 0, 0, i * 1_000, if i % 2 == 0 { Pass } else { Fail });
         table.refresh(&snap, i * 1_000, false);
     }
     assert!(table.node(NodeId(0)).suppressed);
@@ -331,13 +214,7 @@ fn next_change_reports_damping_reuse() {
     table.refresh(&snap, reuse - 1, false);
     assert!(table.node(NodeId(0)).suppressed);
     let events = table.refresh(&snap, reuse, false);
-    assert!(matches!(
-        events[..],
-        [HealthEvent::Reused {
-            node: NodeId(0),
-            ..
-        }]
-    ));
+    assert!(matches!(events[..], [HealthEvent::Reused { node: NodeId(0), .. }]));
     assert_eq!(table.next_change_ms(reuse), None);
 }
 
@@ -348,23 +225,13 @@ fn replicated() -> (Snapshot, ProbeId) {
     let master = b.node("db-phx1", site, &[]);
     let replica = b.node("db1-scl2", site, &[]);
     let check = b.check("mysql", CheckKind::Mysql, &[master, replica], 1, 1);
-    b.node_mut(replica).replication = Some(Replication {
-        source: master,
-        lag_max_ms: 30_000,
-        check,
-    });
+    b.node_mut(replica).replication = Some(Replication { source: master, lag_max_ms: 30_000, check });
     let snap = b.build();
     let probe = snap.probe_id(replica, check).unwrap();
     (snap, probe)
 }
 
-fn replication_obs(
-    probe: ProbeId,
-    at: TimeMs,
-    running: bool,
-    lag: Option<u64>,
-    error: Option<&str>,
-) -> Observation {
+fn replication_obs(probe: ProbeId, at: TimeMs, running: bool, lag: Option<u64>, error: Option<&str>) -> Observation {
     let mut obs = Observation::new(probe, ObserverId(0), at, Pass);
     obs.detail = Some(Box::new(ProbeDetail::Replication(ReplicationStatus {
         running,
@@ -378,14 +245,12 @@ fn replication_obs(
 
 #[test]
 fn broken_replication_reports_the_error_verbatim() {
-    const ERROR: &str = "The slave I/O thread stops because a fatal error is encountered when it try to get the value of SERVER_ID variable from master";
+    const ERROR: &str =
+        "The slave I/O thread stops because a fatal error is encountered when it try to get the value of SERVER_ID variable from master";
     let (snap, probe) = replicated();
     let replica = NodeId(1);
     let mut table = HealthTable::new(&snap);
-    assert_eq!(
-        table.node(replica).replication,
-        Some(ReplicationHealth::Unknown)
-    );
+    assert_eq!(table.node(replica).replication, Some(ReplicationHealth::Unknown));
     assert_eq!(table.node(NodeId(0)).replication, None);
 
     table.ingest(&snap, &replication_obs(probe, 1_000, true, Some(200), None));
@@ -400,54 +265,29 @@ fn broken_replication_reports_the_error_verbatim() {
     // Lag changing within Healthy is not an event.
     table.ingest(&snap, &replication_obs(probe, 2_000, true, Some(300), None));
     assert!(table.refresh(&snap, 2_000, false).is_empty());
-    assert_eq!(
-        table.node(replica).replication,
-        Some(ReplicationHealth::Healthy { lag_ms: 300 })
-    );
+    assert_eq!(table.node(replica).replication, Some(ReplicationHealth::Healthy { lag_ms: 300 }));
 
     // The node's probe passes (the server answers) but replication is broken.
-    table.ingest(
-        &snap,
-        &replication_obs(probe, 3_000, false, None, Some(ERROR)),
-    );
+    table.ingest(&snap, &replication_obs(probe, 3_000, false, None, Some(ERROR)));
     let events = table.refresh(&snap, 3_000, false);
     assert_eq!(
         events,
         vec![HealthEvent::Replication {
             node: replica,
             from: Some(ReplicationHealth::Healthy { lag_ms: 300 }),
-            to: ReplicationHealth::Broken {
-                error: ERROR.into()
-            },
+            to: ReplicationHealth::Broken { error: ERROR.into() },
         }]
     );
     assert_eq!(table.node(replica).status, Status::Up);
-    assert!(!table
-        .node(replica)
-        .replication
-        .as_ref()
-        .unwrap()
-        .is_healthy());
+    assert!(!table.node(replica).replication.as_ref().unwrap().is_healthy());
 
-    table.ingest(
-        &snap,
-        &replication_obs(probe, 4_000, true, Some(60_000), None),
-    );
+    table.ingest(&snap, &replication_obs(probe, 4_000, true, Some(60_000), None));
     table.refresh(&snap, 4_000, false);
-    assert_eq!(
-        table.node(replica).replication,
-        Some(ReplicationHealth::Lagging {
-            lag_ms: 60_000,
-            lag_max_ms: 30_000
-        })
-    );
+    assert_eq!(table.node(replica).replication, Some(ReplicationHealth::Lagging { lag_ms: 60_000, lag_max_ms: 30_000 }));
 
     // No fresh report: Unknown, but the replayed position is kept for promotion order.
     table.refresh(&snap, 4_000 + STALE + 1, false);
-    assert_eq!(
-        table.node(replica).replication,
-        Some(ReplicationHealth::Unknown)
-    );
+    assert_eq!(table.node(replica).replication, Some(ReplicationHealth::Unknown));
     assert_eq!(table.node(replica).replayed_position, 4);
 }
 
@@ -470,11 +310,7 @@ fn disk_forecast_sees_the_fill_hours_ahead_with_root_reserved() {
     while t <= 3 * HOUR_MS {
         let mut obs = Observation::new(probe, ObserverId(0), t, Pass);
         let used = 80 * GB + 2 * GB * t / HOUR_MS;
-        obs.detail = Some(Box::new(ProbeDetail::Disk(DiskStatus {
-            used_bytes: used,
-            total_bytes: 100 * GB,
-            reserved_bytes: 5 * GB,
-        })));
+        obs.detail = Some(Box::new(ProbeDetail::Disk(DiskStatus { used_bytes: used, total_bytes: 100 * GB, reserved_bytes: 5 * GB })));
         table.ingest(&snap, &obs);
         events.extend(table.refresh(&snap, t, false));
         t += 15 * SECOND_MS;
@@ -482,10 +318,7 @@ fn disk_forecast_sees_the_fill_hours_ahead_with_root_reserved() {
     let now = t - 15 * SECOND_MS;
     let full_in = table.node(db).disk_full_in_ms.unwrap();
     let expected = 7 * HOUR_MS + 30 * MINUTE_MS - now;
-    assert!(
-        full_in.abs_diff(expected) < MINUTE_MS,
-        "{full_in} vs {expected}"
-    );
+    assert!(full_in.abs_diff(expected) < MINUTE_MS, "{full_in} vs {expected}");
     let forecasts: Vec<u64> = events
         .iter()
         .filter_map(|e| match e {
@@ -496,10 +329,7 @@ fn disk_forecast_sees_the_fill_hours_ahead_with_root_reserved() {
     // First under the 6 h horizon at ~1.5 h in. At 3 h, 4.5 h are left: not yet half of
     // the first reading, so no second event (that would come at ~4.5 h in, 3 h left).
     assert_eq!(forecasts.len(), 1, "{forecasts:?}");
-    assert!(
-        forecasts[0] < 6 * HOUR_MS && forecasts[0] > 5 * HOUR_MS + 50 * MINUTE_MS,
-        "{forecasts:?}"
-    );
+    assert!(forecasts[0] < 6 * HOUR_MS && forecasts[0] > 5 * HOUR_MS + 50 * MINUTE_MS, "{forecasts:?}");
 }
 
 #[test]
@@ -529,11 +359,7 @@ fn invalidate_before_makes_old_data_stale_and_restarts_hysteresis() {
     see(&mut table, &snap, 0, 0, 2_500, Pass);
     see(&mut table, &snap, 0, 0, 3_100, Pass);
     table.refresh(&snap, 3_100, false);
-    assert_eq!(
-        table.node(NodeId(0)).status,
-        Status::Unknown,
-        "one pass after the cutoff is not rise = 2"
-    );
+    assert_eq!(table.node(NodeId(0)).status, Status::Unknown, "one pass after the cutoff is not rise = 2");
     see(&mut table, &snap, 0, 0, 3_200, Pass);
     table.refresh(&snap, 3_200, false);
     assert_eq!(table.node(NodeId(0)).status, Status::Up);
@@ -570,11 +396,7 @@ fn node_status_is_the_worst_probe() {
     let mut table = HealthTable::new(&snap);
     see(&mut table, &snap, 0, 0, 1_000, Pass);
     table.refresh(&snap, 1_000, false);
-    assert_eq!(
-        table.node(a).status,
-        Status::Unknown,
-        "http has not reported"
-    );
+    assert_eq!(table.node(a).status, Status::Unknown, "http has not reported");
     see(&mut table, &snap, 1, 0, 1_000, Pass);
     table.refresh(&snap, 1_000, false);
     assert_eq!(table.node(a).status, Status::Up);
@@ -628,15 +450,8 @@ fn rebase_carries_state_by_name() {
 
 #[derive(Clone, Debug)]
 enum Step {
-    See {
-        probe: u32,
-        observer: u16,
-        dt: u64,
-        outcome: ProbeOutcome,
-    },
-    Refresh {
-        dt: u64,
-    },
+    See { probe: u32, observer: u16, dt: u64, outcome: ProbeOutcome },
+    Refresh { dt: u64 },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -657,12 +472,7 @@ fn run(snap: &Snapshot, steps: &[Step], naive: bool) -> (Vec<NodeHealth>, Vec<He
     let mut events = Vec::new();
     for s in steps {
         match *s {
-            Step::See {
-                probe,
-                observer,
-                dt,
-                outcome,
-            } => {
+            Step::See { probe, observer, dt, outcome } => {
                 now += dt;
                 see(&mut table, snap, probe, observer, now, outcome);
             }
@@ -681,30 +491,20 @@ fn run(snap: &Snapshot, steps: &[Step], naive: bool) -> (Vec<NodeHealth>, Vec<He
                         .votes(ProbeId(p))
                         .into_iter()
                         .filter(|(o, vote, at)| {
-                            !suspects.contains(o)
-                                && *vote == Status::Down
-                                && at.is_some_and(|at| now - at <= snap.policy().stale_after_ms)
+                            !suspects.contains(o) && *vote == Status::Down && at.is_some_and(|at| now - at <= snap.policy().stale_after_ms)
                         })
                         .count();
-                    assert!(
-                        fresh_down >= quorum,
-                        "probe {p} Down with {fresh_down} fresh Down votes"
-                    );
+                    assert!(fresh_down >= quorum, "probe {p} Down with {fresh_down} fresh Down votes");
                 }
                 for n in 0..snap.nodes().len() as u32 {
                     if table.node(NodeId(n)).status == Status::Down {
-                        assert!(snap
-                            .probes_of_node(NodeId(n))
-                            .iter()
-                            .any(|&p| table.probe(p).status == Status::Down));
+                        assert!(snap.probes_of_node(NodeId(n)).iter().any(|&p| table.probe(p).status == Status::Down));
                     }
                 }
             }
         }
     }
-    let nodes = (0..snap.nodes().len() as u32)
-        .map(|n| table.node(NodeId(n)).clone())
-        .collect();
+    let nodes = (0..snap.nodes().len() as u32).map(|n| table.node(NodeId(n)).clone()).collect();
     (nodes, events)
 }
 

@@ -143,10 +143,16 @@ pub struct Hook {
 #[serde(rename_all = "snake_case")]
 pub enum RouteKind {
     /// Slack-compatible JSON.
-    Slack { url: String },
+    Slack {
+        url: String,
+    },
     /// Alertmanager-webhook-compatible JSON.
-    Alertmanager { url: String },
-    Exec { command: Vec<String> },
+    Alertmanager {
+        url: String,
+    },
+    Exec {
+        command: Vec<String>,
+    },
     /// Only the journal and the log (useful in tests and demos).
     Log,
 }
@@ -285,13 +291,7 @@ impl Default for Policy {
             quorum: 1,
             observer_suspect_percent: 50,
             time_gap_max_ms: 10_000,
-            budget: Budget {
-                window_ms: 10 * 60_000,
-                group_moves_max: 2,
-                group_percent_max: 25,
-                fleet_moves_max: 5,
-                fleet_percent_max: 10,
-            },
+            budget: Budget { window_ms: 10 * 60_000, group_moves_max: 2, group_percent_max: 25, fleet_moves_max: 5, fleet_percent_max: 10 },
             damping: Damping {
                 penalty_per_flap: 1_000,
                 half_life_ms: 15 * 60_000,

@@ -182,11 +182,6 @@ impl Snapshot {
 
     /// Nodes of a site.
     pub fn nodes_of_site(&self, site: SiteId) -> impl Iterator<Item = NodeId> + '_ {
-        self.parts
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(move |(_, n)| n.site == site)
-            .map(|(i, _)| NodeId(i as u32))
+        self.parts.nodes.iter().enumerate().filter(move |(_, n)| n.site == site).map(|(i, _)| NodeId(i as u32))
     }
 }
