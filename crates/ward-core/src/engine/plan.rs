@@ -86,6 +86,7 @@ impl Engine {
                 }
             }
         }
+        self.resolve_answered_approval_alerts(now_ms);
         if self.mode == Mode::Guarded {
             for (route, lines) in announce {
                 let mut text = format!("Ward is acting now ({} action(s)):", lines.len());
@@ -239,6 +240,25 @@ impl Engine {
         let cause = format!("no-candidate:{name}");
         if self.durable.alerts.contains_key(&cause) {
             self.resolve(now_ms, &cause, format!("{name} is placed on a healthy node again"));
+        }
+    }
+
+    /// An approval alert closes once nothing in its group waits for approval any more.
+    fn resolve_answered_approval_alerts(&mut self, now_ms: TimeMs) {
+        let open: Vec<String> = self.durable.alerts.keys().filter(|c| c.starts_with("approval:")).cloned().collect();
+        for cause in open {
+            let group = &cause["approval:".len()..];
+            let waiting = self.durable.pending.values().any(|p| match &p.pending {
+                crate::engine::durable::Pending::Action { action, .. } => action
+                    .service
+                    .as_deref()
+                    .and_then(|s| self.snapshot.service_id(s))
+                    .is_some_and(|s| self.snapshot.service(s).group == group),
+                crate::engine::durable::Pending::Inventory { .. } => false,
+            });
+            if !waiting {
+                self.resolve(now_ms, &cause, format!("nothing in {group} waits for approval any more"));
+            }
         }
     }
 
