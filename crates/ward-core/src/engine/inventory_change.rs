@@ -76,6 +76,13 @@ impl Engine {
         self.health.rebase(&old, &self.snapshot);
         self.durable.rebase(&old, &self.snapshot);
         self.last_blocked = vec![None; self.snapshot.services().len()];
+        let mut bad_since = vec![None; self.snapshot.nodes().len()];
+        for (index, node) in old.nodes().iter().enumerate() {
+            if let Some(new_id) = self.snapshot.node_id(&node.name) {
+                bad_since[new_id.index()] = self.replication_bad_since.get(index).copied().flatten();
+            }
+        }
+        self.replication_bad_since = bad_since;
         let summary = format!(
             "{} nodes, {} services, {} checks",
             self.snapshot.nodes().len(),

@@ -80,6 +80,8 @@ pub struct Engine {
     jobs: jobs::JobRuntime,
     inventory: inventory_change::InventoryRuntime,
     fleet: crate::guards::FleetView,
+    /// Per node: since when its replication has been unhealthy.
+    replication_bad_since: Vec<Option<TimeMs>>,
 }
 
 impl Engine {
@@ -106,6 +108,7 @@ impl Engine {
             jobs: jobs::JobRuntime::default(),
             inventory: inventory_change::InventoryRuntime::default(),
             fleet: Default::default(),
+            replication_bad_since: vec![None; snapshot.nodes().len()],
             snapshot,
         };
         let policy = engine.snapshot.policy().clone();
@@ -261,6 +264,7 @@ impl Engine {
             durable: &self.durable,
             time: &self.time,
             fleet: &self.fleet,
+            replication_bad_since: &self.replication_bad_since,
         }
     }
 }

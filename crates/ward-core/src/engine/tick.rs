@@ -120,6 +120,13 @@ impl Engine {
     }
 
     fn on_replication(&mut self, now_ms: TimeMs, node: NodeId, to: ReplicationHealth) {
+        if let Some(slot) = self.replication_bad_since.get_mut(node.index()) {
+            match &to {
+                ReplicationHealth::Healthy { .. } => *slot = None,
+                ReplicationHealth::Broken { .. } | ReplicationHealth::Lagging { .. } => *slot = Some(slot.unwrap_or(now_ms)),
+                ReplicationHealth::Unknown => {}
+            }
+        }
         let name = self.snapshot.node_name(node).to_string();
         let cause = format!("replication:{name}");
         match &to {

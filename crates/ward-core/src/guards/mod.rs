@@ -45,6 +45,8 @@ pub struct GuardContext<'a> {
     pub durable: &'a Durable,
     pub time: &'a TimeSanity,
     pub fleet: &'a FleetView,
+    /// Per node: since when its replication has been unhealthy (None: healthy or unknown).
+    pub replication_bad_since: &'a [Option<TimeMs>],
 }
 
 /// One proposed action and why the planner wants it.

@@ -36,7 +36,7 @@ pub fn node_ready(ctx: &GuardContext, node: NodeId, role: Role) -> Result<(), In
     }
     if role == Role::Serve {
         if let Some(replication) = &health.replication {
-            if !replication.is_healthy() {
+            if !replication.is_healthy() && !broke_with_its_source(ctx, node) {
                 return Err(Ineligible::Replication(replication.clone()));
             }
         } else if inventory.replication.is_some() {
@@ -45,6 +45,26 @@ pub fn node_ready(ctx: &GuardContext, node: NodeId, role: Role) -> Result<(), In
     }
     Ok(())
 }
+
+/// Replication always "breaks" when its source dies. A standby whose replication
+/// was healthy until its source went down is still a fit replacement (the one that
+/// replayed most is chosen); one that was already broken or lagging before is not
+/// (seed 003: promote the hot spare only when its lag is within bound).
+fn broke_with_its_source(ctx: &GuardContext, node: NodeId) -> bool {
+    let Some(replication) = &ctx.snapshot.node(node).replication else { return false };
+    let source = ctx.health.node(replication.source);
+    if source.status != Status::Down {
+        return false;
+    }
+    match ctx.replication_bad_since.get(node.index()).copied().flatten() {
+        Some(bad_since) => bad_since + SOURCE_FAILURE_GRACE_MS >= source.since_ms,
+        None => true,
+    }
+}
+
+/// Replication noticed broken this long before its source was confirmed down still
+/// counts as broken by the source's failure (detection takes rise/fall cycles).
+const SOURCE_FAILURE_GRACE_MS: u64 = 60_000;
 
 impl Guard for CandidateReadiness {
     fn name(&self) -> &'static str {

@@ -22,6 +22,7 @@ pub struct World {
     pub now_ms: u64,
     pub replication_error: Option<String>,
     pub down: Vec<String>,
+    pub replication_bad_since: Vec<Option<u64>>,
 }
 
 fn build(phx_candidate: bool) -> Snapshot {
@@ -54,6 +55,7 @@ impl World {
             now_ms: 1_000_000,
             replication_error: None,
             down: Vec::new(),
+            replication_bad_since: vec![None; 2],
         };
         let policy = world.snapshot.policy().clone();
         world.time.observe(&world.snapshot, &policy, world.now_ms);
@@ -150,6 +152,7 @@ impl World {
             durable: &self.durable,
             time: &self.time,
             fleet: &self.fleet,
+            replication_bad_since: &self.replication_bad_since,
         }
     }
 
