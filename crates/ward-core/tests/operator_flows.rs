@@ -1,0 +1,156 @@
+//! Operator flows end to end at the engine's API: a previewed sync (seed 001) and a
+//! rolling maintenance that halts at the first failed verification (seed 004).
+
+use std::sync::Arc;
+
+use ward_core::action::SyncPreview;
+use ward_core::engine::{Command, Engine, Input, JobOutcome, JobRequest, Mode, Output};
+use ward_core::ids::*;
+use ward_core::inventory::testing::InventoryBuilder;
+use ward_core::inventory::{CheckKind, Lifecycle, ServiceKind, Snapshot};
+use ward_core::journal::{JobEnd, JobStep, JournalEvent, JournalRecord};
+use ward_core::observation::{Observation, ProbeOutcome};
+
+struct Shell {
+    engine: Engine,
+    now_ms: u64,
+    journal: Vec<JournalRecord>,
+    started: Vec<JobRequest>,
+}
+
+impl Shell {
+    fn new(snapshot: Arc<Snapshot>) -> Shell {
+        let mut shell = Shell { engine: Engine::new(snapshot, Mode::Guarded, 0), now_ms: 0, journal: Vec::new(), started: Vec::new() };
+        shell.seconds(3);
+        shell
+    }
+
+    fn drain(&mut self) {
+        while let Some(output) = self.engine.poll_output() {
+            match output {
+                Output::Journal(record) => self.journal.push(record),
+                Output::StartJob(request) => self.started.push(request),
+                Output::Notify(_) => {}
+            }
+        }
+    }
+
+    fn seconds(&mut self, count: u32) {
+        for _ in 0..count {
+            self.now_ms += 1_000;
+            let snapshot = self.engine.snapshot().clone();
+            for probe in 0..snapshot.probes().len() as u32 {
+                let observation = Observation::new(ProbeId(probe), ObserverId(0), self.now_ms, ProbeOutcome::Pass);
+                self.engine.handle(self.now_ms, Input::Observation(observation));
+            }
+            self.engine.handle(self.now_ms, Input::Tick);
+            self.drain();
+            self.engine.check_invariants().unwrap();
+        }
+    }
+
+    fn answer(&mut self, ok: bool, preview: Option<SyncPreview>) -> JobRequest {
+        assert_eq!(self.started.len(), 1, "expected one job step, got {:?}", self.started);
+        let request = self.started.remove(0);
+        let outcome = JobOutcome { job: request.job, step: request.step, ok, message: "done".into(), preview };
+        self.engine.handle(self.now_ms, Input::JobOutcome(outcome));
+        self.drain();
+        request
+    }
+
+    fn ends(&self) -> Vec<JobEnd> {
+        self.journal.iter().filter_map(|r| if let JournalEvent::JobFinished { end, .. } = &r.event { Some(*end) } else { None }).collect()
+    }
+}
+
+fn deployment_servers() -> Arc<Snapshot> {
+    let mut b = InventoryBuilder::new();
+    let site = b.site("eqiad");
+    b.observer("ctl", site);
+    let tin = b.node("tin", site, &[]);
+    let mira = b.node("mira", site, &[]);
+    b.node_mut(tin).lifecycle = Lifecycle::Syncing;
+    b.check("ssh", CheckKind::Tcp, &[tin, mira], 1, 1);
+    let staging = b.service("staging", ServiceKind::Sync, "deploy", &[tin, mira], &[mira]);
+    b.service_mut(staging).sync_delete_max = 100;
+    Arc::new(b.build())
+}
+
+fn sync(shell: &mut Shell, from: &str, to: &str) -> Result<String, String> {
+    let command = Command::Sync { service: "staging".into(), from: from.into(), to: to.into(), author: "jynus".into() };
+    let answer = shell.engine.command(shell.now_ms, command);
+    shell.drain();
+    answer
+}
+
+#[test]
+fn a_sync_from_an_unprovisioned_node_is_refused_and_to_it_is_previewed_then_run() {
+    let mut shell = Shell::new(deployment_servers());
+    let refused = sync(&mut shell, "tin", "mira").unwrap_err();
+    assert!(refused.contains("must not be a sync source"), "{refused}");
+    assert!(shell.started.is_empty());
+
+    let started = sync(&mut shell, "mira", "tin").unwrap();
+    assert!(started.starts_with("started"), "{started}");
+    let preview = shell.answer(true, Some(SyncPreview { files_added: 40, files_deleted: 2, ..Default::default() }));
+    assert_eq!(preview.step, JobStep::Preview);
+    assert_eq!(shell.answer(true, None).step, JobStep::Apply);
+    assert_eq!(shell.ends(), vec![JobEnd::Succeeded, JobEnd::Succeeded]);
+}
+
+#[test]
+fn a_sync_that_would_delete_too_much_waits_for_approval() {
+    let mut shell = Shell::new(deployment_servers());
+    sync(&mut shell, "mira", "tin").unwrap();
+    let wipe =
+        SyncPreview { files_deleted: 48_213, deleted_sample: vec!["/srv/mediawiki-staging/wikiversions.php".into()], ..Default::default() };
+    shell.answer(true, Some(wipe));
+    assert!(shell.started.is_empty(), "a destructive sync ran without approval");
+    let pending = shell.engine.pending_approvals();
+    assert_eq!(pending.len(), 1);
+    assert!(pending[0].reasons[0].contains("48213"), "{:?}", pending[0]);
+    assert!(shell.engine.alerts().iter().any(|a| a.cause == "approval:deploy"));
+    let answer = shell.engine.command(shell.now_ms, Command::Approve { decision: pending[0].decision, author: "joe".into() }).unwrap();
+    shell.drain();
+    assert!(answer.starts_with("started"), "{answer}");
+    assert_eq!(shell.answer(true, None).step, JobStep::Apply);
+    assert!(shell.engine.pending_approvals().is_empty());
+}
+
+fn routers() -> Arc<Snapshot> {
+    let mut b = InventoryBuilder::new();
+    let site = b.site("bm");
+    b.observer("ctl", site);
+    let r1 = b.node("r1", site, &[]);
+    let r2 = b.node("r2", site, &[]);
+    b.check("vrrp", CheckKind::Tcp, &[r1, r2], 1, 1);
+    let egress = b.check("egress", CheckKind::Exec, &[r1, r2], 1, 1);
+    let gw = b.service("gw-v4", ServiceKind::Vip, "gateway", &[r1, r2], &[r1]);
+    b.service_mut(gw).verify = vec![egress];
+    Arc::new(b.build())
+}
+
+#[test]
+fn a_rolling_reboot_halts_at_the_first_failed_verification() {
+    let mut shell = Shell::new(routers());
+    let command =
+        Command::Rollout { nodes: vec!["r2".into(), "r1".into()], batch_size: 1, operation: "reboot".into(), author: "pabs".into() };
+    shell.engine.command(shell.now_ms, command).unwrap();
+    shell.seconds(2);
+    // Batch 1: r2 holds nothing, so it is maintained and verified straight away.
+    let reboot = shell.answer(true, None);
+    assert!(matches!(reboot.action, ward_core::action::Action::Maintain { batch: 0, .. }));
+    assert_eq!(shell.answer(true, None).step, JobStep::Verify);
+    shell.seconds(2);
+    // Batch 2: r1 drains, so the gateway moves to r2, whose egress check fails.
+    let apply = shell.answer(true, None);
+    assert!(matches!(apply.action, ward_core::action::Action::MoveVip { to: NodeId(1), .. }), "{apply:?}");
+    assert_eq!(shell.answer(false, None).step, JobStep::Verify);
+    assert_eq!(shell.answer(true, None).step, JobStep::Rollback);
+    assert_eq!(shell.engine.placement(ServiceId(0)), &[NodeId(0)], "rolled back to r1");
+    shell.seconds(10);
+    assert!(shell.started.is_empty(), "the rollout went on after a failed verification: {:?}", shell.started);
+    assert!(shell.journal.iter().any(|r| matches!(&r.event, JournalEvent::RolloutProgress { state, .. } if state == "halted")));
+    assert!(shell.engine.alerts().iter().any(|a| a.cause == "rollout:1"));
+    assert_eq!(shell.ends(), vec![JobEnd::Succeeded, JobEnd::RolledBack]);
+}
