@@ -1,0 +1,5 @@
+//! Expectations: what a scenario asserts about a run, and their verdicts.
+
+mod spec;
+
+pub use spec::*;
