@@ -11,5 +11,8 @@
 
 pub mod clock;
 pub mod expect;
+pub mod metrics;
+pub mod runner;
 pub mod scenario;
+pub mod timeline;
 pub mod world;

@@ -62,6 +62,10 @@ pub struct StepResult {
 }
 
 impl StepResult {
+    /// An actuator failure the world injected (`failure_rate`); nothing changed.
+    pub fn injected() -> StepResult {
+        StepResult::fail("actuator error: HTTP 503 from the provider API")
+    }
     fn ok(message: impl Into<String>) -> StepResult {
         StepResult { ok: true, message: message.into(), preview: None }
     }

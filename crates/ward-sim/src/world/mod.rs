@@ -21,7 +21,7 @@ use std::sync::Arc;
 use ward_core::inventory::{ServiceKind, Snapshot};
 
 pub use disk::Disk;
-pub use effects::Effect;
+pub use effects::{Effect, StepResult};
 pub use links::{Links, Point};
 pub use replication::Replica;
 
