@@ -100,6 +100,7 @@ pub fn run(scenario: &Scenario, mode: Mode, seed: u64) -> Result<RunOutput, Stri
     run.recorder.advance(run.now);
     Ok(RunOutput {
         mode,
+        seed,
         world: run.world,
         controller: run.ctl,
         recorder: run.recorder,
