@@ -92,7 +92,16 @@ pub enum JournalEvent {
     /// Where the engine believes a service is now.
     Placement { service: String, holders: Vec<String> },
     Health { node: String, status: String, sentence: String },
-    Alert { alert: AlertId, cause: String, severity: Severity, state: String, sentence: String },
+    /// `state`: raised, repeated, resolved. `routes`: where it pages (escalation starts there).
+    Alert {
+        alert: AlertId,
+        cause: String,
+        severity: Severity,
+        state: String,
+        sentence: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        routes: Vec<String>,
+    },
     /// The whole message, so a restart can send what was queued but never delivered.
     NotificationQueued { notification: Notification },
     NotificationDelivered { notification: NotificationId, ok: bool, error: Option<String> },

@@ -6,7 +6,9 @@
 //! any output that follows it; then sleep until `poll_timeout()` (or the next
 //! input) and call `handle(now, Input::Tick)`.
 
+pub mod durable;
 pub mod io;
+pub mod time_sanity;
 
 use std::sync::Arc;
 

@@ -1,1 +1,100 @@
 //! Guards: named units that judge every planned action.
+//!
+//! Each guard answers allow / needs approval / refuse with one sentence a tired
+//! operator understands at 3 a.m. The combined verdict is the strictest answer.
+//! A refusal is final; "needs approval" turns into "allow" only for a decision an
+//! operator approved. Holds can never be approved away.
+//! The planner also uses the node-level checks here (`eligibility`) to choose
+//! candidates, so the reason a candidate was passed over is the same sentence a
+//! guard would give.
+
+pub mod budget;
+pub mod damping;
+pub mod destructive_preview;
+pub mod eligibility;
+pub mod holds;
+pub mod integrity;
+pub mod observer_quorum;
+pub mod readiness;
+pub mod single_writer;
+pub mod time_sanity;
+
+use crate::action::{Action, Cause, GuardVerdict, Outcome, Verdict};
+use crate::engine::durable::Durable;
+use crate::engine::time_sanity::TimeSanity;
+use crate::engine::Mode;
+use crate::health::HealthTable;
+use crate::inventory::Snapshot;
+use crate::time::TimeMs;
+
+/// What the fleet looks like in this planning round.
+#[derive(Clone, Debug, Default)]
+pub struct FleetView {
+    pub nodes_total: u32,
+    pub nodes_down: u32,
+    /// Names of observers currently suspected of being cut off themselves.
+    pub suspect_observers: Vec<String>,
+}
+
+/// Everything a guard may read. Guards never change anything.
+pub struct GuardContext<'a> {
+    pub now_ms: TimeMs,
+    pub mode: Mode,
+    pub snapshot: &'a Snapshot,
+    pub health: &'a HealthTable,
+    pub durable: &'a Durable,
+    pub time: &'a TimeSanity,
+    pub fleet: &'a FleetView,
+}
+
+/// One proposed action and why the planner wants it.
+pub struct Proposal<'a> {
+    pub action: &'a Action,
+    pub cause: &'a Cause,
+    /// Moves already allowed in this planning round, per group, not yet in the ledger.
+    pub planned_in_group: u32,
+    pub planned_in_fleet: u32,
+}
+
+pub trait Guard {
+    fn name(&self) -> &'static str;
+    fn judge(&self, ctx: &GuardContext, proposal: &Proposal) -> GuardVerdict;
+}
+
+/// Every guard, in the order their sentences are shown.
+pub fn all() -> [&'static dyn Guard; 9] {
+    [
+        &holds::Holds,
+        &time_sanity::TimeSanityGuard,
+        &integrity::InventoryIntegrity,
+        &observer_quorum::ObserverQuorum,
+        &readiness::CandidateReadiness,
+        &damping::FlapDamping,
+        &single_writer::SingleWriter,
+        &destructive_preview::DestructivePreview,
+        &budget::BlastRadiusBudget,
+    ]
+}
+
+/// Runs every guard. `approved_by`: an operator approved this decision, so
+/// "needs approval" becomes "allow"; refusals stand.
+pub fn judge(ctx: &GuardContext, proposal: &Proposal, approved_by: Option<&str>) -> Verdict {
+    if ctx.mode == Mode::Naive {
+        return Verdict::combine(vec![GuardVerdict::allow("naive-baseline", "the naive baseline runs without guards")]);
+    }
+    let verdicts = all()
+        .iter()
+        .map(|guard| {
+            let mut verdict = guard.judge(ctx, proposal);
+            if let (Outcome::NeedsApproval, Some(author)) = (verdict.outcome, approved_by) {
+                verdict.outcome = Outcome::Allow;
+                verdict.sentence = format!("{} Approved by {author}.", verdict.sentence);
+            }
+            verdict
+        })
+        .collect();
+    Verdict::combine(verdicts)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support;

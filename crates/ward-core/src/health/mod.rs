@@ -12,9 +12,19 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::*;
-use crate::inventory::Snapshot;
-use crate::observation::Observation;
 use crate::time::TimeMs;
+
+mod damping;
+mod disk_forecast;
+mod observer_suspicion;
+mod quorum;
+mod replication;
+mod rise_fall;
+mod table;
+#[cfg(test)]
+mod table_tests;
+
+pub use table::HealthTable;
 
 /// A probe's or node's state. `Unknown` (stale, not enough votes, never seen) is never `Down`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,10 +48,17 @@ impl Status {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ReplicationHealth {
-    Healthy { lag_ms: u64 },
-    Lagging { lag_ms: u64, lag_max_ms: u64 },
+    Healthy {
+        lag_ms: u64,
+    },
+    Lagging {
+        lag_ms: u64,
+        lag_max_ms: u64,
+    },
     /// Replication has stopped. `error` is the server's own text, verbatim.
-    Broken { error: String },
+    Broken {
+        error: String,
+    },
     /// No fresh replication observation.
     Unknown,
 }
@@ -88,85 +105,35 @@ pub struct ProbeView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum HealthEvent {
-    NodeStatus { node: NodeId, from: Status, to: Status },
-    Suppressed { node: NodeId, penalty: u32 },
-    Reused { node: NodeId, penalty: u32 },
-    Replication { node: NodeId, from: Option<ReplicationHealth>, to: ReplicationHealth },
+    NodeStatus {
+        node: NodeId,
+        from: Status,
+        to: Status,
+    },
+    Suppressed {
+        node: NodeId,
+        penalty: u32,
+    },
+    Reused {
+        node: NodeId,
+        penalty: u32,
+    },
+    Replication {
+        node: NodeId,
+        from: Option<ReplicationHealth>,
+        to: ReplicationHealth,
+    },
     /// Raised when the forecast first drops under the horizon, and again each time it halves.
-    DiskForecast { node: NodeId, full_in_ms: u64 },
-    ObserverSuspect { observer: ObserverId, failing: u32, of: u32 },
-    ObserverCleared { observer: ObserverId },
-}
-
-/// Health state for every probe and node of a snapshot.
-pub struct HealthTable {}
-
-impl HealthTable {
-    /// Everything starts Unknown: a fresh controller acts only on what it has observed.
-    pub fn new(snapshot: &Snapshot) -> Self {
-        let _ = snapshot;
-        todo!()
-    }
-
-    /// Carries state over to a new snapshot, matching probes by (node name, check name)
-    /// and observers by name. Anything new starts Unknown.
-    pub fn rebase(&mut self, old: &Snapshot, new: &Snapshot) {
-        let _ = (old, new);
-        todo!()
-    }
-
-    /// Records one observation. O(1), no allocation unless `detail` is present.
-    /// Observations for ids out of range are ignored (counted in `ignored()`).
-    pub fn ingest(&mut self, snapshot: &Snapshot, observation: &Observation) {
-        let _ = (snapshot, observation);
-        todo!()
-    }
-
-    /// Applies staleness, observer suspicion, quorum, node aggregation, damping,
-    /// replication and disk forecasts as of `now_ms`, and reports what changed.
-    /// `naive`: quorum of one (any observer's latest result), no damping, no suspicion,
-    /// rise = fall = 1 (the baseline controller).
-    pub fn refresh(&mut self, snapshot: &Snapshot, now_ms: TimeMs, naive: bool) -> Vec<HealthEvent> {
-        let _ = (snapshot, now_ms, naive);
-        todo!()
-    }
-
-    pub fn node(&self, node: NodeId) -> &NodeHealth {
-        let _ = node;
-        todo!()
-    }
-
-    pub fn probe(&self, probe: ProbeId) -> ProbeView {
-        let _ = probe;
-        todo!()
-    }
-
-    /// Per-observer detail for evidence: (observer, status, receive time) for one probe.
-    pub fn votes(&self, probe: ProbeId) -> Vec<(ObserverId, Status, Option<TimeMs>)> {
-        let _ = probe;
-        todo!()
-    }
-
-    pub fn suspect_observers(&self) -> Vec<ObserverId> {
-        todo!()
-    }
-
-    /// Time sanity (seed 003): everything received before `at_ms` is treated as stale,
-    /// so the engine acts only on what it observes after a pause or clock jump.
-    pub fn invalidate_before(&mut self, at_ms: TimeMs) {
-        let _ = at_ms;
-        todo!()
-    }
-
-    /// The next time a refresh could change something without new input
-    /// (a damping reuse, a staleness expiry), for the engine's `poll_timeout`.
-    pub fn next_change_ms(&self, now_ms: TimeMs) -> Option<TimeMs> {
-        let _ = now_ms;
-        todo!()
-    }
-
-    /// Observations dropped because their ids were out of range.
-    pub fn ignored(&self) -> u64 {
-        todo!()
-    }
+    DiskForecast {
+        node: NodeId,
+        full_in_ms: u64,
+    },
+    ObserverSuspect {
+        observer: ObserverId,
+        failing: u32,
+        of: u32,
+    },
+    ObserverCleared {
+        observer: ObserverId,
+    },
 }

@@ -1,0 +1,427 @@
+//! The engine's durable state: exactly what a fold over the journal rebuilds.
+//!
+//! The engine changes this state only by emitting a journal record and applying
+//! it here (`Durable::apply`), so a controller restarted from its journal holds the
+//! same jobs, holds, approvals, alerts, undelivered notifications, placements and
+//! budget usage as the one that crashed. Health is deliberately not durable: a
+//! restarted controller re-observes before it believes anything.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::engine::io::{HoldTarget, Notification};
+use crate::ids::*;
+use crate::inventory::Snapshot;
+use crate::journal::*;
+use crate::time::TimeMs;
+
+/// Bounds: nothing in the durable state grows without limit.
+pub const FINISHED_JOBS_KEPT_MAX: usize = 1_000;
+pub const UNDELIVERED_NOTIFICATIONS_MAX: usize = 10_000;
+pub const CLOSED_ALERTS_KEPT_MAX: usize = 1_000;
+pub const BUDGET_LEDGER_MAX: usize = 100_000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hold {
+    pub target: HoldTarget,
+    pub author: String,
+    pub reason: String,
+    pub since_ms: TimeMs,
+    pub until_ms: Option<TimeMs>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobState {
+    pub id: JobId,
+    pub decision: DecisionId,
+    pub action: NamedAction,
+    /// The step most recently started, and whether it has reported.
+    pub step: JobStep,
+    pub step_result: Option<bool>,
+    pub last_message: String,
+    pub attempt: u32,
+    pub started_ms: TimeMs,
+    pub step_started_ms: TimeMs,
+    pub fencing_token: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinishedJob {
+    pub id: JobId,
+    pub action: NamedAction,
+    pub end: JobEnd,
+    pub at_ms: TimeMs,
+    pub sentence: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertState {
+    pub id: AlertId,
+    pub cause: String,
+    pub severity: Severity,
+    pub title: String,
+    pub first_ms: TimeMs,
+    pub last_ms: TimeMs,
+    pub count: u32,
+    pub acked_by: Option<String>,
+    pub resolved_ms: Option<TimeMs>,
+    pub escalations: u32,
+    pub last_notified_ms: TimeMs,
+    /// Routes it paged first; escalation follows each route's `escalate_to`.
+    pub routes: Vec<String>,
+}
+
+/// What an approval is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pending {
+    Action { action: NamedAction, summary: String, reasons: Vec<String> },
+    Inventory { hash: String, sentence: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingDecision {
+    pub decision: DecisionId,
+    pub at_ms: TimeMs,
+    pub pending: Pending,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rollout {
+    pub id: u32,
+    pub nodes: Vec<String>,
+    pub batch_size: u32,
+    pub operation: String,
+    pub author: String,
+    /// The batch in progress (0-based); `None` before the first starts.
+    pub batch: Option<u32>,
+    /// "running", "halted" or "done".
+    pub state: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Durable {
+    pub holds: Vec<Hold>,
+    /// Drained node name -> who drained it.
+    pub drained: BTreeMap<String, String>,
+    /// Believed placement per service id of the applied snapshot.
+    pub placements: Vec<Vec<NodeId>>,
+    pub jobs: BTreeMap<JobId, JobState>,
+    pub finished: VecDeque<FinishedJob>,
+    pub jobs_finished_total: u64,
+    pub alerts: BTreeMap<String, AlertState>,
+    pub closed_alerts: VecDeque<AlertState>,
+    pub undelivered: BTreeMap<NotificationId, Notification>,
+    pub notifications_dropped: u64,
+    pub pending: BTreeMap<DecisionId, PendingDecision>,
+    /// Approved decisions not yet carried out, with their approver.
+    pub approved: BTreeMap<DecisionId, String>,
+    /// (service, node): old primaries whose fencing was confirmed.
+    pub fenced: BTreeSet<(String, String)>,
+    /// (time, group) of every move started, newest last, pruned to the budget window.
+    pub budget_ledger: VecDeque<(TimeMs, String)>,
+    pub rollouts: BTreeMap<u32, Rollout>,
+    pub applied_hash: String,
+    pub starts: u64,
+    pub next_job: u64,
+    pub next_decision: u64,
+    pub next_alert: u64,
+    pub next_notification: u64,
+    pub next_rollout: u32,
+    pub next_seq: u64,
+}
+
+impl Durable {
+    pub fn new(snapshot: &Snapshot) -> Durable {
+        let mut durable = Durable { next_job: 1, next_decision: 1, next_alert: 1, next_notification: 1, next_rollout: 1, ..Durable::default() };
+        durable.placements = snapshot.services().iter().map(|s| s.initial.clone()).collect();
+        durable.applied_hash = snapshot.hash().to_string();
+        durable
+    }
+
+    /// Rebuilds the state from a journal, against the snapshot now in force.
+    pub fn fold(snapshot: &Snapshot, journal: &[JournalRecord]) -> Durable {
+        let mut durable = Durable::new(snapshot);
+        for record in journal {
+            durable.apply(snapshot, record);
+        }
+        durable
+    }
+
+    /// Maps placements from one snapshot to the next by names.
+    pub fn rebase(&mut self, old: &Snapshot, new: &Snapshot) {
+        let mut placements: Vec<Vec<NodeId>> = new.services().iter().map(|s| s.initial.clone()).collect();
+        for (index, holders) in self.placements.iter().enumerate() {
+            let name = &old.services()[index].name;
+            if let Some(service) = new.service_id(name) {
+                placements[service.index()] = holders.iter().filter_map(|n| new.node_id(old.node_name(*n))).collect();
+            }
+        }
+        self.placements = placements;
+    }
+
+    pub fn apply(&mut self, snapshot: &Snapshot, record: &JournalRecord) {
+        self.next_seq = self.next_seq.max(record.seq + 1);
+        let at = record.at_ms;
+        match &record.event {
+            JournalEvent::Started { .. } => self.starts += 1,
+            JournalEvent::InventoryApplied { hash, .. } => self.applied_hash = hash.clone(),
+            JournalEvent::InventoryRejected { .. } => {}
+            JournalEvent::InventoryHeld { hash, decision, sentence } => {
+                self.next_decision = self.next_decision.max(decision.0 + 1);
+                self.pending.insert(
+                    *decision,
+                    PendingDecision { decision: *decision, at_ms: at, pending: Pending::Inventory { hash: hash.clone(), sentence: sentence.clone() } },
+                );
+            }
+            JournalEvent::Decision { decision, action, summary, verdict, job, .. } => {
+                self.next_decision = self.next_decision.max(decision.0 + 1);
+                if verdict.outcome == crate::action::Outcome::NeedsApproval && job.is_none() {
+                    let reasons = verdict.reasons().iter().map(|s| s.to_string()).collect();
+                    self.pending.insert(
+                        *decision,
+                        PendingDecision {
+                            decision: *decision,
+                            at_ms: at,
+                            pending: Pending::Action { action: action.clone(), summary: summary.clone(), reasons },
+                        },
+                    );
+                }
+                if let Some(job) = job {
+                    self.approved.remove(decision);
+                    self.pending.remove(decision);
+                    self.next_job = self.next_job.max(job.0 + 1);
+                    if is_move(&action.kind) {
+                        if let Some(group) = action.service.as_deref().and_then(|s| snapshot.service_id(s)).map(|s| snapshot.service(s).group.clone()) {
+                            self.budget_ledger.push_back((at, group));
+                            while self.budget_ledger.len() > BUDGET_LEDGER_MAX {
+                                self.budget_ledger.pop_front();
+                            }
+                        }
+                    }
+                }
+            }
+            JournalEvent::JobIntent { job, decision, action, step, attempt, fencing_token } => {
+                self.next_job = self.next_job.max(job.0 + 1);
+                let entry = self.jobs.entry(*job).or_insert_with(|| JobState {
+                    id: *job,
+                    decision: *decision,
+                    action: action.clone(),
+                    step: *step,
+                    step_result: None,
+                    last_message: String::new(),
+                    attempt: *attempt,
+                    started_ms: at,
+                    step_started_ms: at,
+                    fencing_token: *fencing_token,
+                });
+                entry.step = *step;
+                entry.step_result = None;
+                entry.attempt = *attempt;
+                entry.step_started_ms = at;
+                entry.fencing_token = *fencing_token;
+            }
+            JournalEvent::JobStepDone { job, step, ok, message } => {
+                if let Some(state) = self.jobs.get_mut(job) {
+                    if state.step == *step {
+                        state.step_result = Some(*ok);
+                        state.last_message = message.clone();
+                    }
+                }
+            }
+            JournalEvent::JobFinished { job, end, sentence } => {
+                if let Some(state) = self.jobs.remove(job) {
+                    if state.action.kind == "fence" && *end == JobEnd::Succeeded {
+                        if let (Some(service), Some(node)) = (&state.action.service, state.action.from.first()) {
+                            self.fenced.insert((service.clone(), node.clone()));
+                        }
+                    }
+                    self.jobs_finished_total += 1;
+                    self.finished.push_back(FinishedJob { id: *job, action: state.action, end: *end, at_ms: at, sentence: sentence.clone() });
+                    while self.finished.len() > FINISHED_JOBS_KEPT_MAX {
+                        self.finished.pop_front();
+                    }
+                }
+            }
+            JournalEvent::Placement { service, holders } => {
+                if let Some(id) = snapshot.service_id(service) {
+                    let nodes: Vec<NodeId> = holders.iter().filter_map(|n| snapshot.node_id(n)).collect();
+                    // A node that became primary is no longer "fenced" for this service.
+                    for node in &nodes {
+                        self.fenced.remove(&(service.clone(), snapshot.node_name(*node).to_string()));
+                    }
+                    if let Some(slot) = self.placements.get_mut(id.index()) {
+                        *slot = nodes;
+                    }
+                }
+            }
+            JournalEvent::Health { .. } | JournalEvent::TimeAnomaly { .. } => {}
+            JournalEvent::Alert { alert, cause, severity, state, sentence, routes } => {
+                self.apply_alert(at, *alert, cause, *severity, state, sentence, routes)
+            }
+            JournalEvent::NotificationQueued { notification } => {
+                self.next_notification = self.next_notification.max(notification.id.0 + 1);
+                if let Some(alert) = notification.alert {
+                    if let Some(open) = self.alerts.values_mut().find(|a| a.id == alert) {
+                        open.last_notified_ms = at;
+                        open.escalations = open.escalations.max(notification.escalation);
+                    }
+                }
+                self.undelivered.insert(notification.id, notification.clone());
+                while self.undelivered.len() > UNDELIVERED_NOTIFICATIONS_MAX {
+                    self.undelivered.pop_first();
+                    self.notifications_dropped += 1;
+                }
+            }
+            JournalEvent::NotificationDelivered { notification, ok, .. } => {
+                if *ok {
+                    self.undelivered.remove(notification);
+                }
+            }
+            JournalEvent::HoldPlaced { target, author, reason, until_ms } => {
+                let target = parse_hold_target(target);
+                self.holds.retain(|h| h.target != target);
+                self.holds.push(Hold { target, author: author.clone(), reason: reason.clone(), since_ms: at, until_ms: *until_ms });
+            }
+            JournalEvent::HoldReleased { target, .. } => {
+                let target = parse_hold_target(target);
+                self.holds.retain(|h| h.target != target);
+            }
+            JournalEvent::Approved { decision, author } => {
+                self.pending.remove(decision);
+                self.approved.insert(*decision, author.clone());
+            }
+            JournalEvent::Rejected { decision, .. } => {
+                self.pending.remove(decision);
+                self.approved.remove(decision);
+            }
+            JournalEvent::Acknowledged { alert, author } => {
+                if let Some(open) = self.alerts.values_mut().find(|a| a.id == *alert) {
+                    open.acked_by = Some(author.clone());
+                }
+            }
+            JournalEvent::Drained { node, author } => {
+                self.drained.insert(node.clone(), author.clone());
+            }
+            JournalEvent::Undrained { node, .. } => {
+                self.drained.remove(node);
+            }
+            JournalEvent::RolloutStarted { rollout, nodes, batch_size, operation, author } => {
+                self.next_rollout = self.next_rollout.max(rollout + 1);
+                self.rollouts.insert(
+                    *rollout,
+                    Rollout {
+                        id: *rollout,
+                        nodes: nodes.clone(),
+                        batch_size: *batch_size,
+                        operation: operation.clone(),
+                        author: author.clone(),
+                        batch: None,
+                        state: "running".into(),
+                    },
+                );
+            }
+            JournalEvent::RolloutProgress { rollout, batch, state, .. } => {
+                if let Some(r) = self.rollouts.get_mut(rollout) {
+                    r.batch = Some(*batch);
+                    r.state = match state.as_str() {
+                        "halted" => "halted".into(),
+                        "done" => "done".into(),
+                        _ => "running".into(),
+                    };
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_alert(&mut self, at: TimeMs, id: AlertId, cause: &str, severity: Severity, state: &str, title: &str, routes: &[String]) {
+        self.next_alert = self.next_alert.max(id.0 + 1);
+        match state {
+            "raised" => {
+                self.alerts.insert(
+                    cause.to_string(),
+                    AlertState {
+                        id,
+                        cause: cause.to_string(),
+                        severity,
+                        title: title.to_string(),
+                        first_ms: at,
+                        last_ms: at,
+                        count: 1,
+                        acked_by: None,
+                        resolved_ms: None,
+                        escalations: 0,
+                        last_notified_ms: at,
+                        routes: routes.to_vec(),
+                    },
+                );
+            }
+            "repeated" => {
+                if let Some(open) = self.alerts.get_mut(cause) {
+                    open.count += 1;
+                    open.last_ms = at;
+                    open.severity = open.severity.max(severity);
+                }
+            }
+            "resolved" => {
+                if let Some(mut closed) = self.alerts.remove(cause) {
+                    closed.resolved_ms = Some(at);
+                    self.closed_alerts.push_back(closed);
+                    while self.closed_alerts.len() > CLOSED_ALERTS_KEPT_MAX {
+                        self.closed_alerts.pop_front();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Moves started in the budget window, per group and fleet-wide.
+    pub fn moves_in_window(&self, now_ms: TimeMs, window_ms: u64, group: &str) -> (u32, u32) {
+        let from = now_ms.saturating_sub(window_ms);
+        let mut in_group = 0;
+        let mut fleet = 0;
+        for (at, g) in self.budget_ledger.iter().rev() {
+            if *at < from {
+                break;
+            }
+            fleet += 1;
+            if g == group {
+                in_group += 1;
+            }
+        }
+        (in_group, fleet)
+    }
+
+    pub fn hold_on_node(&self, snapshot: &Snapshot, node: NodeId) -> Option<&Hold> {
+        let name = snapshot.node_name(node);
+        let site = &snapshot.site(snapshot.node(node).site).name;
+        self.holds.iter().find(|h| match &h.target {
+            HoldTarget::Node(n) => n == name,
+            HoldTarget::Site(s) => s == site,
+            HoldTarget::Service(_) => false,
+        })
+    }
+
+    pub fn hold_on_service(&self, snapshot: &Snapshot, service: ServiceId) -> Option<&Hold> {
+        let name = snapshot.service_name(service);
+        self.holds.iter().find(|h| matches!(&h.target, HoldTarget::Service(s) if s == name))
+    }
+
+    pub fn active_job_for_service(&self, service: &str) -> Option<&JobState> {
+        self.jobs.values().find(|j| j.action.service.as_deref() == Some(service))
+    }
+}
+
+pub fn is_move(kind: &str) -> bool {
+    matches!(kind, "move_vip" | "set_dns_targets" | "promote")
+}
+
+/// Holds are journaled as their Display form ("node x", "site y", "service z").
+pub fn parse_hold_target(text: &str) -> HoldTarget {
+    match text.split_once(' ') {
+        Some(("site", name)) => HoldTarget::Site(name.to_string()),
+        Some(("service", name)) => HoldTarget::Service(name.to_string()),
+        Some((_, name)) => HoldTarget::Node(name.to_string()),
+        None => HoldTarget::Node(text.to_string()),
+    }
+}

@@ -1,0 +1,89 @@
+//! Holds: an operator's pin. Automation never overrides one (seed 000: the DNS
+//! balancer re-enabled a site after a person had pulled it).
+
+use crate::action::{Action, GuardVerdict};
+use crate::engine::durable::Hold;
+use crate::guards::{Guard, GuardContext, Proposal};
+use crate::ids::NodeId;
+
+pub struct Holds;
+
+pub const NAME: &str = "holds";
+
+pub fn node_hold<'a>(ctx: &GuardContext<'a>, node: NodeId) -> Option<&'a Hold> {
+    ctx.durable.hold_on_node(ctx.snapshot, node).filter(|h| h.until_ms.is_none_or(|until| ctx.now_ms < until))
+}
+
+impl Guard for Holds {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn judge(&self, ctx: &GuardContext, proposal: &Proposal) -> GuardVerdict {
+        if let Some(service) = proposal.action.service() {
+            if let Some(hold) = ctx.durable.hold_on_service(ctx.snapshot, service).filter(|h| h.until_ms.is_none_or(|u| ctx.now_ms < u)) {
+                return GuardVerdict::refuse(
+                    NAME,
+                    format!(
+                        "{} is frozen by a hold from {} (\"{}\"); release the hold to let Ward change it",
+                        ctx.snapshot.service_name(service),
+                        hold.author,
+                        hold.reason
+                    ),
+                );
+            }
+        }
+        // A sync may copy onto a held node; everything else may not send traffic or a role to one.
+        let receiving_ok = matches!(proposal.action, Action::Sync { .. });
+        for node in proposal.action.destinations() {
+            if let Some(hold) = node_hold(ctx, node) {
+                if !receiving_ok {
+                    return GuardVerdict::refuse(
+                        NAME,
+                        format!(
+                            "{} is held out by {} on {} (\"{}\"); automation never overrides a hold",
+                            ctx.snapshot.node_name(node),
+                            hold.author,
+                            hold.target,
+                            hold.reason
+                        ),
+                    );
+                }
+            }
+        }
+        GuardVerdict::allow(NAME, "no hold applies")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::{Cause, Outcome};
+    use crate::engine::io::HoldTarget;
+    use crate::guards::test_support::World;
+
+    #[test]
+    fn a_held_site_never_receives_traffic() {
+        let mut world = World::two_sites();
+        world.hold(HoldTarget::Site("scl2".into()));
+        let action = world.set_dns_add_scl2();
+        let verdict = world.judge_with(&Holds, &action, &Cause::TargetsChanged);
+        assert_eq!(verdict.outcome, Outcome::Refuse);
+        assert!(verdict.sentence.contains("held out"), "{}", verdict.sentence);
+    }
+
+    #[test]
+    fn a_frozen_service_is_not_changed() {
+        let mut world = World::two_sites();
+        world.hold(HoldTarget::Service("web".into()));
+        let action = world.set_dns_add_scl2();
+        assert_eq!(world.judge_with(&Holds, &action, &Cause::TargetsChanged).outcome, Outcome::Refuse);
+    }
+
+    #[test]
+    fn without_a_hold_it_allows() {
+        let world = World::two_sites();
+        let action = world.set_dns_add_scl2();
+        assert_eq!(world.judge_with(&Holds, &action, &Cause::TargetsChanged).outcome, Outcome::Allow);
+    }
+}
