@@ -12,7 +12,11 @@
 pub mod clock;
 pub mod expect;
 pub mod metrics;
+pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod timeline;
 pub mod world;
+
+pub use report::{run_scenario, ScenarioReport};
+pub use scenario::{load as load_scenario, Scenario, ScenarioError};

@@ -23,10 +23,7 @@ pub fn source(doc: &InventoryDoc) -> String {
 }
 
 fn load_text(source: &str, text: &str) -> Result<Arc<Snapshot>, Vec<String>> {
-    // ward-inventory's loader is being written on its own branch; until it is
-    // merged the simulator can only run inventories built in code.
-    let _ = text;
-    Err(vec![format!("{source}: the TOML inventory loader (ward_inventory::load) is not merged yet")])
+    ward_inventory::load(source, text).map(Arc::new).map_err(|errors| errors.iter().map(|e| e.to_string()).collect())
 }
 
 /// What a reader sees when it reads `doc` while a writer is halfway through.
