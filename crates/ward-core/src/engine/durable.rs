@@ -95,6 +95,9 @@ pub struct Rollout {
     pub batch: Option<u32>,
     /// "running", "halted" or "done".
     pub state: String,
+    /// The current batch's state: "started" (drained, moving services off,
+    /// maintaining) or "batch-done" (verified).
+    pub batch_state: String,
 }
 
 #[derive(Debug, Default)]
@@ -112,8 +115,8 @@ pub struct Durable {
     pub undelivered: BTreeMap<NotificationId, Notification>,
     pub notifications_dropped: u64,
     pub pending: BTreeMap<DecisionId, PendingDecision>,
-    /// Approved decisions not yet carried out, with their approver.
-    pub approved: BTreeMap<DecisionId, String>,
+    /// Approved decisions not yet carried out: approver and the approved action.
+    pub approved: BTreeMap<DecisionId, (String, Option<NamedAction>)>,
     /// (service, node): old primaries whose fencing was confirmed.
     pub fenced: BTreeSet<(String, String)>,
     /// (time, group) of every move started, newest last, pruned to the budget window.
@@ -286,8 +289,11 @@ impl Durable {
                 self.holds.retain(|h| h.target != target);
             }
             JournalEvent::Approved { decision, author } => {
-                self.pending.remove(decision);
-                self.approved.insert(*decision, author.clone());
+                let action = match self.pending.remove(decision) {
+                    Some(PendingDecision { pending: Pending::Action { action, .. }, .. }) => Some(action),
+                    _ => None,
+                };
+                self.approved.insert(*decision, (author.clone(), action));
             }
             JournalEvent::Rejected { decision, .. } => {
                 self.pending.remove(decision);
@@ -316,12 +322,14 @@ impl Durable {
                         author: author.clone(),
                         batch: None,
                         state: "running".into(),
+                        batch_state: String::new(),
                     },
                 );
             }
             JournalEvent::RolloutProgress { rollout, batch, state, .. } => {
                 if let Some(r) = self.rollouts.get_mut(rollout) {
                     r.batch = Some(*batch);
+                    r.batch_state = state.clone();
                     r.state = match state.as_str() {
                         "halted" => "halted".into(),
                         "done" => "done".into(),

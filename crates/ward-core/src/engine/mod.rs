@@ -6,10 +6,20 @@
 //! any output that follows it; then sleep until `poll_timeout()` (or the next
 //! input) and call `handle(now, Input::Tick)`.
 
+mod alerts;
+mod commands;
 pub mod durable;
+mod evidence;
+mod inventory_change;
 pub mod io;
+mod jobs;
+pub mod naming;
+mod plan;
+mod rollout;
+mod tick;
 pub mod time_sanity;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +30,9 @@ use crate::action::PlannedAction;
 use crate::health::HealthTable;
 use crate::ids::*;
 use crate::inventory::Snapshot;
-use crate::journal::{JournalRecord, Severity};
+use crate::journal::{JournalEvent, JournalRecord, Severity};
+use durable::Durable;
+use time_sanity::TimeSanity;
 use crate::time::TimeMs;
 
 /// An alert group as operators see it: one cause, however often it fired.
@@ -49,73 +61,206 @@ pub struct PendingApproval {
     pub reasons: Vec<String>,
 }
 
-pub struct Engine {}
+/// Outputs waiting for the shell. The shell drains them after every input; this
+/// bound catches a shell that forgot to (a bug, not a condition to handle).
+const OUTPUTS_QUEUED_MAX: usize = 1_000_000;
+
+pub struct Engine {
+    mode: Mode,
+    snapshot: Arc<Snapshot>,
+    health: HealthTable,
+    durable: Durable,
+    time: TimeSanity,
+    outputs: VecDeque<Output>,
+    next_tick_ms: TimeMs,
+    last_plan: Vec<PlannedAction>,
+    /// Per service: a fingerprint of the last blocked (refused / awaiting approval)
+    /// decision, so an unchanged situation is journaled once, not every tick.
+    last_blocked: Vec<Option<String>>,
+    jobs: jobs::JobRuntime,
+    inventory: inventory_change::InventoryRuntime,
+    fleet: crate::guards::FleetView,
+}
 
 impl Engine {
     /// A controller starting with no history.
     pub fn new(snapshot: Arc<Snapshot>, mode: Mode, now_ms: TimeMs) -> Engine {
-        let _ = (snapshot, mode, now_ms);
-        todo!()
+        Engine::recover(snapshot, mode, &[], now_ms)
     }
 
     /// A controller restarting: durable state (jobs, holds, approvals, alerts,
     /// undelivered notifications, placements, budget) is folded from the journal.
     /// Jobs in flight are reconciled (verified before anything is repeated).
     pub fn recover(snapshot: Arc<Snapshot>, mode: Mode, journal: &[JournalRecord], now_ms: TimeMs) -> Engine {
-        let _ = (snapshot, mode, journal, now_ms);
-        todo!()
+        let durable = Durable::fold(&snapshot, journal);
+        let services = snapshot.services().len();
+        let mut engine = Engine {
+            mode,
+            health: HealthTable::new(&snapshot),
+            durable,
+            time: TimeSanity::new(),
+            outputs: VecDeque::new(),
+            next_tick_ms: now_ms,
+            last_plan: Vec::new(),
+            last_blocked: vec![None; services],
+            jobs: jobs::JobRuntime::default(),
+            inventory: inventory_change::InventoryRuntime::default(),
+            fleet: Default::default(),
+            snapshot,
+        };
+        let policy = engine.snapshot.policy().clone();
+        engine.time.observe(&engine.snapshot, &policy, now_ms);
+        let in_flight = engine.durable.jobs.len() as u32;
+        engine.record(
+            now_ms,
+            JournalEvent::Started {
+                snapshot_hash: engine.snapshot.hash().to_string(),
+                recovered_jobs: in_flight,
+                mode: match mode {
+                    Mode::Guarded => "guarded".into(),
+                    Mode::Naive => "naive".into(),
+                },
+            },
+        );
+        if !journal.is_empty() {
+            engine.reconcile_after_restart(now_ms);
+        }
+        engine
     }
 
     pub fn handle(&mut self, now_ms: TimeMs, input: Input) {
-        let _ = (now_ms, input);
-        todo!()
-    }
-
-    /// Runs an operator command; the answer is a sentence for the operator.
-    pub fn command(&mut self, now_ms: TimeMs, command: Command) -> Result<String, String> {
-        let _ = (now_ms, command);
-        todo!()
+        let policy_gap = {
+            let policy = self.snapshot.policy().clone();
+            self.time.observe(&self.snapshot, &policy, now_ms)
+        };
+        if let Some(gap_ms) = policy_gap {
+            self.on_time_anomaly(now_ms, gap_ms);
+        }
+        match input {
+            Input::Tick => {
+                if now_ms >= self.next_tick_ms {
+                    self.tick(now_ms);
+                }
+            }
+            Input::Observation(observation) => self.health.ingest(&self.snapshot, &observation),
+            Input::Inventory(snapshot) => self.on_inventory(now_ms, snapshot),
+            Input::InventoryRejected { source, errors } => self.on_inventory_rejected(now_ms, source, errors),
+            Input::JobOutcome(outcome) => self.on_job_outcome(now_ms, outcome),
+            Input::NotificationDelivered { notification, ok, error } => {
+                if self.durable.undelivered.contains_key(&notification) {
+                    self.record(now_ms, JournalEvent::NotificationDelivered { notification, ok, error });
+                }
+            }
+        }
+        debug_assert!(self.outputs.len() < OUTPUTS_QUEUED_MAX, "the shell must drain poll_output after each input");
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
-        todo!()
+        self.outputs.pop_front()
     }
 
     /// When the engine next wants `Input::Tick`.
     pub fn poll_timeout(&self) -> Option<TimeMs> {
-        todo!()
+        Some(self.next_tick_ms)
     }
 
     pub fn snapshot(&self) -> &Arc<Snapshot> {
-        todo!()
+        &self.snapshot
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// Where the engine believes the service is now (vip/primary: one node; dns: the targets).
     pub fn placement(&self, service: ServiceId) -> &[NodeId] {
-        let _ = service;
-        todo!()
+        self.durable.placements.get(service.index()).map(Vec::as_slice).unwrap_or(&[])
     }
 
     pub fn health(&self) -> &HealthTable {
-        todo!()
+        &self.health
     }
 
     pub fn alerts(&self) -> Vec<AlertView> {
-        todo!()
+        let view = |a: &durable::AlertState| AlertView {
+            id: a.id,
+            cause: a.cause.clone(),
+            severity: a.severity,
+            title: a.title.clone(),
+            first_ms: a.first_ms,
+            last_ms: a.last_ms,
+            count: a.count,
+            acked_by: a.acked_by.clone(),
+            resolved_ms: a.resolved_ms,
+            escalations: a.escalations,
+        };
+        let mut all: Vec<AlertView> = self.durable.closed_alerts.iter().map(view).chain(self.durable.alerts.values().map(view)).collect();
+        all.sort_by_key(|a| a.id);
+        all
     }
 
     pub fn pending_approvals(&self) -> Vec<PendingApproval> {
-        todo!()
+        self.durable
+            .pending
+            .values()
+            .map(|p| match &p.pending {
+                durable::Pending::Action { summary, reasons, .. } => {
+                    PendingApproval { decision: p.decision, at_ms: p.at_ms, summary: summary.clone(), reasons: reasons.clone() }
+                }
+                durable::Pending::Inventory { hash, sentence } => PendingApproval {
+                    decision: p.decision,
+                    at_ms: p.at_ms,
+                    summary: format!("apply inventory {}", &hash[..hash.len().min(12)]),
+                    reasons: vec![sentence.clone()],
+                },
+            })
+            .collect()
     }
 
     /// The actions of the most recent plan, with verdicts.
     pub fn last_plan(&self) -> &[PlannedAction] {
-        todo!()
+        &self.last_plan
+    }
+
+    /// Jobs not yet finished (running or waiting for actuator capacity).
+    pub fn jobs_in_flight(&self) -> usize {
+        self.durable.jobs.len() + self.jobs.queued_len()
     }
 
     /// Invariants checked after every simulated step: at most one primary per
     /// service, no hold overridden, no move beyond budget without approval.
     pub fn check_invariants(&self) -> Result<(), String> {
-        todo!()
+        use crate::inventory::ServiceKind;
+        for (index, service) in self.snapshot.services().iter().enumerate() {
+            let holders = self.placement(ServiceId(index as u32));
+            if matches!(service.kind, ServiceKind::Vip | ServiceKind::Primary) && holders.len() > 1 {
+                return Err(format!("service {} has {} holders; at most one is allowed", service.name, holders.len()));
+            }
+        }
+        self.jobs.check_invariants(self)?;
+        if self.outputs.len() >= OUTPUTS_QUEUED_MAX {
+            return Err("output queue over its bound".into());
+        }
+        Ok(())
+    }
+
+    /// Emits a journal record and applies it to the durable state: the only way
+    /// durable state changes, which is what makes `recover` exact.
+    fn record(&mut self, at_ms: TimeMs, event: JournalEvent) {
+        let record = JournalRecord { seq: self.durable.next_seq, at_ms, event };
+        self.durable.apply(&self.snapshot, &record);
+        self.outputs.push_back(Output::Journal(record));
+    }
+
+    fn guard_context(&self, now_ms: TimeMs) -> crate::guards::GuardContext<'_> {
+        crate::guards::GuardContext {
+            now_ms,
+            mode: self.mode,
+            snapshot: &self.snapshot,
+            health: &self.health,
+            durable: &self.durable,
+            time: &self.time,
+            fleet: &self.fleet,
+        }
     }
 }

@@ -52,7 +52,7 @@ mod tests {
         let _ = before;
         let verdict = world.judge_with(&TimeSanityGuard, &action, &Cause::HolderDown { node: phx });
         assert_eq!(verdict.outcome, Outcome::Refuse);
-        assert!(verdict.sentence.contains("9m 00s"), "{}", verdict.sentence);
+        assert!(verdict.sentence.contains("9m 0"), "{}", verdict.sentence);
         world.now_ms += 60_000;
         assert_eq!(world.judge_with(&TimeSanityGuard, &action, &Cause::HolderDown { node: phx }).outcome, Outcome::Allow);
     }

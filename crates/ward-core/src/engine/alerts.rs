@@ -1,0 +1,132 @@
+//! Alerts grouped by cause, notifications and escalation.
+//!
+//! One cause (e.g. `replication:scl2-db1`) is one alert however often it fires, so
+//! a new, unrelated cause always pages on its own instead of hiding in a known
+//! noisy group (seed 000). An unacknowledged page is re-sent along each route's
+//! `escalate_to` chain on its schedule (seed 003: pages were slept through).
+
+use crate::engine::io::Notification;
+use crate::engine::Engine;
+use crate::ids::*;
+use crate::journal::{JournalEvent, Severity};
+use crate::time::TimeMs;
+
+/// An alert escalates at most this many times.
+const ESCALATIONS_MAX: u32 = 10;
+
+impl Engine {
+    /// Raises (or repeats) the alert for `cause`. Pages only when the cause is new
+    /// or its severity rose.
+    pub(crate) fn raise(&mut self, now_ms: TimeMs, cause: &str, severity: Severity, title: String, routes: &[RouteId]) {
+        if let Some(open) = self.durable.alerts.get(cause) {
+            let (id, old_severity) = (open.id, open.severity);
+            self.record(
+                now_ms,
+                JournalEvent::Alert { alert: id, cause: cause.into(), severity, state: "repeated".into(), sentence: title.clone(), routes: Vec::new() },
+            );
+            if severity > old_severity {
+                self.send_to_routes(now_ms, Some(id), cause, severity, &title, routes, 0);
+            }
+            return;
+        }
+        let id = AlertId(self.durable.next_alert);
+        let route_names = self.route_names(routes);
+        self.record(
+            now_ms,
+            JournalEvent::Alert { alert: id, cause: cause.into(), severity, state: "raised".into(), sentence: title.clone(), routes: route_names },
+        );
+        self.send_to_routes(now_ms, Some(id), cause, severity, &title, routes, 0);
+    }
+
+    pub(crate) fn resolve(&mut self, now_ms: TimeMs, cause: &str, sentence: String) {
+        let Some(open) = self.durable.alerts.get(cause) else { return };
+        let (id, severity, routes) = (open.id, open.severity, open.routes.clone());
+        self.record(now_ms, JournalEvent::Alert { alert: id, cause: cause.into(), severity, state: "resolved".into(), sentence: sentence.clone(), routes: Vec::new() });
+        if severity >= Severity::Warning {
+            let routes: Vec<RouteId> = routes.iter().filter_map(|r| self.snapshot.route_id(r)).collect();
+            self.send_to_routes(now_ms, Some(id), cause, Severity::Info, &format!("Resolved: {sentence}"), &routes, 0);
+        }
+    }
+
+    /// Re-sends unacknowledged pages along the escalation chain.
+    pub(crate) fn escalate(&mut self, now_ms: TimeMs) {
+        let mut due = Vec::new();
+        for alert in self.durable.alerts.values() {
+            if alert.severity < Severity::Page || alert.acked_by.is_some() || alert.escalations >= ESCALATIONS_MAX {
+                continue;
+            }
+            // Follow each first route's chain as far as this alert has escalated.
+            for first in &alert.routes {
+                let Some(mut route) = self.snapshot.route_id(first) else { continue };
+                for _ in 0..alert.escalations {
+                    route = self.snapshot.route(route).escalate_to.unwrap_or(route);
+                }
+                let after = self.snapshot.route(route).escalate_after_ms;
+                if after > 0 && now_ms >= alert.last_notified_ms + after {
+                    let next = self.snapshot.route(route).escalate_to.unwrap_or(route);
+                    due.push((alert.id, alert.cause.clone(), alert.title.clone(), next, alert.escalations + 1, now_ms - alert.first_ms));
+                }
+            }
+        }
+        for (id, cause, title, route, level, open_ms) in due {
+            let text = format!("ESCALATION {level}: unacknowledged for {}: {title}", crate::time::human_duration(open_ms));
+            self.send_to_routes(now_ms, Some(id), &cause, Severity::Page, &text, &[route], level);
+        }
+    }
+
+    /// Queues one notification per route (journaled first, so a restart resends it).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn send_to_routes(&mut self, now_ms: TimeMs, alert: Option<AlertId>, cause: &str, severity: Severity, title: &str, routes: &[RouteId], escalation: u32) {
+        let routes = if routes.is_empty() { self.snapshot.policy().default_notify.clone() } else { routes.to_vec() };
+        for route in routes {
+            let notification = Notification {
+                id: NotificationId(self.durable.next_notification),
+                route,
+                route_name: self.snapshot.route(route).name.clone(),
+                alert,
+                severity,
+                cause: cause.to_string(),
+                title: title.to_string(),
+                body: self.notification_body(title),
+                escalation,
+            };
+            self.record(now_ms, JournalEvent::NotificationQueued { notification: notification.clone() });
+            self.outputs.push_back(crate::engine::Output::Notify(notification));
+        }
+    }
+
+    fn notification_body(&self, title: &str) -> String {
+        format!("{title}\ninventory {} ({})", self.snapshot.short_hash(), self.snapshot.source())
+    }
+
+    fn route_names(&self, routes: &[RouteId]) -> Vec<String> {
+        let routes = if routes.is_empty() { &self.snapshot.policy().default_notify[..] } else { routes };
+        routes.iter().map(|r| self.snapshot.route(*r).name.clone()).collect()
+    }
+
+    /// Routes for a service's alerts (its own, else the policy's).
+    pub(crate) fn service_routes(&self, service: ServiceId) -> Vec<RouteId> {
+        let own = &self.snapshot.service(service).notify;
+        if own.is_empty() {
+            self.snapshot.policy().default_notify.clone()
+        } else {
+            own.clone()
+        }
+    }
+
+    /// Routes for a node's alerts: those of every service it is a candidate for.
+    pub(crate) fn node_routes(&self, node: NodeId) -> Vec<RouteId> {
+        let mut routes: Vec<RouteId> = Vec::new();
+        for &service in self.snapshot.services_of_node(node) {
+            for route in self.service_routes(service) {
+                if !routes.contains(&route) {
+                    routes.push(route);
+                }
+            }
+        }
+        if routes.is_empty() {
+            routes = self.snapshot.policy().default_notify.clone();
+        }
+        routes
+    }
+}

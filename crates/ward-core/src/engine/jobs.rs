@@ -1,0 +1,425 @@
+//! Jobs: an approved action carried out step by step (preview, apply, verify,
+//! rollback). Each step's intent is journaled before the shell runs it; each
+//! outcome after. Hooks bound how many jobs run at once; the rest queue (bounded).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::action::{Action, Cause};
+use crate::engine::io::{JobOutcome, JobRequest, Output};
+use crate::engine::naming::{resolve, rollback_of, to_named};
+use crate::engine::{Engine, Mode};
+use crate::ids::*;
+use crate::journal::{JobEnd, JobStep, JournalEvent, Severity};
+use crate::time::{human_duration, TimeMs, MINUTE_MS};
+
+/// Jobs waiting for actuator capacity.
+pub const QUEUED_JOBS_MAX: usize = 100_000;
+/// A node whose verification failed for a service is not chosen for it again for this long.
+pub const VERIFY_FAILED_COOLDOWN_MS: u64 = 30 * MINUTE_MS;
+/// Extra time the shell gets past a step's deadline before the engine calls it failed.
+const DEADLINE_GRACE_MS: u64 = 5_000;
+
+#[derive(Clone, Debug)]
+struct QueuedJob {
+    job: JobId,
+    decision: DecisionId,
+    action: Action,
+    first_step: JobStep,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Batch {
+    started: u32,
+    succeeded: u32,
+    rolled_back: u32,
+    failed: u32,
+    abandoned: u32,
+}
+
+#[derive(Default)]
+pub struct JobRuntime {
+    queued: VecDeque<QueuedJob>,
+    deferred: Vec<Output>,
+    defer: bool,
+    /// Operator behind a job (a sync's preview carries it into the sync decision).
+    authors: BTreeMap<JobId, String>,
+    /// (service, node) -> until when the node is passed over after a failed verification.
+    pub(crate) verify_failed: BTreeMap<(String, String), TimeMs>,
+    retry_at: BTreeMap<JobId, TimeMs>,
+    /// Switchovers waiting for their fence: service -> (new primary, operator).
+    pub(crate) after_fence: BTreeMap<String, (String, String)>,
+    batch: Option<Batch>,
+}
+
+impl JobRuntime {
+    pub fn queued_len(&self) -> usize {
+        self.queued.len()
+    }
+
+    pub fn queued_services(&self) -> impl Iterator<Item = ServiceId> + '_ {
+        self.queued.iter().filter_map(|q| q.action.service())
+    }
+
+    pub fn check_invariants(&self, engine: &Engine) -> Result<(), String> {
+        if self.queued.len() > QUEUED_JOBS_MAX {
+            return Err("job queue over its bound".into());
+        }
+        for state in engine.durable.jobs.values() {
+            if self.queued.iter().any(|q| q.job == state.id) {
+                return Err(format!("job {} is both queued and running", state.id.0));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// Creates a job for an allowed decision; it starts when its hook has capacity.
+    pub(crate) fn create_job(&mut self, decision: DecisionId, job: JobId, action: Action, first_step: JobStep, author: Option<String>) {
+        if let Some(author) = author {
+            self.jobs.authors.insert(job, author);
+        }
+        if self.jobs.queued.len() >= QUEUED_JOBS_MAX {
+            // Unreachable with sane budgets; refuse rather than grow without bound.
+            return;
+        }
+        self.jobs.batch.get_or_insert_with(Batch::default).started += 1;
+        self.jobs.queued.push_back(QueuedJob { job, decision, action, first_step });
+    }
+
+    fn hook_of(&self, action: &Action) -> HookId {
+        match action.service() {
+            Some(service) => self.snapshot.service(service).actuator,
+            None => action
+                .sources()
+                .iter()
+                .flat_map(|n| self.snapshot.services_of_node(*n).iter())
+                .map(|s| self.snapshot.service(*s).actuator)
+                .next()
+                .unwrap_or(HookId(0)),
+        }
+    }
+
+    fn running_on_hook(&self, hook: HookId) -> u32 {
+        self.durable
+            .jobs
+            .values()
+            .filter(|j| j.step_result.is_none())
+            .filter_map(|j| resolve(&self.snapshot, &j.action))
+            .filter(|a| self.hook_of(a) == hook)
+            .count() as u32
+    }
+
+    pub(crate) fn start_queued_jobs(&mut self, now_ms: TimeMs) {
+        let mut waiting = VecDeque::new();
+        let mut running: BTreeMap<HookId, u32> = BTreeMap::new();
+        while let Some(queued) = self.jobs.queued.pop_front() {
+            let hook = self.hook_of(&queued.action);
+            let count = match running.get(&hook) {
+                Some(c) => *c,
+                None => self.running_on_hook(hook),
+            };
+            let capacity = self.snapshot.hook(hook).parallel_max.max(1);
+            if count < capacity {
+                running.insert(hook, count + 1);
+                self.start_step(now_ms, queued.job, queued.decision, &queued.action, queued.first_step, 1);
+            } else {
+                running.insert(hook, count);
+                waiting.push_back(queued);
+            }
+        }
+        self.jobs.queued = waiting;
+    }
+
+    /// Journals the step's intent, then asks the shell to run it.
+    pub(crate) fn start_step(&mut self, now_ms: TimeMs, job: JobId, decision: DecisionId, action: &Action, step: JobStep, attempt: u32) {
+        let named = to_named(&self.snapshot, action);
+        let fencing_token = self.durable.starts;
+        self.record(now_ms, JournalEvent::JobIntent { job, decision, action: named.clone(), step, attempt, fencing_token });
+        let hook = self.hook_of(action);
+        let timeout_ms = self.snapshot.hook(hook).timeout_ms.max(1).min(self.snapshot.policy().job_timeout_ms.max(self.snapshot.hook(hook).timeout_ms));
+        let request = JobRequest { job, step, action: action.clone(), named, hook, attempt, deadline_ms: now_ms + timeout_ms, fencing_token };
+        if self.jobs.defer {
+            self.jobs.deferred.push(Output::StartJob(request));
+        } else {
+            self.outputs.push_back(Output::StartJob(request));
+        }
+    }
+
+    /// During a planning round, job starts wait until the round's notifications are
+    /// out: people hear about an unexpected action before it runs (seed 002).
+    pub(crate) fn defer_starts(&mut self) {
+        self.jobs.defer = true;
+    }
+
+    pub(crate) fn flush_deferred_starts(&mut self) {
+        self.jobs.defer = false;
+        let deferred = std::mem::take(&mut self.jobs.deferred);
+        self.outputs.extend(deferred);
+    }
+
+    pub(crate) fn on_job_outcome(&mut self, now_ms: TimeMs, outcome: JobOutcome) {
+        let Some(state) = self.durable.jobs.get(&outcome.job) else { return };
+        if state.step != outcome.step || state.step_result.is_some() {
+            return; // A late answer for a step already settled (e.g. by its deadline).
+        }
+        let (decision, attempt, named) = (state.decision, state.attempt, state.action.clone());
+        self.record(now_ms, JournalEvent::JobStepDone { job: outcome.job, step: outcome.step, ok: outcome.ok, message: outcome.message.clone() });
+        let Some(action) = resolve(&self.snapshot, &named) else {
+            self.finish_job(now_ms, outcome.job, JobEnd::Abandoned, format!("{} no longer resolves against the inventory in force", named.kind));
+            return;
+        };
+        self.advance_job(now_ms, outcome.job, decision, action, outcome.step, outcome.ok, attempt, outcome.message, outcome.preview);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn advance_job(
+        &mut self,
+        now_ms: TimeMs,
+        job: JobId,
+        decision: DecisionId,
+        action: Action,
+        step: JobStep,
+        ok: bool,
+        attempt: u32,
+        message: String,
+        preview: Option<crate::action::SyncPreview>,
+    ) {
+        let what = self.describe(&action);
+        match (step, ok) {
+            (JobStep::Preview, true) => {
+                self.finish_job(now_ms, job, JobEnd::Succeeded, format!("previewed {what}"));
+                if let (Action::Sync { service, from, to, .. }, Some(preview)) = (&action, preview) {
+                    let author = self.jobs.authors.remove(&job).unwrap_or_else(|| "operator".into());
+                    let sync = Action::Sync { service: *service, from: *from, to: *to, preview };
+                    let _ = self.decide_operator_action(now_ms, sync, author, false);
+                }
+            }
+            (JobStep::Preview, false) => self.finish_job(now_ms, job, JobEnd::Failed, format!("could not preview {what}: {message}")),
+            (JobStep::Apply, true) => {
+                self.record_placement_after(now_ms, &action, false);
+                let verify = self.mode == Mode::Guarded && self.needs_verification(&action);
+                if verify {
+                    self.start_step(now_ms, job, decision, &action, JobStep::Verify, 1);
+                } else {
+                    self.finish_job(now_ms, job, JobEnd::Succeeded, format!("{what} done"));
+                }
+            }
+            (JobStep::Apply, false) => {
+                let retries = self.snapshot.hook(self.hook_of(&action)).retries;
+                if attempt <= retries {
+                    let backoff_ms = 1_000u64 << attempt.min(6);
+                    self.jobs.retry_at.insert(job, now_ms + backoff_ms);
+                } else {
+                    self.finish_job(now_ms, job, JobEnd::Failed, format!("{what} failed after {attempt} attempt(s): {message}"));
+                    self.alert_job_failure(now_ms, &action, format!("{what} failed: {message}"));
+                }
+            }
+            (JobStep::Verify, true) => self.finish_job(now_ms, job, JobEnd::Succeeded, format!("{what} done and verified")),
+            (JobStep::Verify, false) => self.on_verify_failed(now_ms, job, decision, action, what, message),
+            (JobStep::Rollback, true) => {
+                if let Some(undo) = rollback_of(&action) {
+                    self.record_placement_after(now_ms, &undo, true);
+                }
+                self.finish_job(now_ms, job, JobEnd::RolledBack, format!("{what} failed verification and was rolled back"));
+            }
+            (JobStep::Rollback, false) => {
+                self.finish_job(now_ms, job, JobEnd::Failed, format!("rolling back {what} failed: {message}"));
+                self.alert_job_failure(now_ms, &action, format!("Rolling back {what} failed: {message}. A person must look now."));
+            }
+        }
+    }
+
+    fn on_verify_failed(&mut self, now_ms: TimeMs, job: JobId, decision: DecisionId, action: Action, what: String, message: String) {
+        if let Some(service) = action.service() {
+            let service_name = self.snapshot.service_name(service).to_string();
+            for node in action.destinations() {
+                self.jobs.verify_failed.insert((service_name.clone(), self.snapshot.node_name(node).to_string()), now_ms + VERIFY_FAILED_COOLDOWN_MS);
+            }
+        }
+        match rollback_of(&action) {
+            Some(undo) => {
+                self.alert_job_failure(now_ms, &action, format!("Verification after {what} failed ({message}); rolling back."));
+                self.start_step(now_ms, job, decision, &undo_as_original(&action, &undo), JobStep::Rollback, 1);
+            }
+            None => {
+                self.finish_job(now_ms, job, JobEnd::Failed, format!("{what} failed verification ({message}) and cannot be rolled back"));
+                self.alert_job_failure(now_ms, &action, format!("{what} failed verification ({message}) and cannot be rolled back. A person must look now."));
+            }
+        }
+        self.halt_rollouts_on_failure(now_ms, &what);
+    }
+
+    fn needs_verification(&self, action: &Action) -> bool {
+        match action {
+            Action::Maintain { .. } => true,
+            Action::Fence { .. } | Action::Sync { .. } => false,
+            other => other.service().is_some_and(|s| !self.snapshot.service(s).verify.is_empty()),
+        }
+    }
+
+    /// After an applied move (or its rollback), the engine believes the new placement.
+    fn record_placement_after(&mut self, now_ms: TimeMs, action: &Action, _rollback: bool) {
+        let holders: Option<(ServiceId, Vec<NodeId>)> = match action {
+            Action::MoveVip { service, to, .. } | Action::Promote { service, to, .. } => Some((*service, vec![*to])),
+            Action::SetDnsTargets { service, to, .. } => Some((*service, to.clone())),
+            _ => None,
+        };
+        if let Some((service, holders)) = holders {
+            let names = holders.iter().map(|n| self.snapshot.node_name(*n).to_string()).collect();
+            self.record(now_ms, JournalEvent::Placement { service: self.snapshot.service_name(service).to_string(), holders: names });
+        }
+    }
+
+    pub(crate) fn finish_job(&mut self, now_ms: TimeMs, job: JobId, end: JobEnd, sentence: String) {
+        self.jobs.retry_at.remove(&job);
+        self.jobs.authors.remove(&job);
+        let rollout = self.durable.jobs.get(&job).and_then(|j| j.action.rollout.clone());
+        let fenced_service = self.durable.jobs.get(&job).filter(|j| j.action.kind == "fence").and_then(|j| j.action.service.clone());
+        self.record(now_ms, JournalEvent::JobFinished { job, end, sentence: sentence.clone() });
+        if let Some((rollout, batch, _)) = rollout {
+            self.on_maintenance_end(now_ms, rollout, batch, end == JobEnd::Succeeded, &sentence);
+        }
+        self.continue_switchover(now_ms, fenced_service, end);
+        if let Some(batch) = self.jobs.batch.as_mut() {
+            match end {
+                JobEnd::Succeeded => batch.succeeded += 1,
+                JobEnd::RolledBack => batch.rolled_back += 1,
+                JobEnd::Failed => batch.failed += 1,
+                JobEnd::Abandoned => batch.abandoned += 1,
+            }
+        }
+        if self.durable.jobs.is_empty() && self.jobs.queued.is_empty() {
+            if let Some(batch) = self.jobs.batch.take() {
+                if batch.started > 1 && self.mode == Mode::Guarded || self.mode == Mode::Naive {
+                    let sentence = format!(
+                        "Batch finished: {} job(s): {} succeeded, {} rolled back, {} failed, {} abandoned.",
+                        batch.started, batch.succeeded, batch.rolled_back, batch.failed, batch.abandoned
+                    );
+                    let severity = if batch.failed + batch.rolled_back > 0 { Severity::Warning } else { Severity::Info };
+                    self.send_to_routes(now_ms, None, "batch", severity, &sentence, &[], 0);
+                }
+            }
+        }
+    }
+
+    /// An operator's switchover fenced the old primary; now promote the chosen node.
+    fn continue_switchover(&mut self, now_ms: TimeMs, fenced_service: Option<String>, end: JobEnd) {
+        let Some(service) = fenced_service else { return };
+        let Some((to, author)) = self.jobs.after_fence.remove(&service) else { return };
+        if end != JobEnd::Succeeded {
+            return;
+        }
+        let (Some(id), Some(to)) = (self.snapshot.service_id(&service), self.snapshot.node_id(&to)) else { return };
+        let from = self.placement(id).first().copied();
+        let _ = self.decide_operator_action(now_ms, Action::Promote { service: id, from, to }, author, false);
+    }
+
+    fn alert_job_failure(&mut self, now_ms: TimeMs, action: &Action, sentence: String) {
+        let (cause, routes) = match action.service() {
+            Some(service) => (format!("job:{}", self.snapshot.service_name(service)), self.service_routes(service)),
+            None => ("job:maintenance".to_string(), Vec::new()),
+        };
+        self.raise(now_ms, &cause, Severity::Page, sentence, &routes);
+    }
+
+    /// Steps past their deadline are failures; a timed-out apply is verified, never
+    /// blindly repeated (it may have happened).
+    pub(crate) fn check_job_deadlines(&mut self, now_ms: TimeMs) {
+        let mut expired = Vec::new();
+        for state in self.durable.jobs.values() {
+            if state.step_result.is_some() {
+                continue;
+            }
+            let Some(action) = resolve(&self.snapshot, &state.action) else { continue };
+            let hook = self.snapshot.hook(self.hook_of(&action));
+            let deadline = state.step_started_ms + hook.timeout_ms.max(1) + DEADLINE_GRACE_MS;
+            if now_ms > deadline {
+                expired.push((state.id, state.decision, state.step, state.attempt, action, now_ms - state.step_started_ms));
+            }
+        }
+        for (job, decision, step, attempt, action, waited_ms) in expired {
+            let message = format!("no answer within {}", human_duration(waited_ms));
+            self.record(now_ms, JournalEvent::JobStepDone { job, step, ok: false, message: message.clone() });
+            if step == JobStep::Apply {
+                self.start_step(now_ms, job, decision, &action, JobStep::Verify, attempt + 1);
+            } else {
+                self.advance_job(now_ms, job, decision, action, step, false, attempt, message, None);
+            }
+        }
+        let due: Vec<JobId> = self.jobs.retry_at.iter().filter(|(_, at)| **at <= now_ms).map(|(job, _)| *job).collect();
+        for job in due {
+            self.jobs.retry_at.remove(&job);
+            let Some(state) = self.durable.jobs.get(&job) else { continue };
+            let (decision, attempt, named) = (state.decision, state.attempt, state.action.clone());
+            if let Some(action) = resolve(&self.snapshot, &named) {
+                self.start_step(now_ms, job, decision, &action, JobStep::Apply, attempt + 1);
+            }
+        }
+    }
+
+    /// After a restart: every job not finished is reconciled. A step that was in
+    /// flight is verified first (did it happen?), never repeated blindly; undelivered
+    /// notifications are sent again.
+    pub(crate) fn reconcile_after_restart(&mut self, now_ms: TimeMs) {
+        let jobs: Vec<_> = self.durable.jobs.values().cloned().collect();
+        for state in jobs {
+            let Some(action) = resolve(&self.snapshot, &state.action) else {
+                self.finish_job(now_ms, state.id, JobEnd::Abandoned, "the job's nodes or service left the inventory during the restart".into());
+                continue;
+            };
+            self.jobs.batch.get_or_insert_with(Batch::default).started += 1;
+            match (state.step, state.step_result) {
+                (JobStep::Preview, _) => self.start_step(now_ms, state.id, state.decision, &action, JobStep::Preview, state.attempt + 1),
+                (JobStep::Apply, None) | (JobStep::Verify, _) => {
+                    self.start_step(now_ms, state.id, state.decision, &action, JobStep::Verify, state.attempt + 1)
+                }
+                (JobStep::Apply, Some(true)) => self.start_step(now_ms, state.id, state.decision, &action, JobStep::Verify, 1),
+                (JobStep::Apply, Some(false)) => {
+                    self.finish_job(now_ms, state.id, JobEnd::Failed, format!("{} failed before the restart: {}", self.describe(&action), state.last_message))
+                }
+                (JobStep::Rollback, _) => self.start_step(now_ms, state.id, state.decision, &action, JobStep::Rollback, state.attempt + 1),
+            }
+        }
+        let undelivered: Vec<_> = self.durable.undelivered.values().cloned().collect();
+        for notification in undelivered {
+            self.outputs.push_back(Output::Notify(notification));
+        }
+    }
+
+    /// A recovered job whose apply never took effect is abandoned (the planner decides
+    /// afresh) instead of rolled back: there is nothing to undo.
+    pub(crate) fn describe(&self, action: &Action) -> String {
+        let named = to_named(&self.snapshot, action);
+        let service = named.service.clone().unwrap_or_default();
+        match action {
+            Action::MoveVip { .. } => format!("moving {service} from {} to {}", list(&named.from), list(&named.to)),
+            Action::SetDnsTargets { .. } => format!("setting {service} targets to [{}] (was [{}])", named.to.join(", "), named.from.join(", ")),
+            Action::Fence { .. } => format!("fencing {} for {service}", list(&named.from)),
+            Action::Promote { .. } => format!("promoting {} to primary of {service} (was {})", list(&named.to), list(&named.from)),
+            Action::Sync { .. } => format!("syncing {service} from {} to {} ({})", list(&named.from), list(&named.to), named.detail),
+            Action::Maintain { .. } => format!("{} on {}", named.detail, named.from.join(", ")),
+        }
+    }
+
+    pub(crate) fn cause_author(cause: &Cause) -> Option<String> {
+        match cause {
+            Cause::Operator { author } => Some(author.clone()),
+            _ => None,
+        }
+    }
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "nowhere".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Rollback steps carry the original action (the journal shows what is being undone);
+/// the shell undoes it by applying `rollback_of(original)`.
+fn undo_as_original(original: &Action, _undo: &Action) -> Action {
+    original.clone()
+}

@@ -1,0 +1,388 @@
+//! The planner: for each service, the action wanted now (if any), why, and the
+//! guards' verdict; allowed actions become jobs, the rest are journaled once.
+
+use std::collections::BTreeMap;
+
+use crate::action::{Action, Cause, Outcome, PlannedAction};
+use crate::engine::naming::to_named;
+use crate::engine::{Engine, Mode};
+use crate::guards::eligibility::{node_eligibility, Ineligible, Role};
+use crate::guards::{judge, Proposal};
+use crate::health::Status;
+use crate::ids::*;
+use crate::inventory::ServiceKind;
+use crate::journal::{JobEnd, JobStep, JournalEvent, NamedAction, Severity};
+use crate::time::TimeMs;
+
+/// Pre-action notifications list at most this many actions, then "and N more".
+const NOTIFY_ACTIONS_LISTED_MAX: usize = 10;
+
+pub(crate) struct Wanted {
+    pub action: Action,
+    pub cause: Cause,
+    pub summary: String,
+    /// A sync is previewed (what would it delete?) before it is judged for real.
+    pub preview_first: bool,
+}
+
+impl Engine {
+    pub(crate) fn plan_and_act(&mut self, now_ms: TimeMs) {
+        self.defer_starts();
+        self.last_plan.clear();
+        let eligibility: Vec<Result<(), Ineligible>> = {
+            let ctx = self.guard_context(now_ms);
+            (0..self.snapshot.nodes().len()).map(|n| node_eligibility(&ctx, NodeId(n as u32), Role::Serve)).collect()
+        };
+        let mut busy = vec![false; self.snapshot.services().len()];
+        for state in self.durable.jobs.values() {
+            if let Some(s) = state.action.service.as_deref().and_then(|s| self.snapshot.service_id(s)) {
+                busy[s.index()] = true;
+            }
+        }
+        for s in self.jobs.queued_services() {
+            busy[s.index()] = true;
+        }
+        let mut wanted = Vec::new();
+        let mut no_candidate = Vec::new();
+        let mut quiet = Vec::new();
+        for index in 0..self.snapshot.services().len() {
+            let service = ServiceId(index as u32);
+            if busy[index] {
+                continue;
+            }
+            match self.want(now_ms, service, &eligibility) {
+                Want::Action(w) => wanted.push(w),
+                Want::NoCandidate(sentence) => no_candidate.push((service, sentence)),
+                Want::Nothing => {
+                    if self.last_blocked[index].is_some() {
+                        quiet.push(service);
+                    }
+                }
+            }
+        }
+        for service in quiet {
+            self.clear_blocked(now_ms, service, "the situation that needed it has passed");
+        }
+        for (service, sentence) in no_candidate {
+            let routes = self.service_routes(service);
+            let cause = format!("no-candidate:{}", self.snapshot.service_name(service));
+            self.raise(now_ms, &cause, Severity::Page, sentence, &routes);
+        }
+        let mut planned_in_group: BTreeMap<String, u32> = BTreeMap::new();
+        let mut planned_in_fleet = 0u32;
+        let mut announce: BTreeMap<RouteId, Vec<String>> = BTreeMap::new();
+        for w in wanted {
+            let service = w.action.service();
+            let group = service.map(|s| self.snapshot.service(s).group.clone()).unwrap_or_default();
+            let in_group = planned_in_group.get(&group).copied().unwrap_or(0);
+            let started = self.decide(now_ms, w, in_group, planned_in_fleet);
+            if let Some((is_move, sentence, routes)) = started {
+                if is_move {
+                    *planned_in_group.entry(group).or_default() += 1;
+                    planned_in_fleet += 1;
+                }
+                for route in routes {
+                    announce.entry(route).or_default().push(sentence.clone());
+                }
+            }
+        }
+        if self.mode == Mode::Guarded {
+            for (route, lines) in announce {
+                let mut text = format!("Ward is acting now ({} action(s)):", lines.len());
+                for line in lines.iter().take(NOTIFY_ACTIONS_LISTED_MAX) {
+                    text.push_str("\n- ");
+                    text.push_str(line);
+                }
+                if lines.len() > NOTIFY_ACTIONS_LISTED_MAX {
+                    text.push_str(&format!("\n- and {} more", lines.len() - NOTIFY_ACTIONS_LISTED_MAX));
+                }
+                self.send_to_routes(now_ms, None, "decision", Severity::Warning, &text, &[route], 0);
+            }
+        }
+    }
+
+    /// Judges one wanted action and acts on the verdict. Returns, for an action
+    /// that became a job: whether it is a move, its sentence and the routes to tell.
+    pub(crate) fn decide(&mut self, now_ms: TimeMs, wanted: Wanted, planned_in_group: u32, planned_in_fleet: u32) -> Option<(bool, String, Vec<RouteId>)> {
+        let named = to_named(&self.snapshot, &wanted.action);
+        let approval = self.durable.approved.iter().find(|(_, (_, action))| action.as_ref().is_some_and(|a| same_action(a, &named))).map(|(d, (author, _))| (*d, author.clone()));
+        let verdict = {
+            let ctx = self.guard_context(now_ms);
+            let proposal = Proposal { action: &wanted.action, cause: &wanted.cause, planned_in_group, planned_in_fleet };
+            judge(&ctx, &proposal, approval.as_ref().map(|(_, a)| a.as_str()))
+        };
+        let evidence = self.evidence(now_ms, &wanted.action);
+        self.last_plan.push(PlannedAction {
+            action: wanted.action.clone(),
+            cause: wanted.cause.clone(),
+            summary: wanted.summary.clone(),
+            evidence: evidence.clone(),
+            verdict: verdict.clone(),
+            planned_at_ms: now_ms,
+        });
+        let service_index = wanted.action.service().map(|s| s.index());
+        let cause_text = self.cause_sentence(&wanted.cause);
+        match verdict.outcome {
+            Outcome::Allow => {
+                let decision = approval.as_ref().map(|(d, _)| *d).unwrap_or(DecisionId(self.durable.next_decision));
+                let job = JobId(self.durable.next_job);
+                if let Some(index) = service_index {
+                    self.supersede_pending(now_ms, index, Some(decision));
+                    self.last_blocked[index] = None;
+                }
+                self.record(
+                    now_ms,
+                    JournalEvent::Decision { decision, action: named, cause: cause_text, summary: wanted.summary.clone(), evidence, verdict, job: Some(job) },
+                );
+                let is_move = wanted.action.is_move();
+                let first_step = if wanted.preview_first { JobStep::Preview } else { JobStep::Apply };
+                let routes = wanted.action.service().map(|s| self.service_routes(s)).unwrap_or_default();
+                let author = Self::cause_author(&wanted.cause);
+                let sentence = format!("{} ({})", self.describe(&wanted.action), wanted.summary);
+                self.create_job(decision, job, wanted.action, first_step, author.clone());
+                // Operators asked for their own actions; only automatic ones are announced.
+                let routes = if author.is_some() { Vec::new() } else { routes };
+                Some((is_move, sentence, routes))
+            }
+            outcome => {
+                let fingerprint = format!("{:?}|{}|{}|{}", outcome, named.kind, named.from.join(","), named.to.join(","));
+                if let Some(index) = service_index {
+                    if self.last_blocked[index].as_deref() == Some(fingerprint.as_str()) {
+                        return None;
+                    }
+                    self.supersede_pending(now_ms, index, None);
+                    self.last_blocked[index] = Some(fingerprint);
+                }
+                let decision = DecisionId(self.durable.next_decision);
+                let reasons = verdict.reasons().join(" ");
+                self.record(
+                    now_ms,
+                    JournalEvent::Decision { decision, action: named, cause: cause_text, summary: wanted.summary.clone(), evidence, verdict, job: None },
+                );
+                if outcome == Outcome::NeedsApproval {
+                    let (cause, routes) = match wanted.action.service() {
+                        Some(s) => (format!("approval:{}", self.snapshot.service(s).group), self.service_routes(s)),
+                        None => ("approval:maintenance".to_string(), Vec::new()),
+                    };
+                    let text = format!("Approval needed (decision {}): {} ({}). {reasons}", decision.0, self.describe(&wanted.action), wanted.summary);
+                    self.raise(now_ms, &cause, Severity::Page, text, &routes);
+                }
+                None
+            }
+        }
+    }
+
+    /// Rejects pending approvals for a service that a newer decision replaced.
+    fn supersede_pending(&mut self, now_ms: TimeMs, service_index: usize, keep: Option<DecisionId>) {
+        let name = self.snapshot.services()[service_index].name.clone();
+        let stale: Vec<DecisionId> = self
+            .durable
+            .pending
+            .values()
+            .filter(|p| Some(p.decision) != keep)
+            .filter(|p| matches!(&p.pending, crate::engine::durable::Pending::Action { action, .. } if action.service.as_deref() == Some(name.as_str())))
+            .map(|p| p.decision)
+            .collect();
+        for decision in stale {
+            self.record(now_ms, JournalEvent::Rejected { decision, author: "ward".into(), reason: "superseded by a newer decision".into() });
+        }
+    }
+
+    fn clear_blocked(&mut self, now_ms: TimeMs, service: ServiceId, reason: &str) {
+        self.last_blocked[service.index()] = None;
+        let name = self.snapshot.service_name(service).to_string();
+        let stale: Vec<DecisionId> = self
+            .durable
+            .pending
+            .values()
+            .filter(|p| matches!(&p.pending, crate::engine::durable::Pending::Action { action, .. } if action.service.as_deref() == Some(name.as_str())))
+            .map(|p| p.decision)
+            .collect();
+        for decision in stale {
+            self.record(now_ms, JournalEvent::Rejected { decision, author: "ward".into(), reason: reason.into() });
+        }
+        let cause = format!("no-candidate:{name}");
+        if self.durable.alerts.contains_key(&cause) {
+            self.resolve(now_ms, &cause, format!("{name} is placed on a healthy node again"));
+        }
+    }
+
+    fn cause_sentence(&self, cause: &Cause) -> String {
+        match cause {
+            Cause::HolderDown { node } => format!("{} is down", self.snapshot.node_name(*node)),
+            Cause::HolderIneligible { node, why } => format!("{} should not serve: {why}", self.snapshot.node_name(*node)),
+            Cause::HolderNotCandidate { node } => format!("{} is no longer a candidate in inventory {}", self.snapshot.node_name(*node), self.snapshot.short_hash()),
+            Cause::TargetsChanged => "the set of eligible targets changed".into(),
+            Cause::Unplaced => "the service has no holder".into(),
+            Cause::Operator { author } => format!("{author} asked for it"),
+        }
+    }
+
+    fn want(&self, now_ms: TimeMs, service: ServiceId, eligibility: &[Result<(), Ineligible>]) -> Want {
+        match self.snapshot.service(service).kind {
+            ServiceKind::Vip => self.want_single_holder(now_ms, service, eligibility, false),
+            ServiceKind::Primary => self.want_single_holder(now_ms, service, eligibility, true),
+            ServiceKind::Dns => self.want_dns(now_ms, service, eligibility),
+            ServiceKind::Sync => Want::Nothing,
+        }
+    }
+
+    fn want_single_holder(&self, now_ms: TimeMs, service: ServiceId, eligibility: &[Result<(), Ineligible>], primary: bool) -> Want {
+        let spec = self.snapshot.service(service);
+        let holder = self.placement(service).first().copied();
+        let cause = match holder {
+            None => Cause::Unplaced,
+            Some(h) if !spec.candidates.contains(&h) => Cause::HolderNotCandidate { node: h },
+            Some(h) => match self.health.node(h).status {
+                Status::Down => Cause::HolderDown { node: h },
+                Status::Unknown => return Want::Nothing,
+                Status::Up => match &eligibility[h.index()] {
+                    Ok(()) | Err(Ineligible::Suppressed { .. }) => return Want::Nothing,
+                    Err(_) if self.mode == Mode::Naive => return Want::Nothing,
+                    // A primary is never moved off a live, writable node automatically.
+                    Err(_) if primary => return Want::Nothing,
+                    Err(why) => Cause::HolderIneligible { node: h, why: why.sentence(&self.guard_context(now_ms), h) },
+                },
+            },
+        };
+        let Some(to) = self.best_candidate(now_ms, service, holder, eligibility, primary) else {
+            return Want::NoCandidate(format!(
+                "{} needs a new {} but no candidate is eligible: {}",
+                spec.name,
+                if primary { "primary" } else { "holder" },
+                self.why_no_candidate(now_ms, service, holder)
+            ));
+        };
+        let summary = self.cause_sentence(&cause);
+        if primary {
+            if let (Some(old), Cause::HolderDown { .. }) = (holder, &cause) {
+                let fenced = self.durable.fenced.contains(&(spec.name.clone(), self.snapshot.node_name(old).to_string()));
+                if self.mode == Mode::Guarded && !fenced && !self.fence_failed_recently(&spec.name, self.snapshot.node_name(old)) {
+                    return Want::Action(Wanted {
+                        action: Action::Fence { service, node: old },
+                        cause,
+                        summary: format!("{summary}; fencing it before promoting {}", self.snapshot.node_name(to)),
+                        preview_first: false,
+                    });
+                }
+            }
+            return Want::Action(Wanted { action: Action::Promote { service, from: holder, to }, cause, summary, preview_first: false });
+        }
+        Want::Action(Wanted { action: Action::MoveVip { service, from: holder, to }, cause, summary, preview_first: false })
+    }
+
+    fn fence_failed_recently(&self, service: &str, node: &str) -> bool {
+        self.durable
+            .finished
+            .iter()
+            .rev()
+            .take(64)
+            .any(|f| f.action.kind == "fence" && f.end == JobEnd::Failed && f.action.service.as_deref() == Some(service) && f.action.from.first().map(String::as_str) == Some(node))
+    }
+
+    fn want_dns(&self, now_ms: TimeMs, service: ServiceId, eligibility: &[Result<(), Ineligible>]) -> Want {
+        let spec = self.snapshot.service(service);
+        let current = self.placement(service);
+        let keep = |node: NodeId| -> bool {
+            let in_current = current.contains(&node);
+            match &eligibility[node.index()] {
+                Ok(()) => in_current || !self.verify_cooling(now_ms, service, node),
+                // Unknown is not down: a current target stays until it is confirmed bad.
+                Err(Ineligible::Unknown) => in_current,
+                Err(_) => false,
+            }
+        };
+        let changed = spec.candidates.iter().any(|&c| keep(c) != current.contains(&c)) || current.iter().any(|c| !spec.candidates.contains(c));
+        if !changed {
+            return Want::Nothing;
+        }
+        let desired: Vec<NodeId> = spec.candidates.iter().copied().filter(|&c| keep(c)).collect();
+        if (desired.len() as u32) < spec.min_targets.max(1) {
+            if current.iter().all(|c| eligibility[c.index()].is_ok()) && !current.is_empty() {
+                return Want::Nothing;
+            }
+            return Want::NoCandidate(format!(
+                "{} would have {} eligible target(s), fewer than its minimum of {}; keeping the current targets. {}",
+                spec.name,
+                desired.len(),
+                spec.min_targets.max(1),
+                self.why_no_candidate(now_ms, service, None)
+            ));
+        }
+        let added: Vec<&str> = desired.iter().filter(|n| !current.contains(n)).map(|n| self.snapshot.node_name(*n)).collect();
+        let removed: Vec<&str> = current.iter().filter(|n| !desired.contains(n)).map(|n| self.snapshot.node_name(*n)).collect();
+        let mut summary = Vec::new();
+        if !removed.is_empty() {
+            let ctx = self.guard_context(now_ms);
+            let reasons: Vec<String> = current
+                .iter()
+                .filter(|n| !desired.contains(n))
+                .map(|n| match &eligibility[n.index()] {
+                    Err(why) => why.sentence(&ctx, *n),
+                    Ok(()) => format!("{} is no longer a candidate", self.snapshot.node_name(*n)),
+                })
+                .collect();
+            summary.push(format!("removing {}: {}", removed.join(", "), reasons.join("; ")));
+        }
+        if !added.is_empty() {
+            summary.push(format!("adding {} (eligible again)", added.join(", ")));
+        }
+        Want::Action(Wanted {
+            action: Action::SetDnsTargets { service, from: current.to_vec(), to: desired },
+            cause: Cause::TargetsChanged,
+            summary: summary.join("; "),
+            preview_first: false,
+        })
+    }
+
+    fn verify_cooling(&self, now_ms: TimeMs, service: ServiceId, node: NodeId) -> bool {
+        if self.jobs.verify_failed.is_empty() {
+            return false;
+        }
+        let key = (self.snapshot.service_name(service).to_string(), self.snapshot.node_name(node).to_string());
+        self.jobs.verify_failed.get(&key).is_some_and(|until| now_ms < *until)
+    }
+
+    /// The best eligible candidate other than the current holder: for a primary the
+    /// standby with the most replayed, then priority; otherwise priority, then order.
+    fn best_candidate(&self, now_ms: TimeMs, service: ServiceId, holder: Option<NodeId>, eligibility: &[Result<(), Ineligible>], primary: bool) -> Option<NodeId> {
+        let spec = self.snapshot.service(service);
+        spec.candidates
+            .iter()
+            .copied()
+            .filter(|&c| Some(c) != holder && eligibility[c.index()].is_ok() && !self.verify_cooling(now_ms, service, c))
+            .max_by_key(|&c| {
+                let node = self.snapshot.node(c);
+                let replayed = if primary { self.health.node(c).replayed_position } else { 0 };
+                (replayed, node.priority, std::cmp::Reverse(c.0))
+            })
+    }
+
+    fn why_no_candidate(&self, now_ms: TimeMs, service: ServiceId, holder: Option<NodeId>) -> String {
+        let ctx = self.guard_context(now_ms);
+        let reasons: Vec<String> = self
+            .snapshot
+            .service(service)
+            .candidates
+            .iter()
+            .filter(|&&c| Some(c) != holder)
+            .take(5)
+            .filter_map(|&c| node_eligibility(&ctx, c, Role::Serve).err().map(|why| why.sentence(&ctx, c)))
+            .collect();
+        if reasons.is_empty() {
+            "every other candidate failed verification recently".into()
+        } else {
+            reasons.join("; ")
+        }
+    }
+}
+
+pub(crate) enum Want {
+    Action(Wanted),
+    NoCandidate(String),
+    Nothing,
+}
+
+fn same_action(a: &NamedAction, b: &NamedAction) -> bool {
+    a.kind == b.kind && a.service == b.service && a.from == b.from && a.to == b.to
+}

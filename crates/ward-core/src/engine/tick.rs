@@ -1,0 +1,141 @@
+//! One planning round: health, time, holds, jobs, rollouts, plan, escalation.
+
+use crate::engine::{Engine, Mode};
+use crate::guards::FleetView;
+use crate::health::{HealthEvent, ReplicationHealth, Status};
+use crate::ids::*;
+use crate::journal::{JournalEvent, Severity};
+use crate::time::{human_duration, TimeMs};
+
+impl Engine {
+    pub(crate) fn tick(&mut self, now_ms: TimeMs) {
+        self.next_tick_ms = now_ms + self.snapshot.policy().tick_ms.max(1);
+        self.expire_holds(now_ms);
+        let naive = self.mode == Mode::Naive;
+        let events = self.health.refresh(&self.snapshot, now_ms, naive);
+        for event in events {
+            self.on_health_event(now_ms, event);
+        }
+        self.fleet = self.fleet_view();
+        self.check_job_deadlines(now_ms);
+        self.advance_rollouts(now_ms);
+        self.plan_and_act(now_ms);
+        self.start_queued_jobs(now_ms);
+        self.escalate(now_ms);
+        self.flush_deferred_starts();
+    }
+
+    fn fleet_view(&self) -> FleetView {
+        let mut view = FleetView { nodes_total: self.snapshot.nodes().len() as u32, ..FleetView::default() };
+        for index in 0..self.snapshot.nodes().len() {
+            if self.health.node(NodeId(index as u32)).status == Status::Down {
+                view.nodes_down += 1;
+            }
+        }
+        view.suspect_observers = self.health.suspect_observers().iter().map(|o| self.snapshot.observer(*o).name.clone()).collect();
+        view
+    }
+
+    fn expire_holds(&mut self, now_ms: TimeMs) {
+        let expired: Vec<String> =
+            self.durable.holds.iter().filter(|h| h.until_ms.is_some_and(|u| now_ms >= u)).map(|h| h.target.to_string()).collect();
+        for target in expired {
+            self.record(now_ms, JournalEvent::HoldReleased { target, author: "ward (hold expired)".into() });
+        }
+    }
+
+    pub(crate) fn on_time_anomaly(&mut self, now_ms: TimeMs, gap_ms: i64) {
+        self.health.invalidate_before(now_ms);
+        let sentence = if gap_ms > 0 {
+            format!(
+                "No input for {} (the process was paused or the clock jumped forward); every earlier observation is now stale and Ward re-observes before acting.",
+                human_duration(gap_ms as u64)
+            )
+        } else {
+            format!("The clock stepped back by {}; every earlier observation is now stale and Ward re-observes before acting.", human_duration(gap_ms.unsigned_abs()))
+        };
+        self.record(now_ms, JournalEvent::TimeAnomaly { gap_ms, sentence: sentence.clone() });
+        self.raise(now_ms, "time:anomaly", Severity::Warning, sentence, &[]);
+    }
+
+    fn on_health_event(&mut self, now_ms: TimeMs, event: HealthEvent) {
+        match event {
+            HealthEvent::NodeStatus { node, from, to } => {
+                let name = self.snapshot.node_name(node).to_string();
+                let sentence = match to {
+                    Status::Down => format!("{name} is down (a quorum of observers agrees)"),
+                    Status::Up => format!("{name} is up"),
+                    Status::Unknown => format!("{name}'s health is unknown (observations stale or observers disagree)"),
+                };
+                self.record(now_ms, JournalEvent::Health { node: name.clone(), status: to.name().into(), sentence: sentence.clone() });
+                let cause = format!("node-down:{name}");
+                if to == Status::Down {
+                    let routes = self.node_routes(node);
+                    self.raise(now_ms, &cause, Severity::Warning, sentence, &routes);
+                } else if to == Status::Up && from != Status::Up {
+                    self.resolve(now_ms, &cause, format!("{name} is up again"));
+                }
+            }
+            HealthEvent::Suppressed { node, penalty } => {
+                let name = self.snapshot.node_name(node).to_string();
+                let flaps = self.health.node(node).flaps;
+                let sentence = format!("{name} is flapping ({flaps} failures, damping penalty {penalty}); Ward keeps it out until it is stable");
+                self.record(now_ms, JournalEvent::Health { node: name.clone(), status: "suppressed".into(), sentence: sentence.clone() });
+                let routes = self.node_routes(node);
+                self.raise(now_ms, &format!("flapping:{name}"), Severity::Warning, sentence, &routes);
+            }
+            HealthEvent::Reused { node, penalty } => {
+                let name = self.snapshot.node_name(node).to_string();
+                let sentence = format!("{name} has been stable long enough (penalty decayed to {penalty}); it may take traffic again");
+                self.record(now_ms, JournalEvent::Health { node: name.clone(), status: "reusable".into(), sentence: sentence.clone() });
+                self.resolve(now_ms, &format!("flapping:{name}"), sentence);
+            }
+            HealthEvent::Replication { node, to, .. } => self.on_replication(now_ms, node, to),
+            HealthEvent::DiskForecast { node, full_in_ms } => {
+                let name = self.snapshot.node_name(node).to_string();
+                let sentence = format!(
+                    "{name}'s disk will be full in about {} at the current growth rate (root-reserved space excluded)",
+                    human_duration(full_in_ms)
+                );
+                self.record(now_ms, JournalEvent::Health { node: name.clone(), status: "disk-filling".into(), sentence: sentence.clone() });
+                let routes = self.node_routes(node);
+                self.raise(now_ms, &format!("disk:{name}"), Severity::Page, sentence, &routes);
+            }
+            HealthEvent::ObserverSuspect { observer, failing, of } => {
+                let name = self.snapshot.observer(observer).name.clone();
+                let sentence = format!(
+                    "Observer {name} sees {failing} of {of} targets failing at once while others do not; suspecting the observer (or its network), not the targets"
+                );
+                self.raise(now_ms, &format!("observer:{name}"), Severity::Warning, sentence, &[]);
+            }
+            HealthEvent::ObserverCleared { observer } => {
+                let name = self.snapshot.observer(observer).name.clone();
+                self.resolve(now_ms, &format!("observer:{name}"), format!("observer {name} agrees with the others again"));
+            }
+        }
+    }
+
+    fn on_replication(&mut self, now_ms: TimeMs, node: NodeId, to: ReplicationHealth) {
+        let name = self.snapshot.node_name(node).to_string();
+        let cause = format!("replication:{name}");
+        match &to {
+            ReplicationHealth::Broken { error } => {
+                let sentence = format!("Replication to {name} is broken: {error}");
+                self.record(now_ms, JournalEvent::Health { node: name.clone(), status: "replication-broken".into(), sentence: sentence.clone() });
+                let routes = self.node_routes(node);
+                self.raise(now_ms, &cause, Severity::Page, sentence, &routes);
+            }
+            ReplicationHealth::Lagging { lag_ms, lag_max_ms } => {
+                let sentence = format!("{name} is {} behind its replication source (bound {})", human_duration(*lag_ms), human_duration(*lag_max_ms));
+                self.record(now_ms, JournalEvent::Health { node: name.clone(), status: "replication-lagging".into(), sentence: sentence.clone() });
+                let routes = self.node_routes(node);
+                self.raise(now_ms, &cause, Severity::Warning, sentence, &routes);
+            }
+            ReplicationHealth::Healthy { .. } => {
+                self.record(now_ms, JournalEvent::Health { node: name.clone(), status: "replication-healthy".into(), sentence: format!("replication to {name} is healthy") });
+                self.resolve(now_ms, &cause, format!("replication to {name} is healthy again"));
+            }
+            ReplicationHealth::Unknown => {}
+        }
+    }
+}
