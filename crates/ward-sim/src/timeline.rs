@@ -50,6 +50,8 @@ impl Timeline {
         if self.entries.len() >= ENTRIES_MAX {
             self.omitted += 1;
         } else {
+            // One line per entry: multi-line notification bodies are folded.
+            let text = text.trim_end().replace('\n', " / ");
             self.entries.push(Entry { at_ms, source, text });
         }
     }

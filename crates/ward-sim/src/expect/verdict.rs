@@ -141,15 +141,20 @@ fn evaluate_check(check: &CheckSpec, start: u64, out: &RunOutput) -> ExpectResul
 fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
     match kind {
         CheckKind::AlertRaised { cause_prefix, severity_min, window } => {
-            let mut first: BTreeMap<u64, u64> = BTreeMap::new();
-            for (t, r) in journal(out) {
-                if let JournalEvent::Alert { alert, cause, severity, .. } = &r.event {
-                    if cause.starts_with(cause_prefix.as_str()) && severity_min.is_none_or(|m| *severity >= m) {
-                        first.entry(alert.0).or_insert(t);
+            // The cause fired (raised, or repeated on an alert already open) in the window.
+            let hit = journal(out)
+                .filter_map(|(t, r)| match &r.event {
+                    JournalEvent::Alert { cause, severity, state, .. }
+                        if cause.starts_with(cause_prefix.as_str())
+                            && state != "resolved"
+                            && severity_min.is_none_or(|m| *severity >= m) =>
+                    {
+                        Some(t)
                     }
-                }
-            }
-            let hit = first.values().filter(|t| window.contains(**t)).min();
+                    _ => None,
+                })
+                .find(|t| window.contains(*t));
+            let hit = hit.as_ref();
             match hit {
                 Some(t) => (true, format!("alert `{cause_prefix}…` raised at {}", label(*t, start))),
                 None => (false, format!("no alert `{cause_prefix}…` raised {}", window_text(window, start))),
