@@ -3,8 +3,11 @@
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let scenario = ward_sim::load_scenario(std::path::Path::new(&args[1])).unwrap_or_else(|e| panic!("{e}"));
-    let seed = args.get(2).map_or(scenario.seed, |s| s.parse().expect("seed"));
+    let scenario =
+        ward_sim::load_scenario(std::path::Path::new(&args[1])).unwrap_or_else(|e| panic!("{e}"));
+    let seed = args
+        .get(2)
+        .map_or(scenario.seed, |s| s.parse().expect("seed"));
     let report = ward_sim::run_scenario(&scenario, seed).unwrap_or_else(|e| panic!("{e}"));
     print!("{}", report.text());
     if let Some(path) = args.get(3) {

@@ -11,13 +11,29 @@ pub enum Ev {
     /// The scenario's event at this index fires.
     Scenario(usize),
     /// A flapping link goes down (cut) or up (healed).
-    Flap { key: usize, down: bool },
+    Flap {
+        key: usize,
+        down: bool,
+    },
     HealCut(u64),
-    ProbeRound { observer: String, check: String },
-    Tick { generation: u64 },
-    CallDone { id: u64, injected_failure: bool },
-    CallDeadline { id: u64 },
-    Notified { notification: ward_core::engine::Notification, incarnation: u32 },
+    ProbeRound {
+        observer: String,
+        check: String,
+    },
+    Tick {
+        generation: u64,
+    },
+    CallDone {
+        id: u64,
+        injected_failure: bool,
+    },
+    CallDeadline {
+        id: u64,
+    },
+    Notified {
+        notification: ward_core::engine::Notification,
+        incarnation: u32,
+    },
     /// An input to hand the controller now (an actuator's immediate refusal).
     Deliver(Input),
     /// A torn read is over: the writer finished, the reader sees the whole file.
@@ -65,7 +81,11 @@ impl Queue {
             return Err(format!("event queue full ({QUEUE_MAX} pending events)"));
         }
         self.seq += 1;
-        self.heap.push(Reverse(Entry { at_ms, seq: self.seq, ev }));
+        self.heap.push(Reverse(Entry {
+            at_ms,
+            seq: self.seq,
+            ev,
+        }));
         Ok(())
     }
 

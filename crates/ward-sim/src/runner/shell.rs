@@ -26,7 +26,11 @@ impl Run<'_> {
         if let Input::Observation(o) = &mut input {
             o.at_ms = now;
         }
-        self.ctl.engine.as_mut().expect("checked above").handle(now, input);
+        self.ctl
+            .engine
+            .as_mut()
+            .expect("checked above")
+            .handle(now, input);
         self.drain()
     }
 
@@ -34,7 +38,9 @@ impl Run<'_> {
     pub(super) fn drain(&mut self) -> Result<(), String> {
         let mut outputs = Vec::new();
         {
-            let Some(engine) = self.ctl.engine.as_mut() else { return Ok(()) };
+            let Some(engine) = self.ctl.engine.as_mut() else {
+                return Ok(());
+            };
             while let Some(output) = engine.poll_output() {
                 outputs.push(output);
             }
@@ -50,17 +56,31 @@ impl Run<'_> {
                 Output::Notify(n) => {
                     self.notifications.push((self.now, n.clone()));
                     let at = self.now + self.world.knobs.notify_latency_ms;
-                    self.queue.push(at, Ev::Notified { notification: n, incarnation: self.ctl.incarnation })?;
+                    self.queue.push(
+                        at,
+                        Ev::Notified {
+                            notification: n,
+                            incarnation: self.ctl.incarnation,
+                        },
+                    )?;
                 }
             }
         }
         let engine = self.ctl.engine.as_ref().expect("present while draining");
-        engine.check_invariants().map_err(|e| format!("engine invariant broken: {e}"))?;
+        engine
+            .check_invariants()
+            .map_err(|e| format!("engine invariant broken: {e}"))?;
         self.ensure_probing()
     }
 
     fn start_job(&mut self, req: JobRequest) -> Result<(), String> {
-        let snapshot = self.ctl.engine.as_ref().expect("a running engine asked").snapshot().clone();
+        let snapshot = self
+            .ctl
+            .engine
+            .as_ref()
+            .expect("a running engine asked")
+            .snapshot()
+            .clone();
         let hook = snapshot.hook(req.hook);
         let call = Call {
             job: req.job,
@@ -79,8 +99,15 @@ impl Run<'_> {
             }
             Submitted::Queued(id) => self.queue.push(deadline, Ev::CallDeadline { id }),
             Submitted::Refused(message) => {
-                let outcome = JobOutcome { job: req.job, step: req.step, ok: false, message, preview: None };
-                self.queue.push(self.now, Ev::Deliver(Input::JobOutcome(outcome)))
+                let outcome = JobOutcome {
+                    job: req.job,
+                    step: req.step,
+                    ok: false,
+                    message,
+                    preview: None,
+                };
+                self.queue
+                    .push(self.now, Ev::Deliver(Input::JobOutcome(outcome)))
             }
         }
     }
@@ -91,7 +118,9 @@ impl Run<'_> {
         let knobs = self.world.knobs.hook(&call.hook).clone();
         let mut latency = knobs.latency_ms + self.rng.random_range(0..=knobs.jitter_ms);
         let injected_failure = self.rng.random_bool(knobs.failure_rate);
-        if let (ward_core::journal::JobStep::Apply, Effect::Maintain { nodes, .. }) = (call.step, &call.effect) {
+        if let (ward_core::journal::JobStep::Apply, Effect::Maintain { nodes, .. }) =
+            (call.step, &call.effect)
+        {
             let until = self.now + self.world.knobs.reboot_ms;
             for n in nodes.clone() {
                 if let Some(i) = self.world.node_index(&n) {
@@ -102,11 +131,19 @@ impl Run<'_> {
             self.world.refresh_replication();
             latency += self.world.knobs.reboot_ms;
         }
-        self.queue.push(self.now + latency, Ev::CallDone { id, injected_failure })
+        self.queue.push(
+            self.now + latency,
+            Ev::CallDone {
+                id,
+                injected_failure,
+            },
+        )
     }
 
     pub(super) fn call_done(&mut self, id: u64, injected_failure: bool) -> Result<(), String> {
-        let Some((call, next)) = self.actuators.finish(id) else { return Ok(()) };
+        let Some((call, next)) = self.actuators.finish(id) else {
+            return Ok(());
+        };
         if let Some(next) = next {
             self.begin_call(next)?;
         }
@@ -118,14 +155,21 @@ impl Run<'_> {
         if call.reported || call.incarnation != self.ctl.incarnation {
             return Ok(());
         }
-        let outcome =
-            JobOutcome { job: call.job, step: call.step, ok: result.ok, message: result.message, preview: result.preview };
+        let outcome = JobOutcome {
+            job: call.job,
+            step: call.step,
+            ok: result.ok,
+            message: result.message,
+            preview: result.preview,
+        };
         self.deliver(Input::JobOutcome(outcome))
     }
 
     /// The shell gives up on a step at its deadline; the call itself runs on.
     pub(super) fn call_deadline(&mut self, id: u64) -> Result<(), String> {
-        let Some(call) = self.actuators.calls.get_mut(&id) else { return Ok(()) };
+        let Some(call) = self.actuators.calls.get_mut(&id) else {
+            return Ok(());
+        };
         if call.reported || call.incarnation != self.ctl.incarnation {
             return Ok(());
         }
@@ -140,27 +184,49 @@ impl Run<'_> {
         self.deliver(Input::JobOutcome(outcome))
     }
 
-    pub(super) fn notified(&mut self, n: ward_core::engine::Notification, incarnation: u32) -> Result<(), String> {
+    pub(super) fn notified(
+        &mut self,
+        n: ward_core::engine::Notification,
+        incarnation: u32,
+    ) -> Result<(), String> {
         self.delivered.insert(n.id.0);
         if incarnation != self.ctl.incarnation {
             return Ok(());
         }
-        self.deliver(Input::NotificationDelivered { notification: n.id, ok: true, error: None })
+        self.deliver(Input::NotificationDelivered {
+            notification: n.id,
+            ok: true,
+            error: None,
+        })
     }
 
     /// Starts probe rounds for (observer, check) pairs of a newly applied snapshot.
     fn ensure_probing(&mut self) -> Result<(), String> {
-        let Some(engine) = self.ctl.engine.as_ref() else { return Ok(()) };
+        let Some(engine) = self.ctl.engine.as_ref() else {
+            return Ok(());
+        };
         let snapshot = engine.snapshot().clone();
-        if self.seen_snapshot.as_ref().is_some_and(|s| std::sync::Arc::ptr_eq(s, &snapshot)) {
+        if self
+            .seen_snapshot
+            .as_ref()
+            .is_some_and(|s| std::sync::Arc::ptr_eq(s, &snapshot))
+        {
             return Ok(());
         }
         for observer in snapshot.observers() {
             for check in snapshot.checks() {
                 let key = (observer.name.clone(), check.name.clone());
                 if self.probing.insert(key.clone()) {
-                    let jitter = self.rng.random_range(0..=self.world.knobs.probe_jitter_ms.min(check.interval_ms));
-                    self.queue.push(self.now + jitter, Ev::ProbeRound { observer: key.0, check: key.1 })?;
+                    let jitter = self
+                        .rng
+                        .random_range(0..=self.world.knobs.probe_jitter_ms.min(check.interval_ms));
+                    self.queue.push(
+                        self.now + jitter,
+                        Ev::ProbeRound {
+                            observer: key.0,
+                            check: key.1,
+                        },
+                    )?;
                 }
             }
         }
@@ -174,20 +240,38 @@ impl Run<'_> {
             Some(e) => e.snapshot().clone(),
             None => self.ctl.last_good.clone(),
         };
-        let (Some(oid), Some(cid)) = (snapshot.observer_id(&observer), snapshot.check_id(&check)) else {
+        let (Some(oid), Some(cid)) = (snapshot.observer_id(&observer), snapshot.check_id(&check))
+        else {
             self.probing.remove(&(observer, check));
             return Ok(());
         };
         let c = snapshot.check(cid).clone();
         let site = snapshot.site(snapshot.observer(oid).site).name.clone();
         for &node in &c.nodes {
-            let Some(probe) = snapshot.probe_id(node, cid) else { continue };
-            let point = Point::Observer { name: &observer, site: &site };
-            let r = self.world.probe(point, snapshot.node_name(node), &c, &mut self.rng);
-            let o = Observation { probe, observer: oid, at_ms: 0, outcome: r.outcome, latency_ms: r.latency_ms, detail: r.detail };
+            let Some(probe) = snapshot.probe_id(node, cid) else {
+                continue;
+            };
+            let point = Point::Observer {
+                name: &observer,
+                site: &site,
+            };
+            let r = self
+                .world
+                .probe(point, snapshot.node_name(node), &c, &mut self.rng);
+            let o = Observation {
+                probe,
+                observer: oid,
+                at_ms: 0,
+                outcome: r.outcome,
+                latency_ms: r.latency_ms,
+                detail: r.detail,
+            };
             self.deliver(Input::Observation(o))?;
         }
-        self.queue.push(self.now + c.interval_ms.max(1), Ev::ProbeRound { observer, check })
+        self.queue.push(
+            self.now + c.interval_ms.max(1),
+            Ev::ProbeRound { observer, check },
+        )
     }
 
     /// The shell reads the inventory file and hands the engine the result.
@@ -197,7 +281,10 @@ impl Run<'_> {
                 self.ctl.last_good = snapshot.clone();
                 self.deliver(Input::Inventory(snapshot))
             }
-            Err(errors) => self.deliver(Input::InventoryRejected { source: loader::source(doc), errors }),
+            Err(errors) => self.deliver(Input::InventoryRejected {
+                source: loader::source(doc),
+                errors,
+            }),
         }
     }
 }

@@ -58,10 +58,16 @@ impl std::fmt::Display for Cut {
 /// snapshot built in code.
 #[derive(Clone, Debug)]
 pub enum InventoryDoc {
-    Text { source: String, text: String },
+    Text {
+        source: String,
+        text: String,
+    },
     Built(std::sync::Arc<ward_core::inventory::Snapshot>),
     /// A document the loader will refuse with these errors (generated worlds' torn reads).
-    Unreadable { source: String, errors: Vec<String> },
+    Unreadable {
+        source: String,
+        errors: Vec<String>,
+    },
 }
 
 /// How a torn read looks to the loader.
@@ -75,18 +81,46 @@ pub enum Torn {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OperatorCommand {
-    Hold { target: HoldTarget, reason: String, until_ms: Option<u64> },
-    Release { target: HoldTarget },
+    Hold {
+        target: HoldTarget,
+        reason: String,
+        until_ms: Option<u64>,
+    },
+    Release {
+        target: HoldTarget,
+    },
     /// Approve every pending approval whose summary contains `matching`.
-    Approve { matching: String },
-    Reject { matching: String, reason: String },
+    Approve {
+        matching: String,
+    },
+    Reject {
+        matching: String,
+        reason: String,
+    },
     /// Acknowledge every open alert whose cause starts with `cause_prefix`.
-    Ack { cause_prefix: String },
-    Drain { node: String },
-    Undrain { node: String },
-    Sync { service: String, from: String, to: String },
-    Switchover { service: String, to: String },
-    Rollout { nodes: Vec<String>, batch_size: u32, operation: String },
+    Ack {
+        cause_prefix: String,
+    },
+    Drain {
+        node: String,
+    },
+    Undrain {
+        node: String,
+    },
+    Sync {
+        service: String,
+        from: String,
+        to: String,
+    },
+    Switchover {
+        service: String,
+        to: String,
+    },
+    Rollout {
+        nodes: Vec<String>,
+        batch_size: u32,
+        operation: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -94,32 +128,84 @@ pub enum Fault {
     /// The link is down from the event until `until_ms` except during `up` windows
     /// (absolute virtual times), or, with `random`, alternates with periods drawn
     /// from the seed between the two bounds.
-    LinkFlap { cut: Cut, until_ms: u64, up: Vec<(u64, u64)>, random: Option<(u64, u64)> },
-    NodeCrash { node: String },
-    NodeRecover { node: String },
-    Partition { cut: Cut, duration_ms: Option<u64> },
+    LinkFlap {
+        cut: Cut,
+        until_ms: u64,
+        up: Vec<(u64, u64)>,
+        random: Option<(u64, u64)>,
+    },
+    NodeCrash {
+        node: String,
+    },
+    NodeRecover {
+        node: String,
+    },
+    Partition {
+        cut: Cut,
+        duration_ms: Option<u64>,
+    },
     /// Heals one cut, or every partition when `cut` is None.
-    Heal { cut: Option<Cut> },
-    ReplicationBreak { node: String, error: String },
-    ReplicationRepair { node: String },
-    ReplicationLag { node: String, lag_ms: u64 },
-    DiskFillRate { node: String, gb_per_hour: f64 },
-    InventoryTorn { torn: Torn, duration_ms: u64 },
-    InventoryReplace { doc: InventoryDoc },
-    ControllerCrash { restart_after_ms: Option<u64> },
+    Heal {
+        cut: Option<Cut>,
+    },
+    ReplicationBreak {
+        node: String,
+        error: String,
+    },
+    ReplicationRepair {
+        node: String,
+    },
+    ReplicationLag {
+        node: String,
+        lag_ms: u64,
+    },
+    DiskFillRate {
+        node: String,
+        gb_per_hour: f64,
+    },
+    InventoryTorn {
+        torn: Torn,
+        duration_ms: u64,
+    },
+    InventoryReplace {
+        doc: InventoryDoc,
+    },
+    ControllerCrash {
+        restart_after_ms: Option<u64>,
+    },
     ControllerRestart,
     /// No inputs for `duration_ms`; `clock_frozen`: the controller's clock stops too
     /// (a paused VM), so it is behind afterwards.
-    ControllerPause { duration_ms: u64, clock_frozen: bool },
-    ClockJump { jump_ms: i64 },
-    Operator { author: String, command: OperatorCommand },
-    EgressBroken { node: String },
-    EgressRepaired { node: String },
+    ControllerPause {
+        duration_ms: u64,
+        clock_frozen: bool,
+    },
+    ClockJump {
+        jump_ms: i64,
+    },
+    Operator {
+        author: String,
+        command: OperatorCommand,
+    },
+    EgressBroken {
+        node: String,
+    },
+    EgressRepaired {
+        node: String,
+    },
     /// The node fails `check` (or every check, and serves clients wrongly).
-    Misconfigured { node: String, check: Option<String> },
-    Reconfigured { node: String },
+    Misconfigured {
+        node: String,
+        check: Option<String>,
+    },
+    Reconfigured {
+        node: String,
+    },
     /// The node's synced tree changes (reimaged: 0 files).
-    Tree { node: String, files: u32 },
+    Tree {
+        node: String,
+        files: u32,
+    },
 }
 
 #[derive(Clone, Debug)]

@@ -60,9 +60,15 @@ pub const DURATION_MS_MAX: u64 = 7 * 24 * 3_600_000;
 /// Reads and checks a scenario file and the inventory it names.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError { file: file.clone(), field: String::new(), message: format!("cannot read: {e}") })?;
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: file.clone(),
+        field: String::new(),
+        message: format!("cannot read: {e}"),
+    })?;
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     parse(&file, &text, &base)
 }
 
@@ -78,7 +84,8 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Scenario, ScenarioEr
 
 /// Every `*.toml` file directly in `dir`, sorted by name.
 pub fn files_in(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: cannot list: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("{}: cannot list: {e}", dir.display()))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))

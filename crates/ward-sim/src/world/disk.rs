@@ -32,7 +32,12 @@ impl Disk {
     /// Brings usage up to `now_ms`; `wal_piling`: a replica of this node is stalled.
     pub fn advance(&mut self, now_ms: u64, wal_piling: bool) {
         let elapsed = now_ms.saturating_sub(self.at_ms) as u128;
-        let rate = self.bytes_per_hour as u128 + if wal_piling { self.wal_bytes_per_hour as u128 } else { 0 };
+        let rate = self.bytes_per_hour as u128
+            + if wal_piling {
+                self.wal_bytes_per_hour as u128
+            } else {
+                0
+            };
         let grown = (rate * elapsed / 3_600_000) as u64;
         self.used_bytes = self.used_bytes.saturating_add(grown).min(self.total_bytes);
         self.at_ms = now_ms;
@@ -44,7 +49,11 @@ impl Disk {
     }
 
     pub fn status(&self) -> DiskStatus {
-        DiskStatus { used_bytes: self.used_bytes, total_bytes: self.total_bytes, reserved_bytes: self.reserved_bytes }
+        DiskStatus {
+            used_bytes: self.used_bytes,
+            total_bytes: self.total_bytes,
+            reserved_bytes: self.reserved_bytes,
+        }
     }
 }
 

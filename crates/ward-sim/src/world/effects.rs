@@ -10,12 +10,34 @@ use super::World;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
-    MoveVip { service: String, from: Option<String>, to: String },
-    SetTargets { service: String, from: Vec<String>, to: Vec<String> },
-    Fence { service: String, node: String },
-    Promote { service: String, from: Option<String>, to: String },
-    Sync { service: String, from: String, to: String },
-    Maintain { nodes: Vec<String>, operation: String },
+    MoveVip {
+        service: String,
+        from: Option<String>,
+        to: String,
+    },
+    SetTargets {
+        service: String,
+        from: Vec<String>,
+        to: Vec<String>,
+    },
+    Fence {
+        service: String,
+        node: String,
+    },
+    Promote {
+        service: String,
+        from: Option<String>,
+        to: String,
+    },
+    Sync {
+        service: String,
+        from: String,
+        to: String,
+    },
+    Maintain {
+        nodes: Vec<String>,
+        operation: String,
+    },
 }
 
 impl Effect {
@@ -23,23 +45,46 @@ impl Effect {
         let n = |id: ward_core::ids::NodeId| snapshot.node_name(id).to_string();
         let s = |id: ward_core::ids::ServiceId| snapshot.service_name(id).to_string();
         match action {
-            Action::MoveVip { service, from, to } => Effect::MoveVip { service: s(*service), from: from.map(n), to: n(*to) },
+            Action::MoveVip { service, from, to } => Effect::MoveVip {
+                service: s(*service),
+                from: from.map(n),
+                to: n(*to),
+            },
             Action::SetDnsTargets { service, from, to } => Effect::SetTargets {
                 service: s(*service),
                 from: from.iter().map(|&x| n(x)).collect(),
                 to: to.iter().map(|&x| n(x)).collect(),
             },
-            Action::Fence { service, node } => Effect::Fence { service: s(*service), node: n(*node) },
-            Action::Promote { service, from, to } => Effect::Promote { service: s(*service), from: from.map(n), to: n(*to) },
-            Action::Sync { service, from, to, .. } => Effect::Sync { service: s(*service), from: n(*from), to: n(*to) },
-            Action::Maintain { nodes, operation, .. } => {
-                Effect::Maintain { nodes: nodes.iter().map(|&x| n(x)).collect(), operation: operation.clone() }
-            }
+            Action::Fence { service, node } => Effect::Fence {
+                service: s(*service),
+                node: n(*node),
+            },
+            Action::Promote { service, from, to } => Effect::Promote {
+                service: s(*service),
+                from: from.map(n),
+                to: n(*to),
+            },
+            Action::Sync {
+                service, from, to, ..
+            } => Effect::Sync {
+                service: s(*service),
+                from: n(*from),
+                to: n(*to),
+            },
+            Action::Maintain {
+                nodes, operation, ..
+            } => Effect::Maintain {
+                nodes: nodes.iter().map(|&x| n(x)).collect(),
+                operation: operation.clone(),
+            },
         }
     }
 
     pub fn is_move(&self) -> bool {
-        matches!(self, Effect::MoveVip { .. } | Effect::SetTargets { .. } | Effect::Promote { .. })
+        matches!(
+            self,
+            Effect::MoveVip { .. } | Effect::SetTargets { .. } | Effect::Promote { .. }
+        )
     }
 
     pub fn kind_name(&self) -> &'static str {
@@ -67,10 +112,18 @@ impl StepResult {
         StepResult::fail("actuator error: HTTP 503 from the provider API")
     }
     fn ok(message: impl Into<String>) -> StepResult {
-        StepResult { ok: true, message: message.into(), preview: None }
+        StepResult {
+            ok: true,
+            message: message.into(),
+            preview: None,
+        }
     }
     fn fail(message: impl Into<String>) -> StepResult {
-        StepResult { ok: false, message: message.into(), preview: None }
+        StepResult {
+            ok: false,
+            message: message.into(),
+            preview: None,
+        }
     }
 }
 
@@ -79,7 +132,8 @@ const DELETED_SAMPLE_MAX: u32 = 5;
 
 impl World {
     fn service_or_fail(&self, name: &str) -> Result<usize, StepResult> {
-        self.service_index(name).ok_or_else(|| StepResult::fail(format!("no service `{name}` in the world")))
+        self.service_index(name)
+            .ok_or_else(|| StepResult::fail(format!("no service `{name}` in the world")))
     }
 
     /// Runs one step's effect now (the call has completed).
@@ -95,7 +149,9 @@ impl World {
     }
 
     fn preview(&self, effect: &Effect) -> StepResult {
-        let Effect::Sync { from, to, .. } = effect else { return StepResult::ok("nothing to preview") };
+        let Effect::Sync { from, to, .. } = effect else {
+            return StepResult::ok("nothing to preview");
+        };
         let files = |n: &str| self.node_index(n).map_or(0, |i| self.nodes[i].tree_files);
         let (source, target) = (files(from), files(to));
         let deleted = target.saturating_sub(source);
@@ -104,7 +160,12 @@ impl World {
             files_changed: 0,
             files_deleted: deleted,
             deleted_sample: (0..deleted.min(DELETED_SAMPLE_MAX))
-                .map(|i| format!("/srv/tree/{}", ["wikiversions.php", "php-1.27", "docroot", "w", "private"][i as usize]))
+                .map(|i| {
+                    format!(
+                        "/srv/tree/{}",
+                        ["wikiversions.php", "php-1.27", "docroot", "w", "private"][i as usize]
+                    )
+                })
                 .collect(),
         };
         StepResult {
@@ -118,7 +179,11 @@ impl World {
         match effect {
             Effect::MoveVip { service, from, to } => {
                 let s = self.service_or_fail(service)?;
-                let target = if rollback { from.clone() } else { Some(to.clone()) };
+                let target = if rollback {
+                    from.clone()
+                } else {
+                    Some(to.clone())
+                };
                 self.set_holders(s, target.into_iter().collect());
             }
             Effect::SetTargets { service, from, to } => {
@@ -126,14 +191,22 @@ impl World {
                 self.set_holders(s, if rollback { from.clone() } else { to.clone() });
             }
             Effect::Fence { node, .. } => {
-                let i = self.node_index(node).ok_or_else(|| StepResult::fail(format!("no node `{node}`")))?;
+                let i = self
+                    .node_index(node)
+                    .ok_or_else(|| StepResult::fail(format!("no node `{node}`")))?;
                 self.nodes[i].writable = rollback;
             }
             Effect::Promote { service, from, to } => {
                 let s = self.service_or_fail(service)?;
-                let (up, down) = if rollback { (from.clone(), Some(to.clone())) } else { (Some(to.clone()), None) };
+                let (up, down) = if rollback {
+                    (from.clone(), Some(to.clone()))
+                } else {
+                    (Some(to.clone()), None)
+                };
                 if let Some(up) = &up {
-                    let i = self.node_index(up).ok_or_else(|| StepResult::fail(format!("no node `{up}`")))?;
+                    let i = self
+                        .node_index(up)
+                        .ok_or_else(|| StepResult::fail(format!("no node `{up}`")))?;
                     if !self.nodes[i].alive {
                         return Err(StepResult::fail(format!("{up} is down: cannot promote it")));
                     }
@@ -169,17 +242,27 @@ impl World {
                     }
                 }
                 self.dirty = true;
-                return Ok(StepResult::ok(format!("{operation} of {} done", nodes.join(", "))));
+                return Ok(StepResult::ok(format!(
+                    "{operation} of {} done",
+                    nodes.join(", ")
+                )));
             }
         }
         if effect.is_move() && !rollback {
             let service = match effect {
-                Effect::MoveVip { service, .. } | Effect::SetTargets { service, .. } | Effect::Promote { service, .. } => service,
+                Effect::MoveVip { service, .. }
+                | Effect::SetTargets { service, .. }
+                | Effect::Promote { service, .. } => service,
                 _ => unreachable!("is_move"),
             };
-            self.moves.push((self.now_ms, service.clone(), effect.kind_name()));
+            self.moves
+                .push((self.now_ms, service.clone(), effect.kind_name()));
         }
-        Ok(StepResult::ok(format!("{} {}", effect.kind_name(), if rollback { "rolled back" } else { "applied" })))
+        Ok(StepResult::ok(format!(
+            "{} {}",
+            effect.kind_name(),
+            if rollback { "rolled back" } else { "applied" }
+        )))
     }
 
     /// End-to-end verification: the service's holders answer clients, answers
@@ -188,26 +271,32 @@ impl World {
         let check = |names: &[String]| -> Option<String> {
             names.iter().find_map(|n| match self.node_index(n) {
                 Some(i) if self.serves(i) => None,
-                Some(i) if !self.nodes[i].egress_ok => Some(format!("{n} answers but replies cannot get out (no default route)")),
+                Some(i) if !self.nodes[i].egress_ok => Some(format!(
+                    "{n} answers but replies cannot get out (no default route)"
+                )),
                 _ => Some(format!("{n} does not answer end to end")),
             })
         };
         let holders: Vec<String> = match effect {
-            Effect::MoveVip { service, .. } | Effect::SetTargets { service, .. } | Effect::Promote { service, .. } => {
-                match self.service_index(service) {
-                    Some(s) => self.services[s].holders.clone(),
-                    None => return StepResult::fail(format!("no service `{service}`")),
-                }
-            }
+            Effect::MoveVip { service, .. }
+            | Effect::SetTargets { service, .. }
+            | Effect::Promote { service, .. } => match self.service_index(service) {
+                Some(s) => self.services[s].holders.clone(),
+                None => return StepResult::fail(format!("no service `{service}`")),
+            },
             Effect::Fence { node, .. } => {
                 return match self.node_index(node) {
-                    Some(i) if !self.nodes[i].writable => StepResult::ok(format!("{node} no longer accepts writes")),
+                    Some(i) if !self.nodes[i].writable => {
+                        StepResult::ok(format!("{node} no longer accepts writes"))
+                    }
                     _ => StepResult::fail(format!("{node} still accepts writes")),
                 }
             }
             Effect::Sync { to, .. } => {
                 return match self.node_index(to) {
-                    Some(i) if self.nodes[i].tree_files >= self.tree_files_intact => StepResult::ok(format!("{to}'s tree is complete")),
+                    Some(i) if self.nodes[i].tree_files >= self.tree_files_intact => {
+                        StepResult::ok(format!("{to}'s tree is complete"))
+                    }
                     _ => StepResult::fail(format!("{to}'s tree is incomplete after the sync")),
                 }
             }

@@ -16,13 +16,25 @@ pub struct ProbeResult {
 
 impl World {
     /// Probes `node` (by name) with `check` from an observer. Unknown nodes time out.
-    pub fn probe(&self, observer: Point, node_name: &str, check: &Check, rng: &mut ChaCha8Rng) -> ProbeResult {
-        let timeout = ProbeResult { outcome: ProbeOutcome::Timeout, latency_ms: check.timeout_ms as u32, detail: None };
+    pub fn probe(
+        &self,
+        observer: Point,
+        node_name: &str,
+        check: &Check,
+        rng: &mut ChaCha8Rng,
+    ) -> ProbeResult {
+        let timeout = ProbeResult {
+            outcome: ProbeOutcome::Timeout,
+            latency_ms: check.timeout_ms as u32,
+            detail: None,
+        };
         // Draw the loss roll unconditionally so the random stream does not depend on
         // the world state (keeps runs of the two modes comparable).
         let lost = rng.random_bool(self.knobs.probe_loss);
         let jitter = rng.random_range(0..=self.knobs.probe_latency_ms.max(1) / 2);
-        let Some(i) = self.node_index(node_name) else { return timeout };
+        let Some(i) = self.node_index(node_name) else {
+            return timeout;
+        };
         let n = &self.nodes[i];
         if lost || !n.alive || !self.links.reachable(observer, self.point(i)) {
             return timeout;
@@ -35,18 +47,29 @@ impl World {
         };
         let is_db = matches!(check.kind, CheckKind::Mysql | CheckKind::Postgres);
         let detail = match check.kind {
-            CheckKind::Disk => self.disks.get(&i).map(|d| Box::new(ProbeDetail::Disk(d.status()))),
-            _ if is_db => self
-                .replicas
+            CheckKind::Disk => self
+                .disks
                 .get(&i)
-                .filter(|_| !n.writable)
-                .map(|r| Box::new(ProbeDetail::Replication(r.status(self.now_ms, self.knobs.write_rate_per_s)))),
+                .map(|d| Box::new(ProbeDetail::Disk(d.status()))),
+            _ if is_db => self.replicas.get(&i).filter(|_| !n.writable).map(|r| {
+                Box::new(ProbeDetail::Replication(
+                    r.status(self.now_ms, self.knobs.write_rate_per_s),
+                ))
+            }),
             _ => None,
         };
         let disk_full = self.disks.get(&i).is_some_and(|d| d.full());
         // A full disk halts the database (seed 003); the disk probe itself still
         // answers (it reports the numbers) but fails.
         let fails = misconfigured || (disk_full && (is_db || check.kind == CheckKind::Disk));
-        ProbeResult { outcome: if fails { ProbeOutcome::Fail } else { ProbeOutcome::Pass }, latency_ms, detail }
+        ProbeResult {
+            outcome: if fails {
+                ProbeOutcome::Fail
+            } else {
+                ProbeOutcome::Pass
+            },
+            latency_ms,
+            detail,
+        }
     }
 }

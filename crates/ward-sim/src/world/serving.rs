@@ -10,9 +10,13 @@ impl World {
     fn dependencies_ok(&self, node: usize) -> bool {
         self.truth.nodes()[node].depends_on.iter().all(|dep| {
             let d = dep.index();
-            let replication_ok = match (self.truth.nodes()[d].replication.as_ref(), self.replicas.get(&d)) {
+            let replication_ok = match (
+                self.truth.nodes()[d].replication.as_ref(),
+                self.replicas.get(&d),
+            ) {
                 (Some(cfg), Some(r)) => {
-                    self.nodes[d].writable || (r.running && r.flowing() && r.lag_ms(self.now_ms) <= cfg.lag_max_ms)
+                    self.nodes[d].writable
+                        || (r.running && r.flowing() && r.lag_ms(self.now_ms) <= cfg.lag_max_ms)
                 }
                 _ => true,
             };
@@ -36,7 +40,10 @@ impl World {
         let s = &self.services[service];
         let ok = |name: &String| self.node_index(name).is_some_and(|i| self.serves(i));
         match s.kind {
-            ServiceKind::Vip => s.holders.first().map_or(0.0, |h| if ok(h) { 1.0 } else { 0.0 }),
+            ServiceKind::Vip => s
+                .holders
+                .first()
+                .map_or(0.0, |h| if ok(h) { 1.0 } else { 0.0 }),
             ServiceKind::Dns => {
                 if s.holders.is_empty() {
                     0.0
@@ -55,11 +62,18 @@ impl World {
             // A sync service is available while every candidate's tree is intact:
             // a sync that wipes a tree (seed 001) is an outage of that tree.
             ServiceKind::Sync => {
-                let intact = |name: &String| self.node_index(name).is_some_and(|i| self.nodes[i].tree_files >= self.tree_files_intact);
+                let intact = |name: &String| {
+                    self.node_index(name)
+                        .is_some_and(|i| self.nodes[i].tree_files >= self.tree_files_intact)
+                };
                 let ready: Vec<&String> = s
                     .candidates
                     .iter()
-                    .filter(|c| self.truth.node_id(c).is_some_and(|id| self.truth.node(id).lifecycle.may_serve()))
+                    .filter(|c| {
+                        self.truth
+                            .node_id(c)
+                            .is_some_and(|id| self.truth.node(id).lifecycle.may_serve())
+                    })
                     .collect();
                 if ready.is_empty() {
                     1.0
@@ -72,12 +86,22 @@ impl World {
 
     /// Two writable members of one primary service are up at once.
     pub fn split_brain(&self) -> bool {
-        self.services.iter().filter(|s| s.kind == ServiceKind::Primary).any(|s| {
-            s.candidates
+        self.services
+            .iter()
+            .filter(|s| s.kind == ServiceKind::Primary)
+            .any(|s| {
+                s.candidates
+                    .iter()
+                    .filter(|c| {
+                        self.node_index(c)
+                            .is_some_and(|i| self.nodes[i].writable && self.nodes[i].alive)
+                    })
+                    .count()
+                    > 1
+            })
+            || self
+                .services
                 .iter()
-                .filter(|c| self.node_index(c).is_some_and(|i| self.nodes[i].writable && self.nodes[i].alive))
-                .count()
-                > 1
-        }) || self.services.iter().any(|s| s.kind == ServiceKind::Vip && s.holders.len() > 1)
+                .any(|s| s.kind == ServiceKind::Vip && s.holders.len() > 1)
     }
 }
