@@ -39,6 +39,7 @@ macro_rules! scenario_tests {
 scenario_tests! {
     s000_persona_flapping_site => "000-persona-flapping-site.toml",
     s001_wikimedia_sync_from_unprovisioned => "001-wikimedia-sync-from-unprovisioned.toml",
+    s002_graphite_torn_inventory => "002-graphite-torn-inventory.toml",
 }
 
 #[test]

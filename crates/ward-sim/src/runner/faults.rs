@@ -131,8 +131,8 @@ impl Run<'_> {
             Fault::LinkFlap { cut, .. } | Fault::Partition { cut, .. } => {
                 [endpoint_nodes(&cut.a), endpoint_nodes(&cut.b)].concat()
             }
-            Fault::NodeCrash { node }
-            | Fault::ReplicationBreak { node, .. }
+            Fault::NodeCrash { nodes } => nodes.clone(),
+            Fault::ReplicationBreak { node, .. }
             | Fault::ReplicationLag { node, .. }
             | Fault::DiskFillRate { node, .. }
             | Fault::EgressBroken { node }

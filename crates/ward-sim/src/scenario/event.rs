@@ -135,10 +135,10 @@ pub enum Fault {
         random: Option<(u64, u64)>,
     },
     NodeCrash {
-        node: String,
+        nodes: Vec<String>,
     },
     NodeRecover {
-        node: String,
+        nodes: Vec<String>,
     },
     Partition {
         cut: Cut,

@@ -227,8 +227,8 @@ fn present_fields(e: &RawEvent) -> Vec<&'static str> {
 fn allowed(kind: &str, command: Option<&str>) -> Option<&'static [&'static str]> {
     Some(match kind {
         "link_flap" => &["between", "until", "up", "period_min", "period_max"],
-        "node_crash" | "node_recover" | "replication_repair" | "egress_broken"
-        | "egress_repaired" | "reconfigured" => &["node"],
+        "node_crash" | "node_recover" => &["node", "nodes"],
+        "replication_repair" | "egress_broken" | "egress_repaired" | "reconfigured" => &["node"],
         "partition" => &["between", "duration"],
         "heal" => &["between"],
         "replication_break" => &["node", "error"],
@@ -372,8 +372,12 @@ fn convert_event(
                 random,
             }
         }
-        "node_crash" => Fault::NodeCrash { node: node()? },
-        "node_recover" => Fault::NodeRecover { node: node()? },
+        "node_crash" => Fault::NodeCrash {
+            nodes: node_list(ctx, &field("node"), &e)?,
+        },
+        "node_recover" => Fault::NodeRecover {
+            nodes: node_list(ctx, &field("node"), &e)?,
+        },
         "partition" => Fault::Partition {
             cut: cut(true)?.unwrap(),
             duration_ms: opt_duration("duration", &e.duration)?,
@@ -459,6 +463,18 @@ fn convert_event(
         note: e.note,
         fault,
     })
+}
+
+/// `node = "a"` or `nodes = ["a", "b"]`, exactly one of them.
+fn node_list(ctx: &Ctx, field: &str, e: &RawEvent) -> Result<Vec<String>, ScenarioError> {
+    match (&e.node, &e.nodes) {
+        (Some(n), None) => Ok(vec![n.clone()]),
+        (None, Some(list)) if !list.is_empty() => Ok(list.clone()),
+        _ => Err(ctx.err(
+            field,
+            "give exactly one of `node` or a non-empty `nodes` list",
+        )),
+    }
 }
 
 fn operator(ctx: &Ctx, index: usize, e: &RawEvent) -> Result<Fault, ScenarioError> {

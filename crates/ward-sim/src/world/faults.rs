@@ -15,16 +15,20 @@ impl World {
     /// partitions are scheduled by the runner, which calls `links` directly.
     pub fn apply_fault(&mut self, fault: &Fault) -> Result<String, String> {
         let sentence = match fault {
-            Fault::NodeCrash { node } => {
-                let i = self.node_or_err(node)?;
-                self.nodes[i].alive = false;
-                format!("{node} crashed")
+            Fault::NodeCrash { nodes } => {
+                for node in nodes {
+                    let i = self.node_or_err(node)?;
+                    self.nodes[i].alive = false;
+                }
+                format!("{} crashed", nodes.join(", "))
             }
-            Fault::NodeRecover { node } => {
-                let i = self.node_or_err(node)?;
-                self.nodes[i].alive = true;
-                self.nodes[i].rebooting_until_ms = None;
-                format!("{node} is back up")
+            Fault::NodeRecover { nodes } => {
+                for node in nodes {
+                    let i = self.node_or_err(node)?;
+                    self.nodes[i].alive = true;
+                    self.nodes[i].rebooting_until_ms = None;
+                }
+                format!("{} back up", nodes.join(", "))
             }
             Fault::ReplicationBreak { node, error } => {
                 let i = self.node_or_err(node)?;
@@ -84,7 +88,9 @@ impl World {
                 self.nodes[i].misconfigured = Some(check.clone());
                 match check {
                     Some(c) => format!("{node} is misconfigured: fails {c}"),
-                    None => format!("{node} is misconfigured: serves wrongly"),
+                    None => format!(
+                        "{node} is misconfigured: serves clients wrongly, yet its probes pass"
+                    ),
                 }
             }
             Fault::Reconfigured { node } => {

@@ -36,7 +36,8 @@ pub struct NodeState {
     pub rebooting_until_ms: Option<u64>,
     /// Answers can get out (seed 004: gateway addresses without a default route).
     pub egress_ok: bool,
-    /// Wrongly configured: fails this check (None: every check, and serves wrongly).
+    /// Wrongly configured: serves clients wrongly; fails this check if one is named
+    /// (None: its probes still pass, as seed 002's wrong firewall did from inside).
     pub misconfigured: Option<Option<String>>,
     /// Files in the node's copy of a synced tree (0: reimaged, seed 001).
     pub tree_files: u32,

@@ -40,11 +40,7 @@ impl World {
             return timeout;
         }
         let latency_ms = (self.knobs.probe_latency_ms + jitter).min(check.timeout_ms) as u32;
-        let misconfigured = match &n.misconfigured {
-            Some(None) => true,
-            Some(Some(c)) => *c == check.name,
-            None => false,
-        };
+        let misconfigured = matches!(&n.misconfigured, Some(Some(c)) if *c == check.name);
         let is_db = matches!(check.kind, CheckKind::Mysql | CheckKind::Postgres);
         let detail = match check.kind {
             CheckKind::Disk => self

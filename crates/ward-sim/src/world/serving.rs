@@ -29,7 +29,7 @@ impl World {
         let n = &self.nodes[node];
         n.alive
             && n.egress_ok
-            && n.misconfigured.as_ref().is_none_or(|c| c.is_some())
+            && n.misconfigured.is_none()
             && self.links.reachable(Point::Clients, self.point(node))
             && self.disks.get(&node).is_none_or(|d| !d.full())
             && self.dependencies_ok(node)
