@@ -81,6 +81,9 @@ pub fn run_scenario(scenario: &Scenario, seed: u64) -> Result<ScenarioReport, St
     })
 }
 
+/// Per-service rows printed per mode in the text table.
+const SERVICE_ROWS_MAX: usize = 5;
+
 fn opt_ms(v: Option<u64>) -> String {
     v.map_or("-".into(), human_duration)
 }
@@ -164,7 +167,13 @@ impl ScenarioReport {
             out.push_str(&format!("  {name:<24} {a:>16} {b:>16}\n"));
         }
         for (label, s) in [("ward", &w.services), ("naive", &n.services)] {
-            for svc in s.iter() {
+            // Many services: show the least available few, not a wall of rows.
+            let mut shown: Vec<_> = s.iter().collect();
+            if shown.len() > SERVICE_ROWS_MAX {
+                shown.sort_by(|a, b| a.availability.total_cmp(&b.availability));
+                shown.truncate(SERVICE_ROWS_MAX);
+            }
+            for svc in shown {
                 out.push_str(&format!(
                     "  {label:<5} service {:<20} availability {:.4}  outage {:>9}  moves {:>3}  flaps {:>3}\n",
                     svc.name,

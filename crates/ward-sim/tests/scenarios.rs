@@ -40,6 +40,7 @@ scenario_tests! {
     s000_persona_flapping_site => "000-persona-flapping-site.toml",
     s001_wikimedia_sync_from_unprovisioned => "001-wikimedia-sync-from-unprovisioned.toml",
     s002_graphite_torn_inventory => "002-graphite-torn-inventory.toml",
+    s003_matrix_pause_and_diskfill => "003-matrix-pause-and-diskfill.toml",
 }
 
 #[test]

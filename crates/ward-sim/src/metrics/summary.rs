@@ -2,7 +2,8 @@
 //!
 //! Definitions (used by expectations and the baseline comparison):
 //! - availability: time-weighted share of client traffic that reached a working
-//!   node (dns: weighted by targets), averaged over services.
+//!   node (dns: weighted by targets; primary: split brain counts as down; sync: share
+//!   of ready candidates whose tree is intact), averaged over services.
 //! - outage_ms: time during which any service was below full availability.
 //! - recovery_ms_max: the longest continuous stretch below full availability.
 //! - moves: move steps (vip, dns targets, promote) applied in the world.

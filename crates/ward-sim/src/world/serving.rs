@@ -51,6 +51,9 @@ impl World {
                     s.holders.iter().filter(|h| ok(h)).count() as f64 / s.holders.len() as f64
                 }
             }
+            // Two writable members means writes diverge: clients may be served, but not
+            // correctly, so split brain counts as unavailable.
+            ServiceKind::Primary if self.primary_split(s) => 0.0,
             ServiceKind::Primary => s.holders.first().map_or(0.0, |h| {
                 let i = self.node_index(h);
                 if i.is_some_and(|i| self.nodes[i].writable && self.db_ok(i) && self.serves(i)) {
@@ -84,24 +87,23 @@ impl World {
         }
     }
 
-    /// Two writable members of one primary service are up at once.
-    pub fn split_brain(&self) -> bool {
-        self.services
+    fn primary_split(&self, s: &super::ServiceState) -> bool {
+        s.candidates
             .iter()
-            .filter(|s| s.kind == ServiceKind::Primary)
-            .any(|s| {
-                s.candidates
-                    .iter()
-                    .filter(|c| {
-                        self.node_index(c)
-                            .is_some_and(|i| self.nodes[i].writable && self.nodes[i].alive)
-                    })
-                    .count()
-                    > 1
+            .filter(|c| {
+                self.node_index(c)
+                    .is_some_and(|i| self.nodes[i].writable && self.nodes[i].alive)
             })
-            || self
-                .services
-                .iter()
-                .any(|s| s.kind == ServiceKind::Vip && s.holders.len() > 1)
+            .count()
+            > 1
+    }
+
+    /// Two writable members of one primary service are up at once, or two VIP holders.
+    pub fn split_brain(&self) -> bool {
+        self.services.iter().any(|s| match s.kind {
+            ServiceKind::Primary => self.primary_split(s),
+            ServiceKind::Vip => s.holders.len() > 1,
+            _ => false,
+        })
     }
 }
