@@ -12,5 +12,7 @@ fn main() {
     print!("{}", report.text());
     if let Some(path) = args.get(3) {
         std::fs::write(path, &report.timeline_markdown).expect("write timeline");
+        std::fs::write(format!("{path}.naive.md"), &report.naive_timeline_markdown)
+            .expect("write timeline");
     }
 }

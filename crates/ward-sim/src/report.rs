@@ -32,6 +32,9 @@ pub struct ScenarioReport {
     /// The Guarded run's timeline, in Markdown.
     #[serde(skip)]
     pub timeline_markdown: String,
+    /// The baseline run's timeline, for comparison.
+    #[serde(skip)]
+    pub naive_timeline_markdown: String,
 }
 
 fn summary(out: &RunOutput, duration_ms: u64) -> RunSummary {
@@ -76,6 +79,10 @@ pub fn run_scenario(scenario: &Scenario, seed: u64) -> Result<ScenarioReport, St
         passed: expectations.iter().all(|e| e.passed),
         expectations,
         timeline_markdown: ward.timeline.markdown(&title),
+        naive_timeline_markdown: naive.timeline.markdown(&format!(
+            "{} — naive baseline timeline (seed {seed})",
+            scenario.name
+        )),
         ward: ws,
         naive: ns,
     })

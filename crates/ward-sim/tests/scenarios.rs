@@ -41,6 +41,7 @@ scenario_tests! {
     s001_wikimedia_sync_from_unprovisioned => "001-wikimedia-sync-from-unprovisioned.toml",
     s002_graphite_torn_inventory => "002-graphite-torn-inventory.toml",
     s003_matrix_pause_and_diskfill => "003-matrix-pause-and-diskfill.toml",
+    s004_bytemark_rolling_reboot => "004-bytemark-rolling-reboot.toml",
 }
 
 #[test]

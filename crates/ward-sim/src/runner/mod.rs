@@ -196,6 +196,19 @@ impl Run<'_> {
                 let doc = self.doc.clone();
                 self.read_inventory(&doc)
             }
+            Ev::RebootDone { nodes } => {
+                for n in &nodes {
+                    if let Some(i) = self.world.node_index(n) {
+                        if self.world.nodes[i].rebooting_until_ms.take().is_some() {
+                            self.world.nodes[i].alive = true;
+                        }
+                    }
+                }
+                self.world.refresh_replication();
+                self.timeline
+                    .world(self.now, format!("{} back from reboot", nodes.join(", ")));
+                Ok(())
+            }
             Ev::Resume => self.resume(),
             Ev::Restart => self.restart(),
             Ev::End => Ok(()),

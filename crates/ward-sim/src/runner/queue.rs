@@ -38,6 +38,10 @@ pub enum Ev {
     Deliver(Input),
     /// A torn read is over: the writer finished, the reader sees the whole file.
     InventoryWritten,
+    /// Rebooting nodes come back.
+    RebootDone {
+        nodes: Vec<String>,
+    },
     Resume,
     Restart,
     End,

@@ -116,7 +116,7 @@ impl Run<'_> {
     fn begin_call(&mut self, id: u64) -> Result<(), String> {
         let call = &self.actuators.calls[&id];
         let knobs = self.world.knobs.hook(&call.hook).clone();
-        let mut latency = knobs.latency_ms + self.rng.random_range(0..=knobs.jitter_ms);
+        let latency = knobs.latency_ms + self.rng.random_range(0..=knobs.jitter_ms);
         let injected_failure = self.rng.random_bool(knobs.failure_rate);
         if let (ward_core::journal::JobStep::Apply, Effect::Maintain { nodes, .. }) =
             (call.step, &call.effect)
@@ -129,7 +129,12 @@ impl Run<'_> {
                 }
             }
             self.world.refresh_replication();
-            latency += self.world.knobs.reboot_ms;
+            self.queue.push(
+                until,
+                Ev::RebootDone {
+                    nodes: nodes.clone(),
+                },
+            )?;
         }
         self.queue.push(
             self.now + latency,

@@ -198,6 +198,10 @@ pub enum Fault {
         node: String,
         check: Option<String>,
     },
+    /// Taking a VIP will leave the node without a default route (seed 004).
+    RouteScriptBroken {
+        node: String,
+    },
     Reconfigured {
         node: String,
     },

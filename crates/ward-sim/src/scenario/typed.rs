@@ -228,7 +228,11 @@ fn allowed(kind: &str, command: Option<&str>) -> Option<&'static [&'static str]>
     Some(match kind {
         "link_flap" => &["between", "until", "up", "period_min", "period_max"],
         "node_crash" | "node_recover" => &["node", "nodes"],
-        "replication_repair" | "egress_broken" | "egress_repaired" | "reconfigured" => &["node"],
+        "replication_repair"
+        | "egress_broken"
+        | "egress_repaired"
+        | "reconfigured"
+        | "route_script_broken" => &["node"],
         "partition" => &["between", "duration"],
         "heal" => &["between"],
         "replication_break" => &["node", "error"],
@@ -260,7 +264,8 @@ fn allowed(kind: &str, command: Option<&str>) -> Option<&'static [&'static str]>
 
 const KINDS: &str = "link_flap, node_crash, node_recover, partition, heal, replication_break, replication_repair, \
 replication_lag, disk_fill_rate, inventory_torn, inventory_replace, controller_crash, controller_restart, \
-controller_pause, clock_jump, operator, egress_broken, egress_repaired, misconfigured, reconfigured, tree";
+controller_pause, clock_jump, operator, egress_broken, egress_repaired, misconfigured, reconfigured, \
+route_script_broken, tree";
 
 const COMMANDS: &str =
     "hold, release, approve, reject, ack, drain, undrain, sync, switchover, rollout";
@@ -449,6 +454,7 @@ fn convert_event(
             check: e.check.clone(),
         },
         "reconfigured" => Fault::Reconfigured { node: node()? },
+        "route_script_broken" => Fault::RouteScriptBroken { node: node()? },
         "tree" => Fault::Tree {
             node: node()?,
             files: e

@@ -136,6 +136,21 @@ impl World {
             .ok_or_else(|| StepResult::fail(format!("no service `{name}` in the world")))
     }
 
+    /// A node gives up a VIP; once it holds none, a broken transition script's
+    /// missing route no longer matters (it is a backup again).
+    fn release_vip(&mut self, node: &str, service: usize) {
+        let still_holds = self.services.iter().enumerate().any(|(i, s)| {
+            i != service
+                && s.kind == ward_core::inventory::ServiceKind::Vip
+                && s.holders.iter().any(|h| h == node)
+        });
+        if let Some(i) = self.node_index(node) {
+            if self.nodes[i].route_script_broken && !still_holds {
+                self.nodes[i].egress_ok = true;
+            }
+        }
+    }
+
     /// Runs one step's effect now (the call has completed).
     pub fn complete_step(&mut self, step: JobStep, effect: &Effect) -> StepResult {
         let result = match step {
@@ -184,6 +199,14 @@ impl World {
                 } else {
                     Some(to.clone())
                 };
+                for old in self.services[s].holders.clone() {
+                    self.release_vip(&old, s);
+                }
+                if let Some(i) = target.as_deref().and_then(|t| self.node_index(t)) {
+                    if self.nodes[i].route_script_broken {
+                        self.nodes[i].egress_ok = false;
+                    }
+                }
                 self.set_holders(s, target.into_iter().collect());
             }
             Effect::SetTargets { service, from, to } => {
@@ -231,16 +254,9 @@ impl World {
                 self.nodes[t].tree_files = self.nodes[f].tree_files;
                 self.dirty = true;
             }
-            // A reboot's downtime is handled by the actuator at call start; by
-            // completion the nodes are back.
+            // The reboot itself was started when the call began (the runner brings
+            // the nodes back after `world.reboot`); the call only reports.
             Effect::Maintain { nodes, operation } => {
-                for n in nodes {
-                    if let Some(i) = self.node_index(n) {
-                        if self.nodes[i].rebooting_until_ms.take().is_some() {
-                            self.nodes[i].alive = true;
-                        }
-                    }
-                }
                 self.dirty = true;
                 return Ok(StepResult::ok(format!(
                     "{operation} of {} done",

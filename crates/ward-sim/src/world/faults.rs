@@ -93,6 +93,11 @@ impl World {
                     ),
                 }
             }
+            Fault::RouteScriptBroken { node } => {
+                let i = self.node_or_err(node)?;
+                self.nodes[i].route_script_broken = true;
+                format!("{node}'s VIP transition script names VRRP instances that no longer exist")
+            }
             Fault::Reconfigured { node } => {
                 let i = self.node_or_err(node)?;
                 self.nodes[i].misconfigured = None;

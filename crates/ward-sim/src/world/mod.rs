@@ -43,6 +43,9 @@ pub struct NodeState {
     pub tree_files: u32,
     /// Accepts writes (a primary, or an old primary nobody fenced).
     pub writable: bool,
+    /// Its VIP transition script is broken (seed 004): taking a VIP leaves it with
+    /// the addresses but no default route.
+    pub route_script_broken: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -78,6 +81,8 @@ pub struct World {
     pub moves: Vec<(u64, String, &'static str)>,
     /// The size of an intact synced tree, for the sync services' availability.
     pub tree_files_intact: u32,
+    /// Checks some service verifies with: end to end, so they fail without egress.
+    pub end_to_end_checks: Vec<String>,
 }
 
 impl World {
@@ -101,6 +106,7 @@ impl World {
                     },
                 ),
                 writable: false,
+                route_script_broken: false,
             })
             .collect();
         let services: Vec<ServiceState> = truth
@@ -149,7 +155,13 @@ impl World {
                 holders: s.holders.clone(),
             })
             .collect();
+        let end_to_end_checks = truth
+            .services()
+            .iter()
+            .flat_map(|s| s.verify.iter().map(|&c| truth.check(c).name.clone()))
+            .collect();
         World {
+            end_to_end_checks,
             tree_files_intact: knobs.tree_files,
             truth,
             knobs,

@@ -57,7 +57,9 @@ impl World {
         let disk_full = self.disks.get(&i).is_some_and(|d| d.full());
         // A full disk halts the database (seed 003); the disk probe itself still
         // answers (it reports the numbers) but fails.
-        let fails = misconfigured || (disk_full && (is_db || check.kind == CheckKind::Disk));
+        let no_egress = !n.egress_ok && self.end_to_end_checks.contains(&check.name);
+        let fails =
+            misconfigured || no_egress || (disk_full && (is_db || check.kind == CheckKind::Disk));
         ProbeResult {
             outcome: if fails {
                 ProbeOutcome::Fail
