@@ -63,7 +63,7 @@ fn bad_scenarios_get_precise_errors() {
         ("name = \"x\"\ninventory = \"../examples/persona.toml\"\nduration = \"1x\"\n", "`duration`: `1x`: unknown unit"),
         (
             "name = \"x\"\ninventory = \"../examples/persona.toml\"\nduration = \"1h\"\n[[event]]\nat = \"5m\"\nkind = \"node_crash\"\n",
-            "`event[0].node`: is required",
+            "`event[0].node`: give exactly one of `node` or a non-empty `nodes` list",
         ),
         (
             "name = \"x\"\ninventory = \"../examples/persona.toml\"\nduration = \"1h\"\n[[event]]\nat = \"5m\"\nkind = \"node_crash\"\nnode = \"a\"\nerror = \"e\"\n",

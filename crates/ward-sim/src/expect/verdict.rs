@@ -508,8 +508,8 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
                 .world
                 .placement_log
                 .iter()
-                .filter(|c| &c.service == service && c.at_ms <= *at_ms)
-                .last()
+                .rev()
+                .find(|c| &c.service == service && c.at_ms <= *at_ms)
                 .map(|c| c.holders.clone())
                 .unwrap_or_default();
             let (a, w): (BTreeSet<_>, BTreeSet<_>) =
