@@ -22,7 +22,7 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "FILE.md")]
     pub timeline: Option<PathBuf>,
     /// `--output json` prints machine-readable reports.
-    #[arg(long = "output", value_name = "FORMAT", default_value = "text", value_parser = parse_output)]
+    #[arg(long = "output", value_name = "FORMAT", default_value = "text", value_parser = parse_output, action = clap::ArgAction::Set)]
     pub json: bool,
 }
 
