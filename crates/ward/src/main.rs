@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "ward", version, about = "Ward: a failover control plane whose automation never makes an outage worse.")]
+#[command(
+    name = "ward",
+    version,
+    about = "Ward: a failover control plane whose automation never makes an outage worse."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Verb,

@@ -1,0 +1,297 @@
+//! What a scenario expects, as checked values.
+
+use ward_core::action::Outcome;
+use ward_core::journal::Severity;
+use ward_core::Mode;
+
+use crate::clock::{parse_at, parse_duration};
+use crate::scenario::{RawBounds, RawCheck, ScenarioError};
+
+/// A window of virtual time: `after` inclusive, `before` exclusive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    pub after_ms: u64,
+    pub before_ms: Option<u64>,
+}
+
+impl Window {
+    pub fn contains(&self, at_ms: u64) -> bool {
+        at_ms >= self.after_ms && self.before_ms.is_none_or(|b| at_ms < b)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum CheckKind {
+    /// An alert whose cause starts with the prefix was raised in the window.
+    AlertRaised {
+        cause_prefix: String,
+        severity_min: Option<Severity>,
+        window: Window,
+    },
+    /// Alerts for the two cause prefixes are separate alert groups (never the same id).
+    AlertsDistinct {
+        cause_prefix: String,
+        other_prefix: String,
+    },
+    /// A notification for the cause went out with escalation >= 1.
+    Escalated { cause_prefix: String },
+    /// Between `min` and `max` decisions matching the filters were journaled in the window.
+    Decision {
+        outcome: Option<Outcome>,
+        action: Option<String>,
+        contains: Option<String>,
+        window: Window,
+        min: u64,
+        max: Option<u64>,
+    },
+    /// Moves applied in the world within the window.
+    Moves {
+        window: Window,
+        min: Option<u64>,
+        max: Option<u64>,
+    },
+    /// The world added `node` to `service`'s placement at most `max` times in the
+    /// window, and never before `not_before`.
+    NodeAdded {
+        service: String,
+        node: String,
+        window: Window,
+        max: Option<u64>,
+        not_before: Option<u64>,
+    },
+    /// At least `min` jobs (of `action`, if given) ended this way.
+    JobEnded {
+        end: String,
+        action: Option<String>,
+        min: u64,
+    },
+    /// Every job with an intent reached exactly one terminal record.
+    JobsTerminalOnce,
+    /// Every queued notification was delivered to its route at least once.
+    NotificationsDelivered,
+    /// The world's placement of `service` at `at` is exactly `holders` (order ignored).
+    Placement {
+        service: String,
+        at_ms: u64,
+        holders: Vec<String>,
+    },
+    /// The engine journaled a time anomaly in the window.
+    TimeAnomaly { window: Window },
+}
+
+#[derive(Clone, Debug)]
+pub struct CheckSpec {
+    pub index: usize,
+    pub mode: Mode,
+    pub note: Option<String>,
+    pub kind: CheckKind,
+}
+
+/// A metric `beats_baseline` compares; see `verdict::beats_baseline`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    Availability,
+    Moves,
+    Outage,
+    SplitBrain,
+    Flaps,
+}
+
+impl Metric {
+    pub fn parse(name: &str) -> Option<Metric> {
+        Some(match name {
+            "availability" => Metric::Availability,
+            "moves" => Metric::Moves,
+            "outage" => Metric::Outage,
+            "split_brain" => Metric::SplitBrain,
+            "flaps" => Metric::Flaps,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Availability => "availability",
+            Metric::Moves => "moves",
+            Metric::Outage => "outage",
+            Metric::SplitBrain => "split_brain",
+            Metric::Flaps => "flaps",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Expect {
+    pub beats_baseline: Vec<Metric>,
+    pub ward: RawBounds,
+    pub naive: RawBounds,
+    pub checks: Vec<CheckSpec>,
+}
+
+impl Expect {
+    pub fn convert(
+        file: &str,
+        start_clock_ms: u64,
+        raw: crate::scenario::RawExpect,
+    ) -> Result<Expect, ScenarioError> {
+        let err = |field: String, message: String| ScenarioError {
+            file: file.into(),
+            field,
+            message,
+        };
+        let mut beats = Vec::new();
+        for name in &raw.beats_baseline {
+            beats.push(Metric::parse(name).ok_or_else(|| {
+                err(
+                    "expect.beats_baseline".into(),
+                    format!("unknown metric `{name}`; expected availability, moves, outage, split_brain or flaps"),
+                )
+            })?);
+        }
+        let mut checks = Vec::new();
+        for (index, c) in raw.check.into_iter().enumerate() {
+            checks.push(
+                convert_check(index, start_clock_ms, c)
+                    .map_err(|(f, m)| err(format!("expect.check[{index}].{f}"), m))?,
+            );
+        }
+        Ok(Expect {
+            beats_baseline: beats,
+            ward: raw.ward,
+            naive: raw.naive,
+            checks,
+        })
+    }
+}
+
+type FieldError = (String, String);
+
+fn convert_check(index: usize, start: u64, c: RawCheck) -> Result<CheckSpec, FieldError> {
+    let at = |name: &str, v: &Option<String>| -> Result<Option<u64>, FieldError> {
+        v.as_deref()
+            .map(|t| parse_at(t, start).map_err(|m| (name.to_string(), m)))
+            .transpose()
+    };
+    let need = |name: &str, v: &Option<String>| -> Result<String, FieldError> {
+        v.clone().ok_or_else(|| {
+            (
+                name.to_string(),
+                format!("is required for kind `{}`", c.kind),
+            )
+        })
+    };
+    let after_ms = at("after", &c.after)?.unwrap_or(0);
+    let mut before_ms = at("before", &c.before)?;
+    if let Some(w) = &c.within {
+        let within = parse_duration(w).map_err(|m| ("within".to_string(), m))?;
+        before_ms = Some(before_ms.map_or(after_ms + within, |b| b.min(after_ms + within)));
+    }
+    let window = Window {
+        after_ms,
+        before_ms,
+    };
+    let mode = match c.mode.as_deref() {
+        None | Some("ward") | Some("guarded") => Mode::Guarded,
+        Some("naive") => Mode::Naive,
+        Some(other) => {
+            return Err((
+                "mode".into(),
+                format!("`{other}`: expected \"ward\" or \"naive\""),
+            ))
+        }
+    };
+    let kind = match c.kind.as_str() {
+        "alert_raised" => CheckKind::AlertRaised {
+            cause_prefix: need("cause_prefix", &c.cause_prefix)?,
+            severity_min: c.severity.as_deref().map(severity).transpose()?,
+            window,
+        },
+        "alerts_distinct" => CheckKind::AlertsDistinct {
+            cause_prefix: need("cause_prefix", &c.cause_prefix)?,
+            other_prefix: need("other_prefix", &c.other_prefix)?,
+        },
+        "escalated" => CheckKind::Escalated { cause_prefix: c.cause_prefix.clone().unwrap_or_default() },
+        "decision" => CheckKind::Decision {
+            outcome: c.outcome.as_deref().map(outcome).transpose()?,
+            action: c.action.clone(),
+            contains: c.contains.clone(),
+            window,
+            min: c.min.unwrap_or(1),
+            max: c.max,
+        },
+        "moves" => {
+            if c.min.is_none() && c.max.is_none() {
+                return Err(("min".into(), "give `min`, `max` or both".into()));
+            }
+            CheckKind::Moves { window, min: c.min, max: c.max }
+        }
+        "node_added" => CheckKind::NodeAdded {
+            service: need("service", &c.service)?,
+            node: need("node", &c.node)?,
+            window,
+            max: c.max,
+            not_before: at("not_before", &c.not_before)?,
+        },
+        "job_ended" => {
+            let end = need("end", &c.end)?;
+            if !["succeeded", "rolled_back", "failed", "abandoned"].contains(&end.as_str()) {
+                return Err(("end".into(), format!("`{end}`: expected succeeded, rolled_back, failed or abandoned")));
+            }
+            CheckKind::JobEnded { end, action: c.action.clone(), min: c.min.unwrap_or(1) }
+        }
+        "jobs_terminal_once" => CheckKind::JobsTerminalOnce,
+        "notifications_delivered" => CheckKind::NotificationsDelivered,
+        "placement" => CheckKind::Placement {
+            service: need("service", &c.service)?,
+            at_ms: at("at", &c.at)?.ok_or_else(|| ("at".to_string(), "is required for kind `placement`".to_string()))?,
+            holders: c.holders.clone().unwrap_or_default(),
+        },
+        "time_anomaly" => CheckKind::TimeAnomaly { window },
+        other => {
+            return Err((
+                "kind".into(),
+                format!(
+                    "unknown check `{other}`; expected alert_raised, alerts_distinct, escalated, decision, moves, \
+                     node_added, job_ended, jobs_terminal_once, notifications_delivered, placement or time_anomaly"
+                ),
+            ))
+        }
+    };
+    Ok(CheckSpec {
+        index,
+        mode,
+        note: c.note,
+        kind,
+    })
+}
+
+fn severity(text: &str) -> Result<Severity, FieldError> {
+    match text {
+        "info" => Ok(Severity::Info),
+        "warning" => Ok(Severity::Warning),
+        "page" => Ok(Severity::Page),
+        other => Err((
+            "severity".into(),
+            format!("`{other}`: expected info, warning or page"),
+        )),
+    }
+}
+
+fn outcome(text: &str) -> Result<Outcome, FieldError> {
+    match text {
+        "allow" => Ok(Outcome::Allow),
+        "needs_approval" => Ok(Outcome::NeedsApproval),
+        "refuse" => Ok(Outcome::Refuse),
+        other => Err((
+            "outcome".into(),
+            format!("`{other}`: expected allow, needs_approval or refuse"),
+        )),
+    }
+}
+
+pub fn outcome_name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Allow => "allow",
+        Outcome::NeedsApproval => "needs_approval",
+        Outcome::Refuse => "refuse",
+    }
+}
