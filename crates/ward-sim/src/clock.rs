@@ -17,13 +17,9 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     while !rest.is_empty() {
         let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
         if digits == 0 {
-            return Err(format!(
-                "`{text}` is not a duration; write e.g. \"90s\", \"10m\" or \"6h\""
-            ));
+            return Err(format!("`{text}` is not a duration; write e.g. \"90s\", \"10m\" or \"6h\""));
         }
-        let value: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("`{text}`: number too large"))?;
+        let value: u64 = rest[..digits].parse().map_err(|_| format!("`{text}`: number too large"))?;
         rest = &rest[digits..];
         let unit_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
         let unit_ms = match &rest[..unit_len] {
@@ -32,22 +28,11 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
             "m" => MINUTE_MS,
             "h" => HOUR_MS,
             "d" => DAY_MS,
-            "" => {
-                return Err(format!(
-                    "`{text}`: missing unit after {value} (ms, s, m, h or d)"
-                ))
-            }
-            other => {
-                return Err(format!(
-                    "`{text}`: unknown unit `{other}` (ms, s, m, h or d)"
-                ))
-            }
+            "" => return Err(format!("`{text}`: missing unit after {value} (ms, s, m, h or d)")),
+            other => return Err(format!("`{text}`: unknown unit `{other}` (ms, s, m, h or d)")),
         };
         rest = &rest[unit_len..];
-        total = value
-            .checked_mul(unit_ms)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| format!("`{text}`: duration too large"))?;
+        total = value.checked_mul(unit_ms).and_then(|v| total.checked_add(v)).ok_or_else(|| format!("`{text}`: duration too large"))?;
     }
     Ok(total)
 }
@@ -66,15 +51,11 @@ pub fn parse_signed_duration(text: &str) -> Result<i64, String> {
 pub fn parse_clock(text: &str) -> Result<u64, String> {
     let parts: Vec<&str> = text.trim().split(':').collect();
     if parts.len() < 2 || parts.len() > 3 {
-        return Err(format!(
-            "`{text}` is not a clock time; write HH:MM or HH:MM:SS"
-        ));
+        return Err(format!("`{text}` is not a clock time; write HH:MM or HH:MM:SS"));
     }
     let mut values = [0u64; 3];
     for (i, part) in parts.iter().enumerate() {
-        values[i] = part
-            .parse()
-            .map_err(|_| format!("`{text}` is not a clock time; write HH:MM or HH:MM:SS"))?;
+        values[i] = part.parse().map_err(|_| format!("`{text}` is not a clock time; write HH:MM or HH:MM:SS"))?;
     }
     if values[0] > 23 || values[1] > 59 || values[2] > 59 {
         return Err(format!("`{text}` is out of range (00:00 to 23:59:59)"));
@@ -88,11 +69,7 @@ pub fn parse_clock(text: &str) -> Result<u64, String> {
 pub fn parse_at(text: &str, start_clock_ms: u64) -> Result<u64, String> {
     if text.contains(':') {
         let label = parse_clock(text)?;
-        Ok(if label >= start_clock_ms {
-            label - start_clock_ms
-        } else {
-            label + DAY_MS - start_clock_ms
-        })
+        Ok(if label >= start_clock_ms { label - start_clock_ms } else { label + DAY_MS - start_clock_ms })
     } else {
         parse_duration(text)
     }

@@ -55,21 +55,12 @@ fn summary(out: &RunOutput, duration_ms: u64) -> RunSummary {
 pub fn run_scenario(scenario: &Scenario, seed: u64) -> Result<ScenarioReport, String> {
     let ward = runner::run(scenario, Mode::Guarded, seed)?;
     let naive = runner::run(scenario, Mode::Naive, seed)?;
-    let (ws, ns) = (
-        summary(&ward, scenario.duration_ms),
-        summary(&naive, scenario.duration_ms),
-    );
+    let (ws, ns) = (summary(&ward, scenario.duration_ms), summary(&naive, scenario.duration_ms));
     let expectations = evaluate(
         &scenario.expect,
         scenario.start_clock_ms,
-        &RunView {
-            out: &ward,
-            metrics: &ws.metrics,
-        },
-        &RunView {
-            out: &naive,
-            metrics: &ns.metrics,
-        },
+        &RunView { out: &ward, metrics: &ws.metrics },
+        &RunView { out: &naive, metrics: &ns.metrics },
     );
     let title = format!("{} — Ward timeline (seed {seed})", scenario.name);
     Ok(ScenarioReport {
@@ -79,10 +70,7 @@ pub fn run_scenario(scenario: &Scenario, seed: u64) -> Result<ScenarioReport, St
         passed: expectations.iter().all(|e| e.passed),
         expectations,
         timeline_markdown: ward.timeline.markdown(&title),
-        naive_timeline_markdown: naive.timeline.markdown(&format!(
-            "{} — naive baseline timeline (seed {seed})",
-            scenario.name
-        )),
+        naive_timeline_markdown: naive.timeline.markdown(&format!("{} — naive baseline timeline (seed {seed})", scenario.name)),
         ward: ws,
         naive: ns,
     })
@@ -100,76 +88,25 @@ impl ScenarioReport {
     pub fn text(&self) -> String {
         let (w, n) = (&self.ward.metrics, &self.naive.metrics);
         let rows: Vec<(&str, String, String)> = vec![
-            (
-                "availability",
-                format!("{:.4}", w.availability),
-                format!("{:.4}", n.availability),
-            ),
-            (
-                "outage",
-                human_duration(w.outage_ms),
-                human_duration(n.outage_ms),
-            ),
-            (
-                "longest outage",
-                human_duration(w.recovery_ms_max),
-                human_duration(n.recovery_ms_max),
-            ),
+            ("availability", format!("{:.4}", w.availability), format!("{:.4}", n.availability)),
+            ("outage", human_duration(w.outage_ms), human_duration(n.outage_ms)),
+            ("longest outage", human_duration(w.recovery_ms_max), human_duration(n.recovery_ms_max)),
             ("moves", w.moves.to_string(), n.moves.to_string()),
             ("flaps", w.flaps.to_string(), n.flaps.to_string()),
             ("refused", w.refused.to_string(), n.refused.to_string()),
-            (
-                "approval-gated",
-                w.approval_gated.to_string(),
-                n.approval_gated.to_string(),
-            ),
-            (
-                "time to detect (mean)",
-                opt_ms(w.ttd_ms_mean),
-                opt_ms(n.ttd_ms_mean),
-            ),
-            (
-                "time to detect (max)",
-                opt_ms(w.ttd_ms_max),
-                opt_ms(n.ttd_ms_max),
-            ),
-            (
-                "faults undetected",
-                w.faults_undetected.to_string(),
-                n.faults_undetected.to_string(),
-            ),
-            (
-                "split brain",
-                human_duration(w.split_brain_ms),
-                human_duration(n.split_brain_ms),
-            ),
-            (
-                "alerts raised",
-                w.alerts_raised.to_string(),
-                n.alerts_raised.to_string(),
-            ),
-            (
-                "pages sent",
-                w.pages_sent.to_string(),
-                n.pages_sent.to_string(),
-            ),
+            ("approval-gated", w.approval_gated.to_string(), n.approval_gated.to_string()),
+            ("time to detect (mean)", opt_ms(w.ttd_ms_mean), opt_ms(n.ttd_ms_mean)),
+            ("time to detect (max)", opt_ms(w.ttd_ms_max), opt_ms(n.ttd_ms_max)),
+            ("faults undetected", w.faults_undetected.to_string(), n.faults_undetected.to_string()),
+            ("split brain", human_duration(w.split_brain_ms), human_duration(n.split_brain_ms)),
+            ("alerts raised", w.alerts_raised.to_string(), n.alerts_raised.to_string()),
+            ("pages sent", w.pages_sent.to_string(), n.pages_sent.to_string()),
             ("jobs finished", w.jobs.to_string(), n.jobs.to_string()),
-            (
-                "journal records",
-                self.ward.journal_records.to_string(),
-                self.naive.journal_records.to_string(),
-            ),
-            (
-                "journal sha256",
-                self.ward.journal_sha256[..16].to_string(),
-                self.naive.journal_sha256[..16].to_string(),
-            ),
+            ("journal records", self.ward.journal_records.to_string(), self.naive.journal_records.to_string()),
+            ("journal sha256", self.ward.journal_sha256[..16].to_string(), self.naive.journal_sha256[..16].to_string()),
         ];
         let mut out = format!("== {} ({}) seed {}\n", self.name, self.file, self.seed);
-        out.push_str(&format!(
-            "  {:<24} {:>16} {:>16}\n",
-            "metric", "ward", "naive"
-        ));
+        out.push_str(&format!("  {:<24} {:>16} {:>16}\n", "metric", "ward", "naive"));
         for (name, a, b) in rows {
             out.push_str(&format!("  {name:<24} {a:>16} {b:>16}\n"));
         }
@@ -192,12 +129,7 @@ impl ScenarioReport {
             }
         }
         for e in &self.expectations {
-            out.push_str(&format!(
-                "  [{}] {}: {}\n",
-                if e.passed { "pass" } else { "FAIL" },
-                e.name,
-                e.sentence
-            ));
+            out.push_str(&format!("  [{}] {}: {}\n", if e.passed { "pass" } else { "FAIL" }, e.name, e.sentence));
         }
         if !self.passed {
             out.push_str(&format!("  FAILED — reproduce with --seed {}\n", self.seed));

@@ -39,10 +39,7 @@ pub struct Timeline {
 
 impl Timeline {
     pub fn new(start_clock_ms: u64) -> Timeline {
-        Timeline {
-            start_clock_ms,
-            ..Timeline::default()
-        }
+        Timeline { start_clock_ms, ..Timeline::default() }
     }
 
     pub fn label(&self, at_ms: u64) -> String {
@@ -55,11 +52,7 @@ impl Timeline {
         } else {
             // One line per entry: multi-line notification bodies are folded.
             let text = text.trim_end().replace('\n', " / ");
-            self.entries.push(Entry {
-                at_ms,
-                source,
-                text,
-            });
+            self.entries.push(Entry { at_ms, source, text });
         }
     }
 
@@ -84,39 +77,21 @@ impl Timeline {
 
     fn render(&mut self, event: &JournalEvent) -> Option<String> {
         Some(match event {
-            JournalEvent::Started {
-                mode,
-                recovered_jobs,
-                snapshot_hash,
-            } => format!(
+            JournalEvent::Started { mode, recovered_jobs, snapshot_hash } => format!(
                 "controller started ({mode}, inventory {}, {recovered_jobs} jobs recovered)",
                 &snapshot_hash[..snapshot_hash.len().min(12)]
             ),
             JournalEvent::InventoryApplied { hash, summary, .. } => {
-                format!(
-                    "inventory {} applied: {summary}",
-                    &hash[..hash.len().min(12)]
-                )
+                format!("inventory {} applied: {summary}", &hash[..hash.len().min(12)])
             }
             JournalEvent::InventoryRejected { errors, .. } => {
-                format!(
-                    "inventory rejected: {}",
-                    errors.first().map(String::as_str).unwrap_or("invalid")
-                )
+                format!("inventory rejected: {}", errors.first().map(String::as_str).unwrap_or("invalid"))
             }
             JournalEvent::InventoryHeld { sentence, .. } => {
                 format!("inventory held for approval: {sentence}")
             }
-            JournalEvent::Decision {
-                action,
-                verdict,
-                summary,
-                ..
-            } => {
-                let key = format!(
-                    "{}:{:?}:{:?}:{:?}",
-                    action.kind, action.service, action.from, action.to
-                );
+            JournalEvent::Decision { action, verdict, summary, .. } => {
+                let key = format!("{}:{:?}:{:?}:{:?}", action.kind, action.service, action.from, action.to);
                 let outcome = crate::expect::outcome_name(verdict.outcome).to_string();
                 if self.last_decision.get(&key) == Some(&outcome) {
                     return None;
@@ -125,58 +100,30 @@ impl Timeline {
                 let reasons = verdict.reasons().join(" ");
                 format!("decision [{outcome}] {summary} — {reasons}")
             }
-            JournalEvent::JobStepDone {
-                job,
-                step,
-                ok: false,
-                message,
-            } => {
+            JournalEvent::JobStepDone { job, step, ok: false, message } => {
                 format!("job {} {} failed: {message}", job.0, step.name())
             }
             JournalEvent::JobFinished { job, end, sentence } => {
                 format!("job {} {:?}: {sentence}", job.0, end)
             }
-            JournalEvent::Health {
-                node,
-                status,
-                sentence,
-            } => format!("{node} {status}: {sentence}"),
-            JournalEvent::Alert {
-                cause,
-                severity,
-                state,
-                sentence,
-                ..
-            } => {
+            JournalEvent::Health { node, status, sentence } => format!("{node} {status}: {sentence}"),
+            JournalEvent::Alert { cause, severity, state, sentence, .. } => {
                 format!("alert {state} [{severity:?}] {cause}: {sentence}")
             }
             JournalEvent::NotificationQueued { notification } => format!(
                 "notify {}{}: {}",
                 notification.route_name,
-                if notification.escalation > 0 {
-                    format!(" (escalation {})", notification.escalation)
-                } else {
-                    String::new()
-                },
+                if notification.escalation > 0 { format!(" (escalation {})", notification.escalation) } else { String::new() },
                 notification.title
             ),
-            JournalEvent::HoldPlaced {
-                target,
-                author,
-                reason,
-                ..
-            } => format!("hold on {target} by {author}: {reason}"),
+            JournalEvent::HoldPlaced { target, author, reason, .. } => format!("hold on {target} by {author}: {reason}"),
             JournalEvent::HoldReleased { target, author } => {
                 format!("hold on {target} released by {author}")
             }
             JournalEvent::Approved { decision, author } => {
                 format!("decision {} approved by {author}", decision.0)
             }
-            JournalEvent::Rejected {
-                decision,
-                author,
-                reason,
-            } => {
+            JournalEvent::Rejected { decision, author, reason } => {
                 format!("decision {} rejected by {author}: {reason}", decision.0)
             }
             JournalEvent::Acknowledged { alert, author } => {
@@ -185,21 +132,10 @@ impl Timeline {
             JournalEvent::Drained { node, author } => format!("{node} drained by {author}"),
             JournalEvent::Undrained { node, author } => format!("{node} undrained by {author}"),
             JournalEvent::TimeAnomaly { sentence, .. } => format!("time anomaly: {sentence}"),
-            JournalEvent::RolloutStarted {
-                nodes,
-                batch_size,
-                operation,
-                author,
-                ..
-            } => {
-                format!(
-                    "rollout by {author}: {operation} {} in batches of {batch_size}",
-                    nodes.join(", ")
-                )
+            JournalEvent::RolloutStarted { nodes, batch_size, operation, author, .. } => {
+                format!("rollout by {author}: {operation} {} in batches of {batch_size}", nodes.join(", "))
             }
-            JournalEvent::RolloutProgress {
-                state, sentence, ..
-            } => format!("rollout {state}: {sentence}"),
+            JournalEvent::RolloutProgress { state, sentence, .. } => format!("rollout {state}: {sentence}"),
             _ => return None,
         })
     }
@@ -232,22 +168,12 @@ pub fn command_summary(c: &Command) -> String {
         Command::Drain { node, .. } => format!("drains {node}"),
         Command::Undrain { node, .. } => format!("undrains {node}"),
         Command::Ack { alert, .. } => format!("acknowledges alert {}", alert.0),
-        Command::Sync {
-            service, from, to, ..
-        } => format!("requests sync of {service} from {from} to {to}"),
+        Command::Sync { service, from, to, .. } => format!("requests sync of {service} from {from} to {to}"),
         Command::Switchover { service, to, .. } => {
             format!("requests switchover of {service} to {to}")
         }
-        Command::Rollout {
-            nodes,
-            batch_size,
-            operation,
-            ..
-        } => {
-            format!(
-                "starts a rolling {operation} of {} in batches of {batch_size}",
-                nodes.join(", ")
-            )
+        Command::Rollout { nodes, batch_size, operation, .. } => {
+            format!("starts a rolling {operation} of {} in batches of {batch_size}", nodes.join(", "))
         }
     }
 }

@@ -23,10 +23,7 @@ fn every_scenario_file_has_a_test() {
     let listed = include_str!("scenarios.rs");
     for file in ward_sim::scenario::files_in(&scenarios_dir()).unwrap() {
         let name = file.file_name().unwrap().to_str().unwrap().to_string();
-        assert!(
-            listed.contains(&format!("\"{name}\"")),
-            "scenarios/{name} has no test in tests/scenarios.rs"
-        );
+        assert!(listed.contains(&format!("\"{name}\"")), "scenarios/{name} has no test in tests/scenarios.rs");
     }
 }
 
@@ -80,9 +77,7 @@ fn bad_scenarios_get_precise_errors() {
         ),
     ];
     for (text, want) in cases {
-        let err = ward_sim::scenario::parse("bad.toml", text, &base)
-            .err()
-            .unwrap_or_else(|| panic!("accepted: {text}"));
+        let err = ward_sim::scenario::parse("bad.toml", text, &base).err().unwrap_or_else(|| panic!("accepted: {text}"));
         let msg = err.to_string();
         assert!(msg.starts_with("bad.toml"), "{msg}");
         assert!(msg.contains(want), "want `{want}` in: {msg}");

@@ -12,9 +12,7 @@ use ward_core::inventory::{CheckKind, Replication, ServiceKind, Snapshot};
 use ward_core::Mode;
 use ward_sim::expect::Expect;
 use ward_sim::metrics::journal_sha256;
-use ward_sim::scenario::{
-    Cut, Endpoint, Fault, InventoryDoc, OperatorCommand, Scenario, ScenarioEvent, Torn, WorldKnobs,
-};
+use ward_sim::scenario::{Cut, Endpoint, Fault, InventoryDoc, OperatorCommand, Scenario, ScenarioEvent, Torn, WorldKnobs};
 
 const NODES: [&str; 6] = ["a-web", "b-web", "a-db", "b-db", "c-db", "a-lb"];
 
@@ -34,48 +32,16 @@ fn inventory(hash: &str, drop_vip_candidate: bool) -> Arc<Snapshot> {
     let db_b = b.node("b-db", sb, &[("role", "db")]);
     let db_c = b.node("c-db", sb, &[("role", "db")]);
     let lb = b.node("a-lb", sa, &[("role", "lb")]);
-    let up = b.check(
-        "up",
-        CheckKind::Tcp,
-        &[web_a, web_b, db_a, db_b, db_c, lb],
-        2,
-        2,
-    );
+    let up = b.check("up", CheckKind::Tcp, &[web_a, web_b, db_a, db_b, db_c, lb], 2, 2);
     let repl = b.check("repl", CheckKind::Postgres, &[db_b, db_c], 1, 2);
     for db in [db_b, db_c] {
-        b.node_mut(db).replication = Some(Replication {
-            source: db_a,
-            lag_max_ms: 30_000,
-            check: repl,
-        });
+        b.node_mut(db).replication = Some(Replication { source: db_a, lag_max_ms: 30_000, check: repl });
     }
-    b.service(
-        "web",
-        ServiceKind::Dns,
-        "web",
-        &[web_a, web_b],
-        &[web_a, web_b],
-    );
-    let vip_candidates: Vec<_> = if drop_vip_candidate {
-        vec![web_b, lb]
-    } else {
-        vec![lb, web_a, web_b]
-    };
+    b.service("web", ServiceKind::Dns, "web", &[web_a, web_b], &[web_a, web_b]);
+    let vip_candidates: Vec<_> = if drop_vip_candidate { vec![web_b, lb] } else { vec![lb, web_a, web_b] };
     let vip_initial = if drop_vip_candidate { web_b } else { lb };
-    b.service(
-        "vip",
-        ServiceKind::Vip,
-        "edge",
-        &vip_candidates,
-        &[vip_initial],
-    );
-    b.service(
-        "db",
-        ServiceKind::Primary,
-        "db",
-        &[db_a, db_b, db_c],
-        &[db_a],
-    );
+    b.service("vip", ServiceKind::Vip, "edge", &vip_candidates, &[vip_initial]);
+    b.service("db", ServiceKind::Primary, "db", &[db_a, db_b, db_c], &[db_a]);
     let _ = up;
     let mut parts = b.build().parts().clone();
     // Probes every 5 s keep the sweep fast.
@@ -116,103 +82,40 @@ const DURATION_MS: u64 = 30 * 60_000;
 fn scenario(faults: &[(u64, Gen)]) -> Scenario {
     let site = |s: usize| Endpoint::Site(["a", "b"][s].into());
     let mut events = Vec::new();
-    let mut push = |at_ms: u64, fault: Fault| {
-        events.push(ScenarioEvent {
-            at_ms: at_ms.min(DURATION_MS),
-            note: None,
-            fault,
-        })
-    };
+    let mut push = |at_ms: u64, fault: Fault| events.push(ScenarioEvent { at_ms: at_ms.min(DURATION_MS), note: None, fault });
     for (at_s, g) in faults {
         let at = at_s * 1_000;
         match g {
             Gen::Crash(n, d) => {
-                push(
-                    at,
-                    Fault::NodeCrash {
-                        nodes: vec![NODES[*n].into()],
-                    },
-                );
-                push(
-                    at + d * 1_000,
-                    Fault::NodeRecover {
-                        nodes: vec![NODES[*n].into()],
-                    },
-                );
+                push(at, Fault::NodeCrash { nodes: vec![NODES[*n].into()] });
+                push(at + d * 1_000, Fault::NodeRecover { nodes: vec![NODES[*n].into()] });
             }
-            Gen::Partition(s, d) => push(
-                at,
-                Fault::Partition {
-                    cut: Cut {
-                        a: site(*s),
-                        b: Endpoint::Rest,
-                    },
-                    duration_ms: Some(d * 1_000),
-                },
-            ),
+            Gen::Partition(s, d) => {
+                push(at, Fault::Partition { cut: Cut { a: site(*s), b: Endpoint::Rest }, duration_ms: Some(d * 1_000) })
+            }
             Gen::Flap(s, d) => push(
                 at,
                 Fault::LinkFlap {
-                    cut: Cut {
-                        a: site(*s),
-                        b: Endpoint::Rest,
-                    },
+                    cut: Cut { a: site(*s), b: Endpoint::Rest },
                     until_ms: (at + d * 1_000).min(DURATION_MS),
                     up: Vec::new(),
                     random: Some((5_000, 90_000)),
                 },
             ),
-            Gen::TornUnreadable => push(
-                at,
-                Fault::InventoryTorn {
-                    torn: Torn::Prefix(40),
-                    duration_ms: 20_000,
-                },
-            ),
-            Gen::TornCorrupt => push(
-                at,
-                Fault::InventoryTorn {
-                    torn: Torn::Doc(InventoryDoc::Built(inventory("c0ffee", true))),
-                    duration_ms: 20_000,
-                },
-            ),
-            Gen::ControllerRestart(d) => push(
-                at,
-                Fault::ControllerCrash {
-                    restart_after_ms: Some(d * 1_000),
-                },
-            ),
+            Gen::TornUnreadable => push(at, Fault::InventoryTorn { torn: Torn::Prefix(40), duration_ms: 20_000 }),
+            Gen::TornCorrupt => {
+                push(at, Fault::InventoryTorn { torn: Torn::Doc(InventoryDoc::Built(inventory("c0ffee", true))), duration_ms: 20_000 })
+            }
+            Gen::ControllerRestart(d) => push(at, Fault::ControllerCrash { restart_after_ms: Some(d * 1_000) }),
             Gen::Hold(n, d) => {
                 let target = HoldTarget::Node(NODES[*n].into());
-                let command = OperatorCommand::Hold {
-                    target: target.clone(),
-                    reason: "sweep".into(),
-                    until_ms: None,
-                };
-                push(
-                    at,
-                    Fault::Operator {
-                        author: "sweep".into(),
-                        command,
-                    },
-                );
-                push(
-                    at + d * 1_000,
-                    Fault::Operator {
-                        author: "sweep".into(),
-                        command: OperatorCommand::Release { target },
-                    },
-                );
+                let command = OperatorCommand::Hold { target: target.clone(), reason: "sweep".into(), until_ms: None };
+                push(at, Fault::Operator { author: "sweep".into(), command });
+                push(at + d * 1_000, Fault::Operator { author: "sweep".into(), command: OperatorCommand::Release { target } });
             }
             Gen::ReplicationBreak(n, d) => {
                 let node = ["b-db", "c-db"][*n].to_string();
-                push(
-                    at,
-                    Fault::ReplicationBreak {
-                        node: node.clone(),
-                        error: "FATAL: terminating walreceiver".into(),
-                    },
-                );
+                push(at, Fault::ReplicationBreak { node: node.clone(), error: "FATAL: terminating walreceiver".into() });
                 push(at + d * 1_000, Fault::ReplicationRepair { node });
             }
         }
@@ -227,10 +130,7 @@ fn scenario(faults: &[(u64, Gen)]) -> Scenario {
         duration_ms: DURATION_MS,
         start_clock_ms: 0,
         seed: 0,
-        world: WorldKnobs {
-            max_events: 2_000_000,
-            ..WorldKnobs::default()
-        },
+        world: WorldKnobs { max_events: 2_000_000, ..WorldKnobs::default() },
         events,
         expect: Expect::default(),
     }
@@ -243,13 +143,8 @@ fn holds(s: &Scenario) -> Vec<(String, u64, u64)> {
     for e in &s.events {
         if let Fault::Operator { command, .. } = &e.fault {
             match command {
-                OperatorCommand::Hold {
-                    target: HoldTarget::Node(n),
-                    ..
-                } => open.push((n.clone(), e.at_ms)),
-                OperatorCommand::Release {
-                    target: HoldTarget::Node(n),
-                } => {
+                OperatorCommand::Hold { target: HoldTarget::Node(n), .. } => open.push((n.clone(), e.at_ms)),
+                OperatorCommand::Release { target: HoldTarget::Node(n) } => {
                     if let Some(i) = open.iter().position(|(m, _)| m == n) {
                         let (n, t) = open.remove(i);
                         out.push((n, t, e.at_ms));

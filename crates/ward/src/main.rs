@@ -1,6 +1,7 @@
 //! `ward`: the command-line tool. Reads top to bottom: parse arguments, run the
 //! chosen command, exit with its code. Each command lives in its own module.
 
+mod cmd_simulate;
 mod cmd_validate;
 
 use std::path::PathBuf;
@@ -9,11 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(
-    name = "ward",
-    version,
-    about = "Ward: a failover control plane whose automation never makes an outage worse."
-)]
+#[command(name = "ward", version, about = "Ward: a failover control plane whose automation never makes an outage worse.")]
 struct Cli {
     #[command(subcommand)]
     command: Verb,
@@ -34,12 +31,16 @@ enum Verb {
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
     },
+    /// Replay incident scenarios in virtual time, Ward side by side with a naive
+    /// baseline controller; checks each scenario's expectations.
+    Simulate(cmd_simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Verb::Validate { file, output } => cmd_validate::run(&file, output == OutputFormat::Json),
+        Verb::Simulate(args) => cmd_simulate::run(args),
     };
     ExitCode::from(code.clamp(0, 255) as u8)
 }

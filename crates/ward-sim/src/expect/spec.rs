@@ -23,58 +23,26 @@ impl Window {
 #[derive(Clone, Debug)]
 pub enum CheckKind {
     /// An alert whose cause starts with the prefix was raised in the window.
-    AlertRaised {
-        cause_prefix: String,
-        severity_min: Option<Severity>,
-        window: Window,
-    },
+    AlertRaised { cause_prefix: String, severity_min: Option<Severity>, window: Window },
     /// Alerts for the two cause prefixes are separate alert groups (never the same id).
-    AlertsDistinct {
-        cause_prefix: String,
-        other_prefix: String,
-    },
+    AlertsDistinct { cause_prefix: String, other_prefix: String },
     /// A notification for the cause went out with escalation >= 1.
     Escalated { cause_prefix: String },
     /// Between `min` and `max` decisions matching the filters were journaled in the window.
-    Decision {
-        outcome: Option<Outcome>,
-        action: Option<String>,
-        contains: Option<String>,
-        window: Window,
-        min: u64,
-        max: Option<u64>,
-    },
+    Decision { outcome: Option<Outcome>, action: Option<String>, contains: Option<String>, window: Window, min: u64, max: Option<u64> },
     /// Moves applied in the world within the window.
-    Moves {
-        window: Window,
-        min: Option<u64>,
-        max: Option<u64>,
-    },
+    Moves { window: Window, min: Option<u64>, max: Option<u64> },
     /// The world added `node` to `service`'s placement at most `max` times in the
     /// window, and never before `not_before`.
-    NodeAdded {
-        service: String,
-        node: String,
-        window: Window,
-        max: Option<u64>,
-        not_before: Option<u64>,
-    },
+    NodeAdded { service: String, node: String, window: Window, max: Option<u64>, not_before: Option<u64> },
     /// At least `min` jobs (of `action`, if given) ended this way.
-    JobEnded {
-        end: String,
-        action: Option<String>,
-        min: u64,
-    },
+    JobEnded { end: String, action: Option<String>, min: u64 },
     /// Every job with an intent reached exactly one terminal record.
     JobsTerminalOnce,
     /// Every queued notification was delivered to its route at least once.
     NotificationsDelivered,
     /// The world's placement of `service` at `at` is exactly `holders` (order ignored).
-    Placement {
-        service: String,
-        at_ms: u64,
-        holders: Vec<String>,
-    },
+    Placement { service: String, at_ms: u64, holders: Vec<String> },
     /// The engine journaled a time anomaly in the window.
     TimeAnomaly { window: Window },
 }
@@ -128,16 +96,8 @@ pub struct Expect {
 }
 
 impl Expect {
-    pub fn convert(
-        file: &str,
-        start_clock_ms: u64,
-        raw: crate::scenario::RawExpect,
-    ) -> Result<Expect, ScenarioError> {
-        let err = |field: String, message: String| ScenarioError {
-            file: file.into(),
-            field,
-            message,
-        };
+    pub fn convert(file: &str, start_clock_ms: u64, raw: crate::scenario::RawExpect) -> Result<Expect, ScenarioError> {
+        let err = |field: String, message: String| ScenarioError { file: file.into(), field, message };
         let mut beats = Vec::new();
         for name in &raw.beats_baseline {
             beats.push(Metric::parse(name).ok_or_else(|| {
@@ -149,17 +109,9 @@ impl Expect {
         }
         let mut checks = Vec::new();
         for (index, c) in raw.check.into_iter().enumerate() {
-            checks.push(
-                convert_check(index, start_clock_ms, c)
-                    .map_err(|(f, m)| err(format!("expect.check[{index}].{f}"), m))?,
-            );
+            checks.push(convert_check(index, start_clock_ms, c).map_err(|(f, m)| err(format!("expect.check[{index}].{f}"), m))?);
         }
-        Ok(Expect {
-            beats_baseline: beats,
-            ward: raw.ward,
-            naive: raw.naive,
-            checks,
-        })
+        Ok(Expect { beats_baseline: beats, ward: raw.ward, naive: raw.naive, checks })
     }
 }
 
@@ -167,17 +119,10 @@ type FieldError = (String, String);
 
 fn convert_check(index: usize, start: u64, c: RawCheck) -> Result<CheckSpec, FieldError> {
     let at = |name: &str, v: &Option<String>| -> Result<Option<u64>, FieldError> {
-        v.as_deref()
-            .map(|t| parse_at(t, start).map_err(|m| (name.to_string(), m)))
-            .transpose()
+        v.as_deref().map(|t| parse_at(t, start).map_err(|m| (name.to_string(), m))).transpose()
     };
     let need = |name: &str, v: &Option<String>| -> Result<String, FieldError> {
-        v.clone().ok_or_else(|| {
-            (
-                name.to_string(),
-                format!("is required for kind `{}`", c.kind),
-            )
-        })
+        v.clone().ok_or_else(|| (name.to_string(), format!("is required for kind `{}`", c.kind)))
     };
     let after_ms = at("after", &c.after)?.unwrap_or(0);
     let mut before_ms = at("before", &c.before)?;
@@ -185,19 +130,11 @@ fn convert_check(index: usize, start: u64, c: RawCheck) -> Result<CheckSpec, Fie
         let within = parse_duration(w).map_err(|m| ("within".to_string(), m))?;
         before_ms = Some(before_ms.map_or(after_ms + within, |b| b.min(after_ms + within)));
     }
-    let window = Window {
-        after_ms,
-        before_ms,
-    };
+    let window = Window { after_ms, before_ms };
     let mode = match c.mode.as_deref() {
         None | Some("ward") | Some("guarded") => Mode::Guarded,
         Some("naive") => Mode::Naive,
-        Some(other) => {
-            return Err((
-                "mode".into(),
-                format!("`{other}`: expected \"ward\" or \"naive\""),
-            ))
-        }
+        Some(other) => return Err(("mode".into(), format!("`{other}`: expected \"ward\" or \"naive\""))),
     };
     let kind = match c.kind.as_str() {
         "alert_raised" => CheckKind::AlertRaised {
@@ -256,12 +193,7 @@ fn convert_check(index: usize, start: u64, c: RawCheck) -> Result<CheckSpec, Fie
             ))
         }
     };
-    Ok(CheckSpec {
-        index,
-        mode,
-        note: c.note,
-        kind,
-    })
+    Ok(CheckSpec { index, mode, note: c.note, kind })
 }
 
 fn severity(text: &str) -> Result<Severity, FieldError> {
@@ -269,10 +201,7 @@ fn severity(text: &str) -> Result<Severity, FieldError> {
         "info" => Ok(Severity::Info),
         "warning" => Ok(Severity::Warning),
         "page" => Ok(Severity::Page),
-        other => Err((
-            "severity".into(),
-            format!("`{other}`: expected info, warning or page"),
-        )),
+        other => Err(("severity".into(), format!("`{other}`: expected info, warning or page"))),
     }
 }
 
@@ -281,10 +210,7 @@ fn outcome(text: &str) -> Result<Outcome, FieldError> {
         "allow" => Ok(Outcome::Allow),
         "needs_approval" => Ok(Outcome::NeedsApproval),
         "refuse" => Ok(Outcome::Refuse),
-        other => Err((
-            "outcome".into(),
-            format!("`{other}`: expected allow, needs_approval or refuse"),
-        )),
+        other => Err(("outcome".into(), format!("`{other}`: expected allow, needs_approval or refuse"))),
     }
 }
 

@@ -31,12 +31,7 @@ pub struct RunView<'a> {
 
 const EPSILON: f64 = 1e-6;
 
-pub fn evaluate(
-    expect: &Expect,
-    start_clock_ms: u64,
-    ward: &RunView,
-    naive: &RunView,
-) -> Vec<ExpectResult> {
+pub fn evaluate(expect: &Expect, start_clock_ms: u64, ward: &RunView, naive: &RunView) -> Vec<ExpectResult> {
     let mut results = Vec::new();
     for (name, run) in [("ward", ward), ("naive", naive)] {
         results.push(match &run.out.failure {
@@ -45,28 +40,16 @@ pub fn evaluate(
                 passed: true,
                 sentence: format!("{name}: the run completed with every invariant holding"),
             },
-            Some(f) => ExpectResult {
-                name: format!("{name}.completed"),
-                passed: false,
-                sentence: format!("{name}: the run failed: {f}"),
-            },
+            Some(f) => ExpectResult { name: format!("{name}.completed"), passed: false, sentence: format!("{name}: the run failed: {f}") },
         });
     }
     bounds(&mut results, "ward", &expect.ward, ward.metrics);
     bounds(&mut results, "naive", &expect.naive, naive.metrics);
     if !expect.beats_baseline.is_empty() {
-        results.push(beats_baseline(
-            &expect.beats_baseline,
-            ward.metrics,
-            naive.metrics,
-        ));
+        results.push(beats_baseline(&expect.beats_baseline, ward.metrics, naive.metrics));
     }
     for check in &expect.checks {
-        let run = if check.mode == Mode::Guarded {
-            ward
-        } else {
-            naive
-        };
+        let run = if check.mode == Mode::Guarded { ward } else { naive };
         results.push(evaluate_check(check, start_clock_ms, run.out));
     }
     results
@@ -74,81 +57,28 @@ pub fn evaluate(
 
 fn bounds(results: &mut Vec<ExpectResult>, who: &str, b: &RawBounds, m: &Metrics) {
     let mut push = |field: &str, passed: bool, sentence: String| {
-        results.push(ExpectResult {
-            name: format!("{who}.{field}"),
-            passed,
-            sentence: format!("{who}: {sentence}"),
-        });
+        results.push(ExpectResult { name: format!("{who}.{field}"), passed, sentence: format!("{who}: {sentence}") });
     };
     if let Some(min) = b.availability_min {
-        push(
-            "availability_min",
-            m.availability + EPSILON >= min,
-            format!("availability {:.4} (want >= {min})", m.availability),
-        );
+        push("availability_min", m.availability + EPSILON >= min, format!("availability {:.4} (want >= {min})", m.availability));
     }
     if let Some(max) = b.availability_max {
-        push(
-            "availability_max",
-            m.availability <= max + EPSILON,
-            format!("availability {:.4} (want <= {max})", m.availability),
-        );
+        push("availability_max", m.availability <= max + EPSILON, format!("availability {:.4} (want <= {max})", m.availability));
     }
     let mut int = |field: &str, value: u64, bound: Option<u64>, at_most: bool, what: &str| {
         if let Some(bound) = bound {
-            let passed = if at_most {
-                value <= bound
-            } else {
-                value >= bound
-            };
-            push(
-                field,
-                passed,
-                format!(
-                    "{what} {value} (want {} {bound})",
-                    if at_most { "<=" } else { ">=" }
-                ),
-            );
+            let passed = if at_most { value <= bound } else { value >= bound };
+            push(field, passed, format!("{what} {value} (want {} {bound})", if at_most { "<=" } else { ">=" }));
         }
     };
-    int(
-        "split_brain_ms_max",
-        m.split_brain_ms,
-        b.split_brain_ms_max,
-        true,
-        "split-brain ms",
-    );
-    int(
-        "outage_ms_max",
-        m.outage_ms,
-        b.outage_ms_max,
-        true,
-        "outage ms",
-    );
+    int("split_brain_ms_max", m.split_brain_ms, b.split_brain_ms_max, true, "split-brain ms");
+    int("outage_ms_max", m.outage_ms, b.outage_ms_max, true, "outage ms");
     int("moves_max", m.moves, b.moves_max, true, "moves");
     int("moves_min", m.moves, b.moves_min, false, "moves");
     int("flaps_max", m.flaps, b.flaps_max, true, "flaps");
-    int(
-        "refused_min",
-        m.refused,
-        b.refused_min,
-        false,
-        "refused decisions",
-    );
-    int(
-        "approval_gated_min",
-        m.approval_gated,
-        b.approval_gated_min,
-        false,
-        "approval-gated decisions",
-    );
-    int(
-        "alerts_min",
-        m.alerts_raised,
-        b.alerts_min,
-        false,
-        "alerts raised",
-    );
+    int("refused_min", m.refused, b.refused_min, false, "refused decisions");
+    int("approval_gated_min", m.approval_gated, b.approval_gated_min, false, "approval-gated decisions");
+    int("alerts_min", m.alerts_raised, b.alerts_min, false, "alerts raised");
     int("pages_min", m.pages_sent, b.pages_min, false, "pages sent");
 }
 
@@ -196,20 +126,12 @@ fn beats_baseline(metrics: &[Metric], w: &Metrics, n: &Metrics) -> ExpectResult 
     } else {
         "Ward is worse than the naive baseline"
     };
-    ExpectResult {
-        name: "beats_baseline".into(),
-        passed,
-        sentence: format!("{verdict}: {}", parts.join(", ")),
-    }
+    ExpectResult { name: "beats_baseline".into(), passed, sentence: format!("{verdict}: {}", parts.join(", ")) }
 }
 
 fn window_text(w: &Window, start: u64) -> String {
     match w.before_ms {
-        Some(b) => format!(
-            "between {} and {}",
-            label(w.after_ms, start),
-            label(b, start)
-        ),
+        Some(b) => format!("between {} and {}", label(w.after_ms, start), label(b, start)),
         None if w.after_ms > 0 => format!("after {}", label(w.after_ms, start)),
         None => "during the run".into(),
     }
@@ -217,11 +139,7 @@ fn window_text(w: &Window, start: u64) -> String {
 
 /// Journal records with the virtual time they were emitted at.
 fn journal(out: &RunOutput) -> impl Iterator<Item = (u64, &JournalRecord)> {
-    out.controller
-        .journal_virt_ms
-        .iter()
-        .copied()
-        .zip(out.controller.journal.iter())
+    out.controller.journal_virt_ms.iter().copied().zip(out.controller.journal.iter())
 }
 
 fn evaluate_check(check: &CheckSpec, start: u64, out: &RunOutput) -> ExpectResult {
@@ -230,36 +148,20 @@ fn evaluate_check(check: &CheckSpec, start: u64, out: &RunOutput) -> ExpectResul
     if let Some(note) = &check.note {
         sentence = format!("{note}: {sentence}");
     }
-    let who = if check.mode == Mode::Guarded {
-        "ward"
-    } else {
-        "naive"
-    };
-    ExpectResult {
-        name,
-        passed,
-        sentence: format!("{who}: {sentence}"),
-    }
+    let who = if check.mode == Mode::Guarded { "ward" } else { "naive" };
+    ExpectResult { name, passed, sentence: format!("{who}: {sentence}") }
 }
 
 fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
     match kind {
-        CheckKind::AlertRaised {
-            cause_prefix,
-            severity_min,
-            window,
-        } => {
+        CheckKind::AlertRaised { cause_prefix, severity_min, window } => {
             // The cause fired (raised, or repeated on an alert already open) in the window.
             let hit = journal(out)
                 .filter_map(|(t, r)| match &r.event {
-                    JournalEvent::Alert {
-                        cause,
-                        severity,
-                        state,
-                        ..
-                    } if cause.starts_with(cause_prefix.as_str())
-                        && state != "resolved"
-                        && severity_min.is_none_or(|m| *severity >= m) =>
+                    JournalEvent::Alert { cause, severity, state, .. }
+                        if cause.starts_with(cause_prefix.as_str())
+                            && state != "resolved"
+                            && severity_min.is_none_or(|m| *severity >= m) =>
                     {
                         Some(t)
                     }
@@ -268,29 +170,15 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
                 .find(|t| window.contains(*t));
             let hit = hit.as_ref();
             match hit {
-                Some(t) => (
-                    true,
-                    format!("alert `{cause_prefix}…` raised at {}", label(*t, start)),
-                ),
-                None => (
-                    false,
-                    format!(
-                        "no alert `{cause_prefix}…` raised {}",
-                        window_text(window, start)
-                    ),
-                ),
+                Some(t) => (true, format!("alert `{cause_prefix}…` raised at {}", label(*t, start))),
+                None => (false, format!("no alert `{cause_prefix}…` raised {}", window_text(window, start))),
             }
         }
-        CheckKind::AlertsDistinct {
-            cause_prefix,
-            other_prefix,
-        } => {
+        CheckKind::AlertsDistinct { cause_prefix, other_prefix } => {
             let ids = |p: &str| -> BTreeSet<u64> {
                 journal(out)
                     .filter_map(|(_, r)| match &r.event {
-                        JournalEvent::Alert { alert, cause, .. } if cause.starts_with(p) => {
-                            Some(alert.0)
-                        }
+                        JournalEvent::Alert { alert, cause, .. } if cause.starts_with(p) => Some(alert.0),
                         _ => None,
                     })
                     .collect()
@@ -303,34 +191,14 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
             )
         }
         CheckKind::Escalated { cause_prefix } => {
-            let n = out
-                .notifications
-                .iter()
-                .filter(|(_, n)| n.cause.starts_with(cause_prefix.as_str()) && n.escalation > 0)
-                .count();
-            (
-                n > 0,
-                format!("{n} escalated notifications for `{cause_prefix}…`"),
-            )
+            let n = out.notifications.iter().filter(|(_, n)| n.cause.starts_with(cause_prefix.as_str()) && n.escalation > 0).count();
+            (n > 0, format!("{n} escalated notifications for `{cause_prefix}…`"))
         }
-        CheckKind::Decision {
-            outcome,
-            action,
-            contains,
-            window,
-            min,
-            max,
-        } => {
+        CheckKind::Decision { outcome, action, contains, window, min, max } => {
             let mut last: BTreeMap<String, String> = BTreeMap::new();
             let mut count = 0u64;
             for (t, r) in journal(out) {
-                let JournalEvent::Decision {
-                    action: a,
-                    verdict,
-                    summary,
-                    ..
-                } = &r.event
-                else {
+                let JournalEvent::Decision { action: a, verdict, summary, .. } = &r.event else {
                     continue;
                 };
                 let key = format!("{}:{:?}:{:?}:{:?}", a.kind, a.service, a.from, a.to);
@@ -351,9 +219,7 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
                 "{}{}{}",
                 outcome.map_or(String::new(), |o| format!("{} ", outcome_name(o))),
                 action.as_deref().map_or(String::new(), |a| format!("{a} ")),
-                contains
-                    .as_deref()
-                    .map_or(String::new(), |c| format!("mentioning `{c}` "))
+                contains.as_deref().map_or(String::new(), |c| format!("mentioning `{c}` "))
             );
             (
                 passed,
@@ -365,12 +231,7 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
             )
         }
         CheckKind::Moves { window, min, max } => {
-            let n = out
-                .world
-                .moves
-                .iter()
-                .filter(|(t, _, _)| window.contains(*t))
-                .count() as u64;
+            let n = out.world.moves.iter().filter(|(t, _, _)| window.contains(*t)).count() as u64;
             let passed = min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m);
             (
                 passed,
@@ -382,33 +243,16 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
                 ),
             )
         }
-        CheckKind::NodeAdded {
-            service,
-            node,
-            window,
-            max,
-            not_before,
-        } => {
+        CheckKind::NodeAdded { service, node, window, max, not_before } => {
             let mut before: Option<&Vec<String>> = None;
             let mut adds = Vec::new();
-            for c in out
-                .world
-                .placement_log
-                .iter()
-                .filter(|c| &c.service == service)
-            {
-                if before.is_some_and(|b| !b.contains(node))
-                    && c.holders.contains(node)
-                    && window.contains(c.at_ms)
-                {
+            for c in out.world.placement_log.iter().filter(|c| &c.service == service) {
+                if before.is_some_and(|b| !b.contains(node)) && c.holders.contains(node) && window.contains(c.at_ms) {
                     adds.push(c.at_ms);
                 }
                 before = Some(&c.holders);
             }
-            let early = adds
-                .iter()
-                .filter(|t| not_before.is_some_and(|nb| **t < nb))
-                .count();
+            let early = adds.iter().filter(|t| not_before.is_some_and(|nb| **t < nb)).count();
             let passed = max.is_none_or(|m| adds.len() as u64 <= m) && early == 0;
             let times: Vec<String> = adds.iter().map(|t| label(*t, start)).collect();
             (
@@ -418,43 +262,27 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
                     adds.len(),
                     window_text(window, start),
                     times.join(", "),
-                    not_before.map_or(String::new(), |nb| format!(
-                        "; {early} before {}",
-                        label(nb, start)
-                    ))
+                    not_before.map_or(String::new(), |nb| format!("; {early} before {}", label(nb, start)))
                 ),
             )
         }
         CheckKind::JobEnded { end, action, min } => {
             let kinds: BTreeMap<u64, &str> = journal(out)
                 .filter_map(|(_, r)| match &r.event {
-                    JournalEvent::JobIntent { job, action, .. } => {
-                        Some((job.0, action.kind.as_str()))
-                    }
+                    JournalEvent::JobIntent { job, action, .. } => Some((job.0, action.kind.as_str())),
                     _ => None,
                 })
                 .collect();
             let n = journal(out)
                 .filter(|(_, r)| match &r.event {
                     JournalEvent::JobFinished { job, end: e, .. } => {
-                        format!("{e:?}")
-                            .to_lowercase()
-                            .replace("rolledback", "rolled_back")
-                            == *end
-                            && action
-                                .as_ref()
-                                .is_none_or(|a| kinds.get(&job.0) == Some(&a.as_str()))
+                        format!("{e:?}").to_lowercase().replace("rolledback", "rolled_back") == *end
+                            && action.as_ref().is_none_or(|a| kinds.get(&job.0) == Some(&a.as_str()))
                     }
                     _ => false,
                 })
                 .count() as u64;
-            (
-                n >= *min,
-                format!(
-                    "{n} {}jobs ended {end} (want >= {min})",
-                    action.as_deref().map_or(String::new(), |a| format!("{a} "))
-                ),
-            )
+            (n >= *min, format!("{n} {}jobs ended {end} (want >= {min})", action.as_deref().map_or(String::new(), |a| format!("{a} "))))
         }
         CheckKind::JobsTerminalOnce => {
             let mut started = BTreeSet::new();
@@ -464,21 +292,13 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
                     JournalEvent::JobIntent { job, .. } => {
                         started.insert(job.0);
                     }
-                    JournalEvent::JobFinished { job, .. } => {
-                        *finished.entry(job.0).or_insert(0) += 1
-                    }
+                    JournalEvent::JobFinished { job, .. } => *finished.entry(job.0).or_insert(0) += 1,
                     _ => {}
                 }
             }
             let unfinished = started.iter().filter(|j| !finished.contains_key(j)).count();
             let twice = finished.values().filter(|c| **c > 1).count();
-            (
-                unfinished == 0 && twice == 0,
-                format!(
-                    "{} jobs: {unfinished} never finished, {twice} finished more than once",
-                    started.len()
-                ),
-            )
+            (unfinished == 0 && twice == 0, format!("{} jobs: {unfinished} never finished, {twice} finished more than once", started.len()))
         }
         CheckKind::NotificationsDelivered => {
             let queued: BTreeSet<u64> = journal(out)
@@ -487,23 +307,10 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
                     _ => None,
                 })
                 .collect();
-            let lost = queued
-                .iter()
-                .filter(|id| !out.delivered.contains(id))
-                .count();
-            (
-                lost == 0,
-                format!(
-                    "{} notifications queued, {lost} never delivered",
-                    queued.len()
-                ),
-            )
+            let lost = queued.iter().filter(|id| !out.delivered.contains(id)).count();
+            (lost == 0, format!("{} notifications queued, {lost} never delivered", queued.len()))
         }
-        CheckKind::Placement {
-            service,
-            at_ms,
-            holders,
-        } => {
+        CheckKind::Placement { service, at_ms, holders } => {
             let actual = out
                 .world
                 .placement_log
@@ -512,31 +319,14 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
                 .find(|c| &c.service == service && c.at_ms <= *at_ms)
                 .map(|c| c.holders.clone())
                 .unwrap_or_default();
-            let (a, w): (BTreeSet<_>, BTreeSet<_>) =
-                (actual.iter().collect(), holders.iter().collect());
-            (
-                a == w,
-                format!(
-                    "{service} at {} is held by [{}] (want [{}])",
-                    label(*at_ms, start),
-                    actual.join(", "),
-                    holders.join(", ")
-                ),
-            )
+            let (a, w): (BTreeSet<_>, BTreeSet<_>) = (actual.iter().collect(), holders.iter().collect());
+            (a == w, format!("{service} at {} is held by [{}] (want [{}])", label(*at_ms, start), actual.join(", "), holders.join(", ")))
         }
         CheckKind::TimeAnomaly { window } => {
-            let hit = journal(out).find(|(t, r)| {
-                matches!(r.event, JournalEvent::TimeAnomaly { .. }) && window.contains(*t)
-            });
+            let hit = journal(out).find(|(t, r)| matches!(r.event, JournalEvent::TimeAnomaly { .. }) && window.contains(*t));
             match hit {
-                Some((t, _)) => (
-                    true,
-                    format!("time anomaly journaled at {}", label(t, start)),
-                ),
-                None => (
-                    false,
-                    format!("no time anomaly journaled {}", window_text(window, start)),
-                ),
+                Some((t, _)) => (true, format!("time anomaly journaled at {}", label(t, start))),
+                None => (false, format!("no time anomaly journaled {}", window_text(window, start))),
             }
         }
     }

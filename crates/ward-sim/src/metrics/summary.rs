@@ -58,11 +58,7 @@ pub fn journal_sha256(journal: &[JournalRecord]) -> String {
         hasher.update(serde_json::to_vec(record).expect("journal records serialize"));
         hasher.update(b"\n");
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn summarize(out: &RunOutput, duration_ms: u64) -> Metrics {
@@ -81,11 +77,7 @@ pub fn summarize(out: &RunOutput, duration_ms: u64) -> Metrics {
             flaps: flaps_by_service.get(name).copied().unwrap_or(0),
         })
         .collect();
-    let availability = if services.is_empty() {
-        1.0
-    } else {
-        services.iter().map(|s| s.availability).sum::<f64>() / services.len() as f64
-    };
+    let availability = if services.is_empty() { 1.0 } else { services.iter().map(|s| s.availability).sum::<f64>() / services.len() as f64 };
     let (refused, approval_gated) = verdict_episodes(&out.controller.journal);
     let (ttd_mean, ttd_max, undetected) = time_to_detect(out);
     let journal = &out.controller.journal;
@@ -96,10 +88,7 @@ pub fn summarize(out: &RunOutput, duration_ms: u64) -> Metrics {
             _ => None,
         })
         .collect();
-    let jobs = journal
-        .iter()
-        .filter(|j| matches!(j.event, JournalEvent::JobFinished { .. }))
-        .count() as u64;
+    let jobs = journal.iter().filter(|j| matches!(j.event, JournalEvent::JobFinished { .. })).count() as u64;
     Metrics {
         availability,
         outage_ms: r.any_degraded_ms,
@@ -113,11 +102,8 @@ pub fn summarize(out: &RunOutput, duration_ms: u64) -> Metrics {
         faults_undetected: undetected,
         split_brain_ms: r.split_brain_ms,
         alerts_raised: alerts.len() as u64,
-        pages_sent: out
-            .notifications
-            .iter()
-            .filter(|(_, n)| n.severity == Severity::Page && out.delivered.contains(&n.id.0))
-            .count() as u64,
+        pages_sent: out.notifications.iter().filter(|(_, n)| n.severity == Severity::Page && out.delivered.contains(&n.id.0)).count()
+            as u64,
         jobs,
         services,
     }
@@ -147,14 +133,8 @@ fn verdict_episodes(journal: &[JournalRecord]) -> (u64, u64) {
     let mut last: BTreeMap<String, Outcome> = BTreeMap::new();
     let (mut refused, mut gated) = (0, 0);
     for j in journal {
-        if let JournalEvent::Decision {
-            action, verdict, ..
-        } = &j.event
-        {
-            let key = format!(
-                "{}:{:?}:{:?}:{:?}",
-                action.kind, action.service, action.from, action.to
-            );
+        if let JournalEvent::Decision { action, verdict, .. } = &j.event {
+            let key = format!("{}:{:?}:{:?}:{:?}", action.kind, action.service, action.from, action.to);
             if last.insert(key, verdict.outcome) != Some(verdict.outcome) {
                 match verdict.outcome {
                     Outcome::Refuse => refused += 1,
@@ -170,23 +150,10 @@ fn verdict_episodes(journal: &[JournalRecord]) -> (u64, u64) {
 /// Whether a journal record is about one of these nodes.
 pub fn mentions(event: &JournalEvent, nodes: &[String]) -> bool {
     let text = match event {
-        JournalEvent::Decision {
-            action,
-            summary,
-            cause,
-            ..
-        } => {
-            format!(
-                "{} {} {} {}",
-                action.from.join(" "),
-                action.to.join(" "),
-                summary,
-                cause
-            )
+        JournalEvent::Decision { action, summary, cause, .. } => {
+            format!("{} {} {} {}", action.from.join(" "), action.to.join(" "), summary, cause)
         }
-        JournalEvent::Alert {
-            cause, sentence, ..
-        } => format!("{cause} {sentence}"),
+        JournalEvent::Alert { cause, sentence, .. } => format!("{cause} {sentence}"),
         JournalEvent::Health { node, .. } => node.clone(),
         _ => return false,
     };

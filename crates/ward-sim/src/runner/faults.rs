@@ -16,12 +16,7 @@ impl Run<'_> {
         let event = self.scenario.events[index].clone();
         let touched = self.touched_nodes(&event.fault);
         let sentence = match &event.fault {
-            Fault::LinkFlap {
-                cut,
-                until_ms,
-                up,
-                random,
-            } => {
+            Fault::LinkFlap { cut, until_ms, up, random } => {
                 self.schedule_flap(index, cut.clone(), *until_ms, up, *random)?;
                 format!("link {cut} starts flapping")
             }
@@ -36,25 +31,17 @@ impl Run<'_> {
             Fault::Heal { cut } => {
                 self.world.links.heal(cut.as_ref());
                 self.world.refresh_replication();
-                cut.as_ref()
-                    .map_or("all partitions healed".into(), |c| format!("healed: {c}"))
+                cut.as_ref().map_or("all partitions healed".into(), |c| format!("healed: {c}"))
             }
             Fault::InventoryTorn { torn, duration_ms } => {
                 let doc = loader::torn(&self.doc, torn);
-                self.queue
-                    .push(self.now + duration_ms, Ev::InventoryWritten)?;
-                self.log_fault(
-                    touched,
-                    "the inventory is read while it is being written (torn read)".into(),
-                );
+                self.queue.push(self.now + duration_ms, Ev::InventoryWritten)?;
+                self.log_fault(touched, "the inventory is read while it is being written (torn read)".into());
                 return self.read_inventory(&doc);
             }
             Fault::InventoryReplace { doc } => {
                 self.doc = doc.clone();
-                self.log_fault(
-                    touched,
-                    format!("the inventory file is replaced ({})", loader::source(doc)),
-                );
+                self.log_fault(touched, format!("the inventory file is replaced ({})", loader::source(doc)));
                 return self.read_inventory(&self.doc.clone());
             }
             Fault::ControllerCrash { restart_after_ms } => {
@@ -69,10 +56,7 @@ impl Run<'_> {
                 self.log_fault(touched, "the controller is restarted".into());
                 return self.restart();
             }
-            Fault::ControllerPause {
-                duration_ms,
-                clock_frozen,
-            } => {
+            Fault::ControllerPause { duration_ms, clock_frozen } => {
                 if self.ctl.engine.is_some() {
                     self.ctl.paused_until_ms = Some(self.now + duration_ms);
                     self.queue.push(self.now + duration_ms, Ev::Resume)?;
@@ -80,10 +64,7 @@ impl Run<'_> {
                         self.ctl.offset_ms -= *duration_ms as i64;
                     }
                 }
-                format!(
-                    "the controller is paused for {}",
-                    ward_core::time::human_duration(*duration_ms)
-                )
+                format!("the controller is paused for {}", ward_core::time::human_duration(*duration_ms))
             }
             Fault::ClockJump { jump_ms } => {
                 self.ctl.offset_ms += jump_ms;
@@ -94,10 +75,7 @@ impl Run<'_> {
                 )
             }
             Fault::Operator { author, command } => return self.operator(author, command),
-            world_fault => self
-                .world
-                .apply_fault(world_fault)
-                .map_err(|e| format!("{}: event[{index}]: {e}", self.scenario.file))?,
+            world_fault => self.world.apply_fault(world_fault).map_err(|e| format!("{}: event[{index}]: {e}", self.scenario.file))?,
         };
         let sentence = match &event.note {
             Some(note) => format!("{sentence} ({note})"),
@@ -117,20 +95,12 @@ impl Run<'_> {
         let endpoint_nodes = |e: &Endpoint| -> Vec<String> {
             match e {
                 Endpoint::Node(n) => vec![n.clone()],
-                Endpoint::Site(s) => self
-                    .world
-                    .nodes
-                    .iter()
-                    .filter(|n| &n.site == s)
-                    .map(|n| n.name.clone())
-                    .collect(),
+                Endpoint::Site(s) => self.world.nodes.iter().filter(|n| &n.site == s).map(|n| n.name.clone()).collect(),
                 _ => Vec::new(),
             }
         };
         match fault {
-            Fault::LinkFlap { cut, .. } | Fault::Partition { cut, .. } => {
-                [endpoint_nodes(&cut.a), endpoint_nodes(&cut.b)].concat()
-            }
+            Fault::LinkFlap { cut, .. } | Fault::Partition { cut, .. } => [endpoint_nodes(&cut.a), endpoint_nodes(&cut.b)].concat(),
             Fault::NodeCrash { nodes } => nodes.clone(),
             Fault::ReplicationBreak { node, .. }
             | Fault::ReplicationLag { node, .. }
@@ -199,10 +169,7 @@ impl Run<'_> {
         if self.ctl.paused_until_ms.take().is_none() {
             return Ok(());
         }
-        self.timeline.world(
-            self.now,
-            "the controller resumes; queued inputs arrive at once".into(),
-        );
+        self.timeline.world(self.now, "the controller resumes; queued inputs arrive at once".into());
         let buffered: Vec<Input> = self.ctl.buffered.drain(..).collect();
         for input in buffered {
             self.deliver(input)?;
@@ -222,116 +189,51 @@ impl Run<'_> {
         self.schedule_tick()
     }
 
-    pub(super) fn operator(
-        &mut self,
-        author: &str,
-        command: &OperatorCommand,
-    ) -> Result<(), String> {
+    pub(super) fn operator(&mut self, author: &str, command: &OperatorCommand) -> Result<(), String> {
         let author = author.to_string();
         let now = self.ctl.now(self.now);
         if !self.ctl.running() {
-            self.timeline.world(
-                self.now,
-                format!("{author}: {command:?} — the controller is not running"),
-            );
+            self.timeline.world(self.now, format!("{author}: {command:?} — the controller is not running"));
             return Ok(());
         }
         let engine = self.ctl.engine.as_ref().expect("running");
         let commands: Vec<Command> = match command.clone() {
-            OperatorCommand::Hold {
-                target,
-                reason,
-                until_ms,
-            } => {
-                vec![Command::Hold {
-                    target,
-                    author: author.clone(),
-                    reason,
-                    until_ms: until_ms.map(|u| self.ctl.now(u)),
-                }]
+            OperatorCommand::Hold { target, reason, until_ms } => {
+                vec![Command::Hold { target, author: author.clone(), reason, until_ms: until_ms.map(|u| self.ctl.now(u)) }]
             }
-            OperatorCommand::Release { target } => vec![Command::Release {
-                target,
-                author: author.clone(),
-            }],
+            OperatorCommand::Release { target } => vec![Command::Release { target, author: author.clone() }],
             OperatorCommand::Approve { matching } => engine
                 .pending_approvals()
                 .into_iter()
-                .filter(|p| {
-                    p.summary.contains(&matching) || p.reasons.iter().any(|r| r.contains(&matching))
-                })
-                .map(|p| Command::Approve {
-                    decision: p.decision,
-                    author: author.clone(),
-                })
+                .filter(|p| p.summary.contains(&matching) || p.reasons.iter().any(|r| r.contains(&matching)))
+                .map(|p| Command::Approve { decision: p.decision, author: author.clone() })
                 .collect(),
             OperatorCommand::Reject { matching, reason } => engine
                 .pending_approvals()
                 .into_iter()
                 .filter(|p| p.summary.contains(&matching))
-                .map(|p| Command::Reject {
-                    decision: p.decision,
-                    author: author.clone(),
-                    reason: reason.clone(),
-                })
+                .map(|p| Command::Reject { decision: p.decision, author: author.clone(), reason: reason.clone() })
                 .collect(),
             OperatorCommand::Ack { cause_prefix } => engine
                 .alerts()
                 .into_iter()
-                .filter(|a| {
-                    a.cause.starts_with(&cause_prefix)
-                        && a.acked_by.is_none()
-                        && a.resolved_ms.is_none()
-                })
-                .map(|a| Command::Ack {
-                    alert: a.id,
-                    author: author.clone(),
-                })
+                .filter(|a| a.cause.starts_with(&cause_prefix) && a.acked_by.is_none() && a.resolved_ms.is_none())
+                .map(|a| Command::Ack { alert: a.id, author: author.clone() })
                 .collect(),
-            OperatorCommand::Drain { node } => vec![Command::Drain {
-                node,
-                author: author.clone(),
-            }],
-            OperatorCommand::Undrain { node } => vec![Command::Undrain {
-                node,
-                author: author.clone(),
-            }],
-            OperatorCommand::Sync { service, from, to } => vec![Command::Sync {
-                service,
-                from,
-                to,
-                author: author.clone(),
-            }],
-            OperatorCommand::Switchover { service, to } => vec![Command::Switchover {
-                service,
-                to,
-                author: author.clone(),
-            }],
-            OperatorCommand::Rollout {
-                nodes,
-                batch_size,
-                operation,
-            } => {
-                vec![Command::Rollout {
-                    nodes,
-                    batch_size,
-                    operation,
-                    author: author.clone(),
-                }]
+            OperatorCommand::Drain { node } => vec![Command::Drain { node, author: author.clone() }],
+            OperatorCommand::Undrain { node } => vec![Command::Undrain { node, author: author.clone() }],
+            OperatorCommand::Sync { service, from, to } => vec![Command::Sync { service, from, to, author: author.clone() }],
+            OperatorCommand::Switchover { service, to } => vec![Command::Switchover { service, to, author: author.clone() }],
+            OperatorCommand::Rollout { nodes, batch_size, operation } => {
+                vec![Command::Rollout { nodes, batch_size, operation, author: author.clone() }]
             }
         };
         if commands.is_empty() {
-            self.timeline
-                .world(self.now, format!("{author}: {command:?} — nothing matched"));
+            self.timeline.world(self.now, format!("{author}: {command:?} — nothing matched"));
         }
         for command in commands {
             let summary = crate::timeline::command_summary(&command);
-            let answer = self
-                .ctl
-                .engine
-                .as_mut()
-                .expect("running")
-                .command(now, command);
+            let answer = self.ctl.engine.as_mut().expect("running").command(now, command);
             let line = match answer {
                 Ok(s) => format!("{author} {summary}: {s}"),
                 Err(e) => format!("{author} {summary}: refused: {e}"),

@@ -17,17 +17,13 @@ pub fn load(doc: &InventoryDoc) -> Result<Arc<Snapshot>, Vec<String>> {
 
 pub fn source(doc: &InventoryDoc) -> String {
     match doc {
-        InventoryDoc::Text { source, .. } | InventoryDoc::Unreadable { source, .. } => {
-            source.clone()
-        }
+        InventoryDoc::Text { source, .. } | InventoryDoc::Unreadable { source, .. } => source.clone(),
         InventoryDoc::Built(s) => s.source().to_string(),
     }
 }
 
 fn load_text(source: &str, text: &str) -> Result<Arc<Snapshot>, Vec<String>> {
-    ward_inventory::load(source, text)
-        .map(Arc::new)
-        .map_err(|errors| errors.iter().map(|e| e.to_string()).collect())
+    ward_inventory::load(source, text).map(Arc::new).map_err(|errors| errors.iter().map(|e| e.to_string()).collect())
 }
 
 /// What a reader sees when it reads `doc` while a writer is halfway through.
@@ -39,17 +35,11 @@ pub fn torn(doc: &InventoryDoc, torn: &Torn) -> InventoryDoc {
             while !text.is_char_boundary(cut) {
                 cut -= 1;
             }
-            InventoryDoc::Text {
-                source: source.clone(),
-                text: text[..cut].to_string(),
-            }
+            InventoryDoc::Text { source: source.clone(), text: text[..cut].to_string() }
         }
         (Torn::Prefix(_), other) => InventoryDoc::Unreadable {
             source: source(other),
-            errors: vec![format!(
-                "{}: unexpected end of file (read while being written)",
-                source(other)
-            )],
+            errors: vec![format!("{}: unexpected end of file (read while being written)", source(other))],
         },
     }
 }

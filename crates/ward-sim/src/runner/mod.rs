@@ -69,13 +69,8 @@ pub(crate) struct Run<'a> {
 /// Runs a scenario once in one mode. Never panics on scenario content; an engine
 /// panic propagates (callers catch it to print the seed).
 pub fn run(scenario: &Scenario, mode: Mode, seed: u64) -> Result<RunOutput, String> {
-    let truth = loader::load(&scenario.inventory).map_err(|errors| {
-        format!(
-            "{}: the inventory does not load:\n  {}",
-            scenario.file,
-            errors.join("\n  ")
-        )
-    })?;
+    let truth = loader::load(&scenario.inventory)
+        .map_err(|errors| format!("{}: the inventory does not load:\n  {}", scenario.file, errors.join("\n  ")))?;
     let world = World::new(truth.clone(), scenario.world.clone());
     let recorder = Recorder::new(&world);
     let mut run = Run {
@@ -100,13 +95,7 @@ pub fn run(scenario: &Scenario, mode: Mode, seed: u64) -> Result<RunOutput, Stri
     };
     let (events, failure) = match run.main_loop() {
         Ok(n) => (n, None),
-        Err((n, e)) => (
-            n,
-            Some(format!(
-                "{e} (seed {seed}, mode {mode:?}, at {})",
-                run.timeline.label(run.now)
-            )),
-        ),
+        Err((n, e)) => (n, Some(format!("{e} (seed {seed}, mode {mode:?}, at {})", run.timeline.label(run.now)))),
     };
     run.recorder.advance(run.now);
     Ok(RunOutput {
@@ -128,8 +117,7 @@ impl Run<'_> {
     fn main_loop(&mut self) -> Result<u64, (u64, String)> {
         let setup = (|| {
             for i in 0..self.scenario.events.len() {
-                self.queue
-                    .push(self.scenario.events[i].at_ms, Ev::Scenario(i))?;
+                self.queue.push(self.scenario.events[i].at_ms, Ev::Scenario(i))?;
             }
             self.queue.push(self.scenario.duration_ms, Ev::End)?;
             self.drain()?;
@@ -140,13 +128,7 @@ impl Run<'_> {
         while let Some((at, ev)) = self.queue.pop() {
             events += 1;
             if events > self.scenario.world.max_events {
-                return Err((
-                    events,
-                    format!(
-                        "more than {} events (world.max_events)",
-                        self.scenario.world.max_events
-                    ),
-                ));
+                return Err((events, format!("more than {} events (world.max_events)", self.scenario.world.max_events)));
             }
             self.recorder.advance(at);
             self.now = at;
@@ -182,15 +164,9 @@ impl Run<'_> {
                 self.deliver(Input::Tick)?;
                 self.schedule_tick()
             }
-            Ev::CallDone {
-                id,
-                injected_failure,
-            } => self.call_done(id, injected_failure),
+            Ev::CallDone { id, injected_failure } => self.call_done(id, injected_failure),
             Ev::CallDeadline { id } => self.call_deadline(id),
-            Ev::Notified {
-                notification,
-                incarnation,
-            } => self.notified(notification, incarnation),
+            Ev::Notified { notification, incarnation } => self.notified(notification, incarnation),
             Ev::Deliver(input) => self.deliver(input),
             Ev::InventoryWritten => {
                 let doc = self.doc.clone();
@@ -205,8 +181,7 @@ impl Run<'_> {
                     }
                 }
                 self.world.refresh_replication();
-                self.timeline
-                    .world(self.now, format!("{} back from reboot", nodes.join(", ")));
+                self.timeline.world(self.now, format!("{} back from reboot", nodes.join(", ")));
                 Ok(())
             }
             Ev::Resume => self.resume(),
@@ -231,11 +206,6 @@ impl Run<'_> {
         }
         self.tick_generation += 1;
         self.tick_at = Some(at);
-        self.queue.push(
-            at,
-            Ev::Tick {
-                generation: self.tick_generation,
-            },
-        )
+        self.queue.push(at, Ev::Tick { generation: self.tick_generation })
     }
 }

@@ -85,11 +85,7 @@ impl Queue {
             return Err(format!("event queue full ({QUEUE_MAX} pending events)"));
         }
         self.seq += 1;
-        self.heap.push(Reverse(Entry {
-            at_ms,
-            seq: self.seq,
-            ev,
-        }));
+        self.heap.push(Reverse(Entry { at_ms, seq: self.seq, ev }));
         Ok(())
     }
 

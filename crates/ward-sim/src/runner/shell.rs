@@ -26,11 +26,7 @@ impl Run<'_> {
         if let Input::Observation(o) = &mut input {
             o.at_ms = now;
         }
-        self.ctl
-            .engine
-            .as_mut()
-            .expect("checked above")
-            .handle(now, input);
+        self.ctl.engine.as_mut().expect("checked above").handle(now, input);
         self.drain()
     }
 
@@ -56,31 +52,17 @@ impl Run<'_> {
                 Output::Notify(n) => {
                     self.notifications.push((self.now, n.clone()));
                     let at = self.now + self.world.knobs.notify_latency_ms;
-                    self.queue.push(
-                        at,
-                        Ev::Notified {
-                            notification: n,
-                            incarnation: self.ctl.incarnation,
-                        },
-                    )?;
+                    self.queue.push(at, Ev::Notified { notification: n, incarnation: self.ctl.incarnation })?;
                 }
             }
         }
         let engine = self.ctl.engine.as_ref().expect("present while draining");
-        engine
-            .check_invariants()
-            .map_err(|e| format!("engine invariant broken: {e}"))?;
+        engine.check_invariants().map_err(|e| format!("engine invariant broken: {e}"))?;
         self.ensure_probing()
     }
 
     fn start_job(&mut self, req: JobRequest) -> Result<(), String> {
-        let snapshot = self
-            .ctl
-            .engine
-            .as_ref()
-            .expect("a running engine asked")
-            .snapshot()
-            .clone();
+        let snapshot = self.ctl.engine.as_ref().expect("a running engine asked").snapshot().clone();
         let hook = snapshot.hook(req.hook);
         let call = Call {
             job: req.job,
@@ -99,15 +81,8 @@ impl Run<'_> {
             }
             Submitted::Queued(id) => self.queue.push(deadline, Ev::CallDeadline { id }),
             Submitted::Refused(message) => {
-                let outcome = JobOutcome {
-                    job: req.job,
-                    step: req.step,
-                    ok: false,
-                    message,
-                    preview: None,
-                };
-                self.queue
-                    .push(self.now, Ev::Deliver(Input::JobOutcome(outcome)))
+                let outcome = JobOutcome { job: req.job, step: req.step, ok: false, message, preview: None };
+                self.queue.push(self.now, Ev::Deliver(Input::JobOutcome(outcome)))
             }
         }
     }
@@ -118,9 +93,7 @@ impl Run<'_> {
         let knobs = self.world.knobs.hook(&call.hook).clone();
         let latency = knobs.latency_ms + self.rng.random_range(0..=knobs.jitter_ms);
         let injected_failure = self.rng.random_bool(knobs.failure_rate);
-        if let (ward_core::journal::JobStep::Apply, Effect::Maintain { nodes, .. }) =
-            (call.step, &call.effect)
-        {
+        if let (ward_core::journal::JobStep::Apply, Effect::Maintain { nodes, .. }) = (call.step, &call.effect) {
             let until = self.now + self.world.knobs.reboot_ms;
             for n in nodes.clone() {
                 if let Some(i) = self.world.node_index(&n) {
@@ -129,20 +102,9 @@ impl Run<'_> {
                 }
             }
             self.world.refresh_replication();
-            self.queue.push(
-                until,
-                Ev::RebootDone {
-                    nodes: nodes.clone(),
-                },
-            )?;
+            self.queue.push(until, Ev::RebootDone { nodes: nodes.clone() })?;
         }
-        self.queue.push(
-            self.now + latency,
-            Ev::CallDone {
-                id,
-                injected_failure,
-            },
-        )
+        self.queue.push(self.now + latency, Ev::CallDone { id, injected_failure })
     }
 
     pub(super) fn call_done(&mut self, id: u64, injected_failure: bool) -> Result<(), String> {
@@ -152,21 +114,12 @@ impl Run<'_> {
         if let Some(next) = next {
             self.begin_call(next)?;
         }
-        let result = if injected_failure {
-            crate::world::StepResult::injected()
-        } else {
-            self.world.complete_step(call.step, &call.effect)
-        };
+        let result =
+            if injected_failure { crate::world::StepResult::injected() } else { self.world.complete_step(call.step, &call.effect) };
         if call.reported || call.incarnation != self.ctl.incarnation {
             return Ok(());
         }
-        let outcome = JobOutcome {
-            job: call.job,
-            step: call.step,
-            ok: result.ok,
-            message: result.message,
-            preview: result.preview,
-        };
+        let outcome = JobOutcome { job: call.job, step: call.step, ok: result.ok, message: result.message, preview: result.preview };
         self.deliver(Input::JobOutcome(outcome))
     }
 
@@ -179,30 +132,17 @@ impl Run<'_> {
             return Ok(());
         }
         call.reported = true;
-        let outcome = JobOutcome {
-            job: call.job,
-            step: call.step,
-            ok: false,
-            message: format!("hook {} timed out", call.hook),
-            preview: None,
-        };
+        let outcome =
+            JobOutcome { job: call.job, step: call.step, ok: false, message: format!("hook {} timed out", call.hook), preview: None };
         self.deliver(Input::JobOutcome(outcome))
     }
 
-    pub(super) fn notified(
-        &mut self,
-        n: ward_core::engine::Notification,
-        incarnation: u32,
-    ) -> Result<(), String> {
+    pub(super) fn notified(&mut self, n: ward_core::engine::Notification, incarnation: u32) -> Result<(), String> {
         self.delivered.insert(n.id.0);
         if incarnation != self.ctl.incarnation {
             return Ok(());
         }
-        self.deliver(Input::NotificationDelivered {
-            notification: n.id,
-            ok: true,
-            error: None,
-        })
+        self.deliver(Input::NotificationDelivered { notification: n.id, ok: true, error: None })
     }
 
     /// Starts probe rounds for (observer, check) pairs of a newly applied snapshot.
@@ -211,27 +151,15 @@ impl Run<'_> {
             return Ok(());
         };
         let snapshot = engine.snapshot().clone();
-        if self
-            .seen_snapshot
-            .as_ref()
-            .is_some_and(|s| std::sync::Arc::ptr_eq(s, &snapshot))
-        {
+        if self.seen_snapshot.as_ref().is_some_and(|s| std::sync::Arc::ptr_eq(s, &snapshot)) {
             return Ok(());
         }
         for observer in snapshot.observers() {
             for check in snapshot.checks() {
                 let key = (observer.name.clone(), check.name.clone());
                 if self.probing.insert(key.clone()) {
-                    let jitter = self
-                        .rng
-                        .random_range(0..=self.world.knobs.probe_jitter_ms.min(check.interval_ms));
-                    self.queue.push(
-                        self.now + jitter,
-                        Ev::ProbeRound {
-                            observer: key.0,
-                            check: key.1,
-                        },
-                    )?;
+                    let jitter = self.rng.random_range(0..=self.world.knobs.probe_jitter_ms.min(check.interval_ms));
+                    self.queue.push(self.now + jitter, Ev::ProbeRound { observer: key.0, check: key.1 })?;
                 }
             }
         }
@@ -245,8 +173,7 @@ impl Run<'_> {
             Some(e) => e.snapshot().clone(),
             None => self.ctl.last_good.clone(),
         };
-        let (Some(oid), Some(cid)) = (snapshot.observer_id(&observer), snapshot.check_id(&check))
-        else {
+        let (Some(oid), Some(cid)) = (snapshot.observer_id(&observer), snapshot.check_id(&check)) else {
             self.probing.remove(&(observer, check));
             return Ok(());
         };
@@ -256,27 +183,12 @@ impl Run<'_> {
             let Some(probe) = snapshot.probe_id(node, cid) else {
                 continue;
             };
-            let point = Point::Observer {
-                name: &observer,
-                site: &site,
-            };
-            let r = self
-                .world
-                .probe(point, snapshot.node_name(node), &c, &mut self.rng);
-            let o = Observation {
-                probe,
-                observer: oid,
-                at_ms: 0,
-                outcome: r.outcome,
-                latency_ms: r.latency_ms,
-                detail: r.detail,
-            };
+            let point = Point::Observer { name: &observer, site: &site };
+            let r = self.world.probe(point, snapshot.node_name(node), &c, &mut self.rng);
+            let o = Observation { probe, observer: oid, at_ms: 0, outcome: r.outcome, latency_ms: r.latency_ms, detail: r.detail };
             self.deliver(Input::Observation(o))?;
         }
-        self.queue.push(
-            self.now + c.interval_ms.max(1),
-            Ev::ProbeRound { observer, check },
-        )
+        self.queue.push(self.now + c.interval_ms.max(1), Ev::ProbeRound { observer, check })
     }
 
     /// The shell reads the inventory file and hands the engine the result.
@@ -286,10 +198,7 @@ impl Run<'_> {
                 self.ctl.last_good = snapshot.clone();
                 self.deliver(Input::Inventory(snapshot))
             }
-            Err(errors) => self.deliver(Input::InventoryRejected {
-                source: loader::source(doc),
-                errors,
-            }),
+            Err(errors) => self.deliver(Input::InventoryRejected { source: loader::source(doc), errors }),
         }
     }
 }

@@ -22,9 +22,7 @@ impl Endpoint {
             Some(("site", name)) => Ok(Endpoint::Site(name.into())),
             Some(("node", name)) => Ok(Endpoint::Node(name.into())),
             Some(("observer", name)) => Ok(Endpoint::Observer(name.into())),
-            _ => Err(format!(
-                "`{text}` is not an endpoint; write \"site:NAME\", \"node:NAME\", \"observer:NAME\", \"clients\" or \"*\""
-            )),
+            _ => Err(format!("`{text}` is not an endpoint; write \"site:NAME\", \"node:NAME\", \"observer:NAME\", \"clients\" or \"*\"")),
         }
     }
 }

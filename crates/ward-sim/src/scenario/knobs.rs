@@ -47,11 +47,7 @@ pub const GB: f64 = 1_000_000_000.0;
 impl Default for WorldKnobs {
     fn default() -> Self {
         WorldKnobs {
-            actuator: HookKnobs {
-                latency_ms: 2_000,
-                jitter_ms: 500,
-                failure_rate: 0.0,
-            },
+            actuator: HookKnobs { latency_ms: 2_000, jitter_ms: 500, failure_rate: 0.0 },
             hooks: BTreeMap::new(),
             probe_loss: 0.0,
             probe_latency_ms: 20,

@@ -17,11 +17,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&self, field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
-        ScenarioError {
-            file: self.file.into(),
-            field: field.into(),
-            message: message.into(),
-        }
+        ScenarioError { file: self.file.into(), field: field.into(), message: message.into() }
     }
     fn duration(&self, field: &str, text: &str) -> Result<u64, ScenarioError> {
         parse_duration(text).map_err(|m| self.err(field, m))
@@ -33,24 +29,15 @@ impl Ctx<'_> {
         if (0.0..=1.0).contains(&rate) {
             Ok(rate)
         } else {
-            Err(self.err(
-                field,
-                format!("{rate} is not a probability between 0 and 1"),
-            ))
+            Err(self.err(field, format!("{rate} is not a probability between 0 and 1")))
         }
     }
 }
 
 pub fn convert(file: &str, raw: RawScenario, base: &Path) -> Result<Scenario, ScenarioError> {
-    let start_clock_ms = parse_clock(&raw.start_clock).map_err(|m| ScenarioError {
-        file: file.into(),
-        field: "start_clock".into(),
-        message: m,
-    })?;
-    let ctx = Ctx {
-        file,
-        start_clock_ms,
-    };
+    let start_clock_ms =
+        parse_clock(&raw.start_clock).map_err(|m| ScenarioError { file: file.into(), field: "start_clock".into(), message: m })?;
+    let ctx = Ctx { file, start_clock_ms };
     let duration_ms = ctx.duration("duration", &raw.duration)?;
     if duration_ms == 0 || duration_ms > DURATION_MS_MAX {
         return Err(ctx.err("duration", "must be more than 0 and at most 7d"));
@@ -61,10 +48,7 @@ pub fn convert(file: &str, raw: RawScenario, base: &Path) -> Result<Scenario, Sc
     for (index, event) in raw.events.into_iter().enumerate() {
         let converted = convert_event(&ctx, base, index, event)?;
         if converted.at_ms > duration_ms {
-            return Err(ctx.err(
-                format!("event[{index}].at"),
-                "is after the end of the scenario (`duration`)",
-            ));
+            return Err(ctx.err(format!("event[{index}].at"), "is after the end of the scenario (`duration`)"));
         }
         events.push(converted);
     }
@@ -85,23 +69,10 @@ pub fn convert(file: &str, raw: RawScenario, base: &Path) -> Result<Scenario, Sc
     })
 }
 
-fn read_doc(
-    ctx: &Ctx,
-    field: &str,
-    base: &Path,
-    relative: &str,
-) -> Result<InventoryDoc, ScenarioError> {
+fn read_doc(ctx: &Ctx, field: &str, base: &Path, relative: &str) -> Result<InventoryDoc, ScenarioError> {
     let path = base.join(relative);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        ctx.err(
-            field,
-            format!("cannot read inventory {}: {e}", path.display()),
-        )
-    })?;
-    Ok(InventoryDoc::Text {
-        source: relative.to_string(),
-        text,
-    })
+    let text = std::fs::read_to_string(&path).map_err(|e| ctx.err(field, format!("cannot read inventory {}: {e}", path.display())))?;
+    Ok(InventoryDoc::Text { source: relative.to_string(), text })
 }
 
 fn world(ctx: &Ctx, raw: RawWorld) -> Result<WorldKnobs, ScenarioError> {
@@ -157,10 +128,7 @@ fn world(ctx: &Ctx, raw: RawWorld) -> Result<WorldKnobs, ScenarioError> {
             if v.is_finite() && v >= 0.0 {
                 Ok((v * GB) as u64)
             } else {
-                Err(ctx.err(
-                    format!("world.disk[{i}].{f}"),
-                    "must be a non-negative number of GB",
-                ))
+                Err(ctx.err(format!("world.disk[{i}].{f}"), "must be a non-negative number of GB"))
             }
         };
         let disk = DiskKnobs {
@@ -172,10 +140,7 @@ fn world(ctx: &Ctx, raw: RawWorld) -> Result<WorldKnobs, ScenarioError> {
             node: d.node,
         };
         if disk.used_bytes > disk.total_bytes || disk.reserved_bytes > disk.total_bytes {
-            return Err(ctx.err(
-                format!("world.disk[{i}]"),
-                "used_gb and reserved_gb must not exceed total_gb",
-            ));
+            return Err(ctx.err(format!("world.disk[{i}]"), "used_gb and reserved_gb must not exceed total_gb"));
         }
         w.disks.push(disk);
     }
@@ -228,11 +193,7 @@ fn allowed(kind: &str, command: Option<&str>) -> Option<&'static [&'static str]>
     Some(match kind {
         "link_flap" => &["between", "until", "up", "period_min", "period_max"],
         "node_crash" | "node_recover" => &["node", "nodes"],
-        "replication_repair"
-        | "egress_broken"
-        | "egress_repaired"
-        | "reconfigured"
-        | "route_script_broken" => &["node"],
+        "replication_repair" | "egress_broken" | "egress_repaired" | "reconfigured" | "route_script_broken" => &["node"],
         "partition" => &["between", "duration"],
         "heal" => &["between"],
         "replication_break" => &["node", "error"],
@@ -267,56 +228,30 @@ replication_lag, disk_fill_rate, inventory_torn, inventory_replace, controller_c
 controller_pause, clock_jump, operator, egress_broken, egress_repaired, misconfigured, reconfigured, \
 route_script_broken, tree";
 
-const COMMANDS: &str =
-    "hold, release, approve, reject, ack, drain, undrain, sync, switchover, rollout";
+const COMMANDS: &str = "hold, release, approve, reject, ack, drain, undrain, sync, switchover, rollout";
 
-fn convert_event(
-    ctx: &Ctx,
-    base: &Path,
-    index: usize,
-    e: RawEvent,
-) -> Result<ScenarioEvent, ScenarioError> {
+fn convert_event(ctx: &Ctx, base: &Path, index: usize, e: RawEvent) -> Result<ScenarioEvent, ScenarioError> {
     let field = |name: &str| format!("event[{index}].{name}");
     let at_ms = ctx.at(&field("at"), &e.at)?;
     let Some(allowed) = allowed(&e.kind, e.command.as_deref()) else {
         return Err(if e.kind == "operator" {
             ctx.err(field("command"), format!("must be one of: {COMMANDS}"))
         } else {
-            ctx.err(
-                field("kind"),
-                format!("unknown kind `{}`; expected one of: {KINDS}", e.kind),
-            )
+            ctx.err(field("kind"), format!("unknown kind `{}`; expected one of: {KINDS}", e.kind))
         });
     };
-    if let Some(extra) = present_fields(&e)
-        .into_iter()
-        .find(|f| !allowed.contains(f))
-    {
-        return Err(ctx.err(
-            field(extra),
-            format!(
-                "is not used by kind `{}` (it reads: {})",
-                e.kind,
-                allowed.join(", ")
-            ),
-        ));
+    if let Some(extra) = present_fields(&e).into_iter().find(|f| !allowed.contains(f)) {
+        return Err(ctx.err(field(extra), format!("is not used by kind `{}` (it reads: {})", e.kind, allowed.join(", "))));
     }
     let need = |value: &Option<String>, name: &str| -> Result<String, ScenarioError> {
-        value
-            .clone()
-            .ok_or_else(|| ctx.err(field(name), format!("is required for kind `{}`", e.kind)))
+        value.clone().ok_or_else(|| ctx.err(field(name), format!("is required for kind `{}`", e.kind)))
     };
     let node = || need(&e.node, "node");
     let cut = |required: bool| -> Result<Option<Cut>, ScenarioError> {
         match &e.between {
-            None if required => Err(ctx.err(
-                field("between"),
-                "is required: two endpoints, e.g. [\"site:scl2\", \"*\"]",
-            )),
+            None if required => Err(ctx.err(field("between"), "is required: two endpoints, e.g. [\"site:scl2\", \"*\"]")),
             None => Ok(None),
-            Some(pair) if pair.len() != 2 => {
-                Err(ctx.err(field("between"), "must name exactly two endpoints"))
-            }
+            Some(pair) if pair.len() != 2 => Err(ctx.err(field("between"), "must name exactly two endpoints")),
             Some(pair) => {
                 let a = Endpoint::parse(&pair[0]).map_err(|m| ctx.err(field("between"), m))?;
                 let b = Endpoint::parse(&pair[1]).map_err(|m| ctx.err(field("between"), m))?;
@@ -328,9 +263,7 @@ fn convert_event(
         }
     };
     let opt_duration = |name: &str, v: &Option<String>| -> Result<Option<u64>, ScenarioError> {
-        v.as_deref()
-            .map(|t| ctx.duration(&field(name), t))
-            .transpose()
+        v.as_deref().map(|t| ctx.duration(&field(name), t)).transpose()
     };
     let fault = match e.kind.as_str() {
         "link_flap" => {
@@ -341,9 +274,7 @@ fn convert_event(
             let mut up = Vec::new();
             for (i, window) in e.up.iter().flatten().enumerate() {
                 let f = format!("{}[{i}]", field("up"));
-                let (a, b) = window
-                    .split_once('-')
-                    .ok_or_else(|| ctx.err(&f, "write a window as \"09:18-09:19\""))?;
+                let (a, b) = window.split_once('-').ok_or_else(|| ctx.err(&f, "write a window as \"09:18-09:19\""))?;
                 let (a, b) = (ctx.at(&f, a.trim())?, ctx.at(&f, b.trim())?);
                 if b <= a || a < at_ms || b > until_ms {
                     return Err(ctx.err(f, "must be a non-empty window inside `at`..`until`"));
@@ -351,124 +282,60 @@ fn convert_event(
                 up.push((a, b));
             }
             up.sort();
-            let random = match (
-                opt_duration("period_min", &e.period_min)?,
-                opt_duration("period_max", &e.period_max)?,
-            ) {
+            let random = match (opt_duration("period_min", &e.period_min)?, opt_duration("period_max", &e.period_max)?) {
                 (None, None) => None,
                 (Some(a), Some(b)) if a > 0 && a <= b => Some((a, b)),
-                _ => {
-                    return Err(ctx.err(
-                        field("period_min"),
-                        "give both period_min and period_max, 0 < min <= max",
-                    ))
-                }
+                _ => return Err(ctx.err(field("period_min"), "give both period_min and period_max, 0 < min <= max")),
             };
             if random.is_some() && !up.is_empty() {
-                return Err(ctx.err(
-                    field("up"),
-                    "give either `up` windows or random periods, not both",
-                ));
+                return Err(ctx.err(field("up"), "give either `up` windows or random periods, not both"));
             }
-            Fault::LinkFlap {
-                cut: cut(true)?.unwrap(),
-                until_ms,
-                up,
-                random,
-            }
+            Fault::LinkFlap { cut: cut(true)?.unwrap(), until_ms, up, random }
         }
-        "node_crash" => Fault::NodeCrash {
-            nodes: node_list(ctx, &field("node"), &e)?,
-        },
-        "node_recover" => Fault::NodeRecover {
-            nodes: node_list(ctx, &field("node"), &e)?,
-        },
-        "partition" => Fault::Partition {
-            cut: cut(true)?.unwrap(),
-            duration_ms: opt_duration("duration", &e.duration)?,
-        },
+        "node_crash" => Fault::NodeCrash { nodes: node_list(ctx, &field("node"), &e)? },
+        "node_recover" => Fault::NodeRecover { nodes: node_list(ctx, &field("node"), &e)? },
+        "partition" => Fault::Partition { cut: cut(true)?.unwrap(), duration_ms: opt_duration("duration", &e.duration)? },
         "heal" => Fault::Heal { cut: cut(false)? },
-        "replication_break" => Fault::ReplicationBreak {
-            node: node()?,
-            error: need(&e.error, "error")?,
-        },
+        "replication_break" => Fault::ReplicationBreak { node: node()?, error: need(&e.error, "error")? },
         "replication_repair" => Fault::ReplicationRepair { node: node()? },
-        "replication_lag" => Fault::ReplicationLag {
-            node: node()?,
-            lag_ms: ctx.duration(&field("lag"), &need(&e.lag, "lag")?)?,
-        },
+        "replication_lag" => Fault::ReplicationLag { node: node()?, lag_ms: ctx.duration(&field("lag"), &need(&e.lag, "lag")?)? },
         "disk_fill_rate" => match e.gb_per_hour {
-            Some(r) if r.is_finite() && r >= 0.0 => Fault::DiskFillRate {
-                node: node()?,
-                gb_per_hour: r,
-            },
+            Some(r) if r.is_finite() && r >= 0.0 => Fault::DiskFillRate { node: node()?, gb_per_hour: r },
             _ => return Err(ctx.err(field("gb_per_hour"), "is required: a non-negative number")),
         },
         "inventory_torn" => {
             let torn = match (&e.file, e.prefix_percent) {
                 (Some(f), None) => Torn::Doc(read_doc(ctx, &field("file"), base, f)?),
                 (None, Some(p)) if p < 100 => Torn::Prefix(p),
-                (None, Some(_)) => {
-                    return Err(ctx.err(field("prefix_percent"), "must be below 100"))
-                }
-                _ => {
-                    return Err(ctx.err(
-                        field("file"),
-                        "give exactly one of `file` (a corrupted copy) or `prefix_percent`",
-                    ))
-                }
+                (None, Some(_)) => return Err(ctx.err(field("prefix_percent"), "must be below 100")),
+                _ => return Err(ctx.err(field("file"), "give exactly one of `file` (a corrupted copy) or `prefix_percent`")),
             };
-            Fault::InventoryTorn {
-                torn,
-                duration_ms: opt_duration("duration", &e.duration)?.unwrap_or(30_000),
-            }
+            Fault::InventoryTorn { torn, duration_ms: opt_duration("duration", &e.duration)?.unwrap_or(30_000) }
         }
-        "inventory_replace" => Fault::InventoryReplace {
-            doc: read_doc(ctx, &field("file"), base, &need(&e.file, "file")?)?,
-        },
-        "controller_crash" => Fault::ControllerCrash {
-            restart_after_ms: opt_duration("duration", &e.duration)?,
-        },
+        "inventory_replace" => Fault::InventoryReplace { doc: read_doc(ctx, &field("file"), base, &need(&e.file, "file")?)? },
+        "controller_crash" => Fault::ControllerCrash { restart_after_ms: opt_duration("duration", &e.duration)? },
         "controller_restart" => Fault::ControllerRestart,
         "controller_pause" => Fault::ControllerPause {
             duration_ms: ctx.duration(&field("duration"), &need(&e.duration, "duration")?)?,
             clock_frozen: match e.clock.as_deref() {
                 None | Some("continues") => false,
                 Some("frozen") => true,
-                Some(other) => {
-                    return Err(ctx.err(
-                        field("clock"),
-                        format!("`{other}`: expected \"continues\" or \"frozen\""),
-                    ))
-                }
+                Some(other) => return Err(ctx.err(field("clock"), format!("`{other}`: expected \"continues\" or \"frozen\""))),
             },
         },
-        "clock_jump" => Fault::ClockJump {
-            jump_ms: parse_signed_duration(&need(&e.jump, "jump")?)
-                .map_err(|m| ctx.err(field("jump"), m))?,
-        },
+        "clock_jump" => {
+            Fault::ClockJump { jump_ms: parse_signed_duration(&need(&e.jump, "jump")?).map_err(|m| ctx.err(field("jump"), m))? }
+        }
         "egress_broken" => Fault::EgressBroken { node: node()? },
         "egress_repaired" => Fault::EgressRepaired { node: node()? },
-        "misconfigured" => Fault::Misconfigured {
-            node: node()?,
-            check: e.check.clone(),
-        },
+        "misconfigured" => Fault::Misconfigured { node: node()?, check: e.check.clone() },
         "reconfigured" => Fault::Reconfigured { node: node()? },
         "route_script_broken" => Fault::RouteScriptBroken { node: node()? },
-        "tree" => Fault::Tree {
-            node: node()?,
-            files: e
-                .files
-                .ok_or_else(|| ctx.err(field("files"), "is required for kind `tree`"))?,
-        },
+        "tree" => Fault::Tree { node: node()?, files: e.files.ok_or_else(|| ctx.err(field("files"), "is required for kind `tree`"))? },
         "operator" => operator(ctx, index, &e)?,
         _ => unreachable!("allowed() accepted the kind"),
     };
-    Ok(ScenarioEvent {
-        at_ms,
-        note: e.note,
-        fault,
-    })
+    Ok(ScenarioEvent { at_ms, note: e.note, fault })
 }
 
 /// `node = "a"` or `nodes = ["a", "b"]`, exactly one of them.
@@ -476,19 +343,14 @@ fn node_list(ctx: &Ctx, field: &str, e: &RawEvent) -> Result<Vec<String>, Scenar
     match (&e.node, &e.nodes) {
         (Some(n), None) => Ok(vec![n.clone()]),
         (None, Some(list)) if !list.is_empty() => Ok(list.clone()),
-        _ => Err(ctx.err(
-            field,
-            "give exactly one of `node` or a non-empty `nodes` list",
-        )),
+        _ => Err(ctx.err(field, "give exactly one of `node` or a non-empty `nodes` list")),
     }
 }
 
 fn operator(ctx: &Ctx, index: usize, e: &RawEvent) -> Result<Fault, ScenarioError> {
     let field = |name: &str| format!("event[{index}].{name}");
     let need = |value: &Option<String>, name: &str| -> Result<String, ScenarioError> {
-        value
-            .clone()
-            .ok_or_else(|| ctx.err(field(name), "is required for this command"))
+        value.clone().ok_or_else(|| ctx.err(field(name), "is required for this command"))
     };
     let target = || -> Result<HoldTarget, ScenarioError> {
         let text = need(&e.target, "target")?;
@@ -496,67 +358,32 @@ fn operator(ctx: &Ctx, index: usize, e: &RawEvent) -> Result<Fault, ScenarioErro
             Some(("node", n)) => Ok(HoldTarget::Node(n.into())),
             Some(("site", n)) => Ok(HoldTarget::Site(n.into())),
             Some(("service", n)) => Ok(HoldTarget::Service(n.into())),
-            _ => Err(ctx.err(
-                field("target"),
-                format!("`{text}`: write \"node:NAME\", \"site:NAME\" or \"service:NAME\""),
-            )),
+            _ => Err(ctx.err(field("target"), format!("`{text}`: write \"node:NAME\", \"site:NAME\" or \"service:NAME\""))),
         }
     };
     let command = match e.command.as_deref().unwrap_or_default() {
         "hold" => OperatorCommand::Hold {
             target: target()?,
             reason: e.reason.clone().unwrap_or_else(|| "operator hold".into()),
-            until_ms: e
-                .until
-                .as_deref()
-                .map(|t| ctx.at(&field("until"), t))
-                .transpose()?,
+            until_ms: e.until.as_deref().map(|t| ctx.at(&field("until"), t)).transpose()?,
         },
         "release" => OperatorCommand::Release { target: target()? },
-        "approve" => OperatorCommand::Approve {
-            matching: e.matching.clone().unwrap_or_default(),
-        },
+        "approve" => OperatorCommand::Approve { matching: e.matching.clone().unwrap_or_default() },
         "reject" => OperatorCommand::Reject {
             matching: e.matching.clone().unwrap_or_default(),
-            reason: e
-                .reason
-                .clone()
-                .unwrap_or_else(|| "rejected by operator".into()),
+            reason: e.reason.clone().unwrap_or_else(|| "rejected by operator".into()),
         },
-        "ack" => OperatorCommand::Ack {
-            cause_prefix: e.cause_prefix.clone().unwrap_or_default(),
-        },
-        "drain" => OperatorCommand::Drain {
-            node: need(&e.node, "node")?,
-        },
-        "undrain" => OperatorCommand::Undrain {
-            node: need(&e.node, "node")?,
-        },
-        "sync" => OperatorCommand::Sync {
-            service: need(&e.service, "service")?,
-            from: need(&e.from, "from")?,
-            to: need(&e.to, "to")?,
-        },
-        "switchover" => OperatorCommand::Switchover {
-            service: need(&e.service, "service")?,
-            to: need(&e.to, "to")?,
-        },
+        "ack" => OperatorCommand::Ack { cause_prefix: e.cause_prefix.clone().unwrap_or_default() },
+        "drain" => OperatorCommand::Drain { node: need(&e.node, "node")? },
+        "undrain" => OperatorCommand::Undrain { node: need(&e.node, "node")? },
+        "sync" => OperatorCommand::Sync { service: need(&e.service, "service")?, from: need(&e.from, "from")?, to: need(&e.to, "to")? },
+        "switchover" => OperatorCommand::Switchover { service: need(&e.service, "service")?, to: need(&e.to, "to")? },
         "rollout" => OperatorCommand::Rollout {
-            nodes: e
-                .nodes
-                .clone()
-                .filter(|n| !n.is_empty())
-                .ok_or_else(|| ctx.err(field("nodes"), "is required: a non-empty list"))?,
-            batch_size: e
-                .batch_size
-                .filter(|b| *b > 0)
-                .ok_or_else(|| ctx.err(field("batch_size"), "is required and positive"))?,
+            nodes: e.nodes.clone().filter(|n| !n.is_empty()).ok_or_else(|| ctx.err(field("nodes"), "is required: a non-empty list"))?,
+            batch_size: e.batch_size.filter(|b| *b > 0).ok_or_else(|| ctx.err(field("batch_size"), "is required and positive"))?,
             operation: e.operation.clone().unwrap_or_else(|| "reboot".into()),
         },
         _ => unreachable!("allowed() accepted the command"),
     };
-    Ok(Fault::Operator {
-        author: e.author.clone().unwrap_or_else(|| "operator".into()),
-        command,
-    })
+    Ok(Fault::Operator { author: e.author.clone().unwrap_or_else(|| "operator".into()), command })
 }

@@ -59,10 +59,7 @@ impl Actuators {
         }
         q.max_token = call.fencing_token;
         if q.waiting.len() >= WAITING_MAX {
-            return Submitted::Refused(format!(
-                "hook {} has {WAITING_MAX} calls waiting",
-                call.hook
-            ));
+            return Submitted::Refused(format!("hook {} has {WAITING_MAX} calls waiting", call.hook));
         }
         self.next_id += 1;
         let id = self.next_id;
@@ -83,10 +80,7 @@ impl Actuators {
     /// Removes a finished call and starts the next waiting one on its hook.
     pub fn finish(&mut self, id: u64) -> Option<(Call, Option<u64>)> {
         let call = self.calls.remove(&id)?;
-        let q = self
-            .hooks
-            .get_mut(&call.hook)
-            .expect("a call's hook has a queue");
+        let q = self.hooks.get_mut(&call.hook).expect("a call's hook has a queue");
         let next = q.waiting.pop_front();
         if next.is_none() {
             q.running = q.running.saturating_sub(1);

@@ -32,12 +32,7 @@ impl Disk {
     /// Brings usage up to `now_ms`; `wal_piling`: a replica of this node is stalled.
     pub fn advance(&mut self, now_ms: u64, wal_piling: bool) {
         let elapsed = now_ms.saturating_sub(self.at_ms) as u128;
-        let rate = self.bytes_per_hour as u128
-            + if wal_piling {
-                self.wal_bytes_per_hour as u128
-            } else {
-                0
-            };
+        let rate = self.bytes_per_hour as u128 + if wal_piling { self.wal_bytes_per_hour as u128 } else { 0 };
         let grown = (rate * elapsed / 3_600_000) as u64;
         self.used_bytes = self.used_bytes.saturating_add(grown).min(self.total_bytes);
         self.at_ms = now_ms;
@@ -49,11 +44,7 @@ impl Disk {
     }
 
     pub fn status(&self) -> DiskStatus {
-        DiskStatus {
-            used_bytes: self.used_bytes,
-            total_bytes: self.total_bytes,
-            reserved_bytes: self.reserved_bytes,
-        }
+        DiskStatus { used_bytes: self.used_bytes, total_bytes: self.total_bytes, reserved_bytes: self.reserved_bytes }
     }
 }
 
@@ -63,14 +54,8 @@ mod tests {
 
     #[test]
     fn wal_fills_the_disk_faster_and_reserve_counts_as_full() {
-        let k = DiskKnobs {
-            node: "db".into(),
-            total_bytes: 100,
-            used_bytes: 50,
-            reserved_bytes: 10,
-            bytes_per_hour: 1,
-            wal_bytes_per_hour: 9,
-        };
+        let k =
+            DiskKnobs { node: "db".into(), total_bytes: 100, used_bytes: 50, reserved_bytes: 10, bytes_per_hour: 1, wal_bytes_per_hour: 9 };
         let mut d = Disk::new(&k);
         d.advance(3_600_000, false);
         assert_eq!(d.used_bytes, 51);

@@ -10,34 +10,12 @@ use super::World;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
-    MoveVip {
-        service: String,
-        from: Option<String>,
-        to: String,
-    },
-    SetTargets {
-        service: String,
-        from: Vec<String>,
-        to: Vec<String>,
-    },
-    Fence {
-        service: String,
-        node: String,
-    },
-    Promote {
-        service: String,
-        from: Option<String>,
-        to: String,
-    },
-    Sync {
-        service: String,
-        from: String,
-        to: String,
-    },
-    Maintain {
-        nodes: Vec<String>,
-        operation: String,
-    },
+    MoveVip { service: String, from: Option<String>, to: String },
+    SetTargets { service: String, from: Vec<String>, to: Vec<String> },
+    Fence { service: String, node: String },
+    Promote { service: String, from: Option<String>, to: String },
+    Sync { service: String, from: String, to: String },
+    Maintain { nodes: Vec<String>, operation: String },
 }
 
 impl Effect {
@@ -45,46 +23,23 @@ impl Effect {
         let n = |id: ward_core::ids::NodeId| snapshot.node_name(id).to_string();
         let s = |id: ward_core::ids::ServiceId| snapshot.service_name(id).to_string();
         match action {
-            Action::MoveVip { service, from, to } => Effect::MoveVip {
-                service: s(*service),
-                from: from.map(n),
-                to: n(*to),
-            },
+            Action::MoveVip { service, from, to } => Effect::MoveVip { service: s(*service), from: from.map(n), to: n(*to) },
             Action::SetDnsTargets { service, from, to } => Effect::SetTargets {
                 service: s(*service),
                 from: from.iter().map(|&x| n(x)).collect(),
                 to: to.iter().map(|&x| n(x)).collect(),
             },
-            Action::Fence { service, node } => Effect::Fence {
-                service: s(*service),
-                node: n(*node),
-            },
-            Action::Promote { service, from, to } => Effect::Promote {
-                service: s(*service),
-                from: from.map(n),
-                to: n(*to),
-            },
-            Action::Sync {
-                service, from, to, ..
-            } => Effect::Sync {
-                service: s(*service),
-                from: n(*from),
-                to: n(*to),
-            },
-            Action::Maintain {
-                nodes, operation, ..
-            } => Effect::Maintain {
-                nodes: nodes.iter().map(|&x| n(x)).collect(),
-                operation: operation.clone(),
-            },
+            Action::Fence { service, node } => Effect::Fence { service: s(*service), node: n(*node) },
+            Action::Promote { service, from, to } => Effect::Promote { service: s(*service), from: from.map(n), to: n(*to) },
+            Action::Sync { service, from, to, .. } => Effect::Sync { service: s(*service), from: n(*from), to: n(*to) },
+            Action::Maintain { nodes, operation, .. } => {
+                Effect::Maintain { nodes: nodes.iter().map(|&x| n(x)).collect(), operation: operation.clone() }
+            }
         }
     }
 
     pub fn is_move(&self) -> bool {
-        matches!(
-            self,
-            Effect::MoveVip { .. } | Effect::SetTargets { .. } | Effect::Promote { .. }
-        )
+        matches!(self, Effect::MoveVip { .. } | Effect::SetTargets { .. } | Effect::Promote { .. })
     }
 
     pub fn kind_name(&self) -> &'static str {
@@ -112,18 +67,10 @@ impl StepResult {
         StepResult::fail("actuator error: HTTP 503 from the provider API")
     }
     fn ok(message: impl Into<String>) -> StepResult {
-        StepResult {
-            ok: true,
-            message: message.into(),
-            preview: None,
-        }
+        StepResult { ok: true, message: message.into(), preview: None }
     }
     fn fail(message: impl Into<String>) -> StepResult {
-        StepResult {
-            ok: false,
-            message: message.into(),
-            preview: None,
-        }
+        StepResult { ok: false, message: message.into(), preview: None }
     }
 }
 
@@ -132,18 +79,17 @@ const DELETED_SAMPLE_MAX: u32 = 5;
 
 impl World {
     fn service_or_fail(&self, name: &str) -> Result<usize, StepResult> {
-        self.service_index(name)
-            .ok_or_else(|| StepResult::fail(format!("no service `{name}` in the world")))
+        self.service_index(name).ok_or_else(|| StepResult::fail(format!("no service `{name}` in the world")))
     }
 
     /// A node gives up a VIP; once it holds none, a broken transition script's
     /// missing route no longer matters (it is a backup again).
     fn release_vip(&mut self, node: &str, service: usize) {
-        let still_holds = self.services.iter().enumerate().any(|(i, s)| {
-            i != service
-                && s.kind == ward_core::inventory::ServiceKind::Vip
-                && s.holders.iter().any(|h| h == node)
-        });
+        let still_holds = self
+            .services
+            .iter()
+            .enumerate()
+            .any(|(i, s)| i != service && s.kind == ward_core::inventory::ServiceKind::Vip && s.holders.iter().any(|h| h == node));
         if let Some(i) = self.node_index(node) {
             if self.nodes[i].route_script_broken && !still_holds {
                 self.nodes[i].egress_ok = true;
@@ -175,30 +121,17 @@ impl World {
             files_changed: 0,
             files_deleted: deleted,
             deleted_sample: (0..deleted.min(DELETED_SAMPLE_MAX))
-                .map(|i| {
-                    format!(
-                        "/srv/tree/{}",
-                        ["wikiversions.php", "php-1.27", "docroot", "w", "private"][i as usize]
-                    )
-                })
+                .map(|i| format!("/srv/tree/{}", ["wikiversions.php", "php-1.27", "docroot", "w", "private"][i as usize]))
                 .collect(),
         };
-        StepResult {
-            ok: true,
-            message: format!("sync {from} -> {to} would delete {deleted} of {target} files"),
-            preview: Some(preview),
-        }
+        StepResult { ok: true, message: format!("sync {from} -> {to} would delete {deleted} of {target} files"), preview: Some(preview) }
     }
 
     fn apply(&mut self, effect: &Effect, rollback: bool) -> Result<StepResult, StepResult> {
         match effect {
             Effect::MoveVip { service, from, to } => {
                 let s = self.service_or_fail(service)?;
-                let target = if rollback {
-                    from.clone()
-                } else {
-                    Some(to.clone())
-                };
+                let target = if rollback { from.clone() } else { Some(to.clone()) };
                 for old in self.services[s].holders.clone() {
                     self.release_vip(&old, s);
                 }
@@ -214,22 +147,14 @@ impl World {
                 self.set_holders(s, if rollback { from.clone() } else { to.clone() });
             }
             Effect::Fence { node, .. } => {
-                let i = self
-                    .node_index(node)
-                    .ok_or_else(|| StepResult::fail(format!("no node `{node}`")))?;
+                let i = self.node_index(node).ok_or_else(|| StepResult::fail(format!("no node `{node}`")))?;
                 self.nodes[i].writable = rollback;
             }
             Effect::Promote { service, from, to } => {
                 let s = self.service_or_fail(service)?;
-                let (up, down) = if rollback {
-                    (from.clone(), Some(to.clone()))
-                } else {
-                    (Some(to.clone()), None)
-                };
+                let (up, down) = if rollback { (from.clone(), Some(to.clone())) } else { (Some(to.clone()), None) };
                 if let Some(up) = &up {
-                    let i = self
-                        .node_index(up)
-                        .ok_or_else(|| StepResult::fail(format!("no node `{up}`")))?;
+                    let i = self.node_index(up).ok_or_else(|| StepResult::fail(format!("no node `{up}`")))?;
                     if !self.nodes[i].alive {
                         return Err(StepResult::fail(format!("{up} is down: cannot promote it")));
                     }
@@ -258,27 +183,17 @@ impl World {
             // the nodes back after `world.reboot`); the call only reports.
             Effect::Maintain { nodes, operation } => {
                 self.dirty = true;
-                return Ok(StepResult::ok(format!(
-                    "{operation} of {} done",
-                    nodes.join(", ")
-                )));
+                return Ok(StepResult::ok(format!("{operation} of {} done", nodes.join(", "))));
             }
         }
         if effect.is_move() && !rollback {
             let service = match effect {
-                Effect::MoveVip { service, .. }
-                | Effect::SetTargets { service, .. }
-                | Effect::Promote { service, .. } => service,
+                Effect::MoveVip { service, .. } | Effect::SetTargets { service, .. } | Effect::Promote { service, .. } => service,
                 _ => unreachable!("is_move"),
             };
-            self.moves
-                .push((self.now_ms, service.clone(), effect.kind_name()));
+            self.moves.push((self.now_ms, service.clone(), effect.kind_name()));
         }
-        Ok(StepResult::ok(format!(
-            "{} {}",
-            effect.kind_name(),
-            if rollback { "rolled back" } else { "applied" }
-        )))
+        Ok(StepResult::ok(format!("{} {}", effect.kind_name(), if rollback { "rolled back" } else { "applied" })))
     }
 
     /// End-to-end verification: the service's holders answer clients, answers
@@ -287,32 +202,26 @@ impl World {
         let check = |names: &[String]| -> Option<String> {
             names.iter().find_map(|n| match self.node_index(n) {
                 Some(i) if self.serves(i) => None,
-                Some(i) if !self.nodes[i].egress_ok => Some(format!(
-                    "{n} answers but replies cannot get out (no default route)"
-                )),
+                Some(i) if !self.nodes[i].egress_ok => Some(format!("{n} answers but replies cannot get out (no default route)")),
                 _ => Some(format!("{n} does not answer end to end")),
             })
         };
         let holders: Vec<String> = match effect {
-            Effect::MoveVip { service, .. }
-            | Effect::SetTargets { service, .. }
-            | Effect::Promote { service, .. } => match self.service_index(service) {
-                Some(s) => self.services[s].holders.clone(),
-                None => return StepResult::fail(format!("no service `{service}`")),
-            },
+            Effect::MoveVip { service, .. } | Effect::SetTargets { service, .. } | Effect::Promote { service, .. } => {
+                match self.service_index(service) {
+                    Some(s) => self.services[s].holders.clone(),
+                    None => return StepResult::fail(format!("no service `{service}`")),
+                }
+            }
             Effect::Fence { node, .. } => {
                 return match self.node_index(node) {
-                    Some(i) if !self.nodes[i].writable => {
-                        StepResult::ok(format!("{node} no longer accepts writes"))
-                    }
+                    Some(i) if !self.nodes[i].writable => StepResult::ok(format!("{node} no longer accepts writes")),
                     _ => StepResult::fail(format!("{node} still accepts writes")),
                 }
             }
             Effect::Sync { to, .. } => {
                 return match self.node_index(to) {
-                    Some(i) if self.nodes[i].tree_files >= self.tree_files_intact => {
-                        StepResult::ok(format!("{to}'s tree is complete"))
-                    }
+                    Some(i) if self.nodes[i].tree_files >= self.tree_files_intact => StepResult::ok(format!("{to}'s tree is complete")),
                     _ => StepResult::fail(format!("{to}'s tree is incomplete after the sync")),
                 }
             }

@@ -7,8 +7,7 @@ use crate::scenario::Fault;
 
 impl World {
     fn node_or_err(&self, name: &str) -> Result<usize, String> {
-        self.node_index(name)
-            .ok_or_else(|| format!("no node named `{name}` in the scenario's inventory"))
+        self.node_index(name).ok_or_else(|| format!("no node named `{name}` in the scenario's inventory"))
     }
 
     /// Applies a world fault at the world's current time. Link flaps and timed
@@ -32,43 +31,28 @@ impl World {
             }
             Fault::ReplicationBreak { node, error } => {
                 let i = self.node_or_err(node)?;
-                let r = self
-                    .replicas
-                    .get_mut(&i)
-                    .ok_or_else(|| format!("node `{node}` does not replicate"))?;
+                let r = self.replicas.get_mut(&i).ok_or_else(|| format!("node `{node}` does not replicate"))?;
                 r.running = false;
                 r.last_error = Some(error.clone());
                 format!("replication to {node} stopped: \"{error}\"")
             }
             Fault::ReplicationRepair { node } => {
                 let i = self.node_or_err(node)?;
-                let r = self
-                    .replicas
-                    .get_mut(&i)
-                    .ok_or_else(|| format!("node `{node}` does not replicate"))?;
+                let r = self.replicas.get_mut(&i).ok_or_else(|| format!("node `{node}` does not replicate"))?;
                 r.running = true;
                 r.last_error = None;
                 format!("replication to {node} repaired")
             }
             Fault::ReplicationLag { node, lag_ms } => {
                 let i = self.node_or_err(node)?;
-                let r = self
-                    .replicas
-                    .get_mut(&i)
-                    .ok_or_else(|| format!("node `{node}` does not replicate"))?;
+                let r = self.replicas.get_mut(&i).ok_or_else(|| format!("node `{node}` does not replicate"))?;
                 r.base_lag_ms = *lag_ms;
-                format!(
-                    "replication to {node} lags {}",
-                    ward_core::time::human_duration(*lag_ms)
-                )
+                format!("replication to {node} lags {}", ward_core::time::human_duration(*lag_ms))
             }
             Fault::DiskFillRate { node, gb_per_hour } => {
                 let i = self.node_or_err(node)?;
                 let now = self.now_ms;
-                let d = self
-                    .disks
-                    .get_mut(&i)
-                    .ok_or_else(|| format!("node `{node}` has no [[world.disk]]"))?;
+                let d = self.disks.get_mut(&i).ok_or_else(|| format!("node `{node}` has no [[world.disk]]"))?;
                 d.advance(now, false);
                 d.bytes_per_hour = (gb_per_hour * crate::scenario::GB) as u64;
                 format!("disk on {node} now fills at {gb_per_hour} GB/h")
@@ -88,9 +72,7 @@ impl World {
                 self.nodes[i].misconfigured = Some(check.clone());
                 match check {
                     Some(c) => format!("{node} is misconfigured: fails {c}"),
-                    None => format!(
-                        "{node} is misconfigured: serves clients wrongly, yet its probes pass"
-                    ),
+                    None => format!("{node} is misconfigured: serves clients wrongly, yet its probes pass"),
                 }
             }
             Fault::RouteScriptBroken { node } => {

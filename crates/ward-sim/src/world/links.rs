@@ -18,9 +18,7 @@ impl Endpoint {
         match (self, p) {
             (Endpoint::Rest, _) => false,
             (Endpoint::Clients, Point::Clients) => true,
-            (Endpoint::Site(s), Point::Node { site, .. } | Point::Observer { site, .. }) => {
-                s == site
-            }
+            (Endpoint::Site(s), Point::Node { site, .. } | Point::Observer { site, .. }) => s == site,
             (Endpoint::Node(n), Point::Node { name, .. }) => n == name,
             (Endpoint::Observer(n), Point::Observer { name, .. }) => n == name,
             _ => false,
@@ -91,28 +89,11 @@ mod tests {
     #[test]
     fn a_site_cut_from_the_rest_keeps_its_inside_connected() {
         let mut links = Links::default();
-        let id = links
-            .cut(Cut {
-                a: Endpoint::Site("scl2".into()),
-                b: Endpoint::Rest,
-            })
-            .unwrap();
-        let web = Point::Node {
-            name: "scl2-web",
-            site: "scl2",
-        };
-        let db = Point::Node {
-            name: "scl2-db1",
-            site: "scl2",
-        };
-        let local = Point::Observer {
-            name: "ctl-scl2",
-            site: "scl2",
-        };
-        let remote = Point::Observer {
-            name: "ctl-phx1",
-            site: "phx1",
-        };
+        let id = links.cut(Cut { a: Endpoint::Site("scl2".into()), b: Endpoint::Rest }).unwrap();
+        let web = Point::Node { name: "scl2-web", site: "scl2" };
+        let db = Point::Node { name: "scl2-db1", site: "scl2" };
+        let local = Point::Observer { name: "ctl-scl2", site: "scl2" };
+        let remote = Point::Observer { name: "ctl-phx1", site: "phx1" };
         assert!(links.reachable(web, db));
         assert!(links.reachable(local, web));
         assert!(!links.reachable(remote, web));
@@ -125,24 +106,10 @@ mod tests {
     #[test]
     fn a_pairwise_cut_touches_only_its_pair() {
         let mut links = Links::default();
-        links
-            .cut(Cut {
-                a: Endpoint::Observer("o1".into()),
-                b: Endpoint::Node("n1".into()),
-            })
-            .unwrap();
-        let n1 = Point::Node {
-            name: "n1",
-            site: "s",
-        };
-        let n2 = Point::Node {
-            name: "n2",
-            site: "s",
-        };
-        let o1 = Point::Observer {
-            name: "o1",
-            site: "s",
-        };
+        links.cut(Cut { a: Endpoint::Observer("o1".into()), b: Endpoint::Node("n1".into()) }).unwrap();
+        let n1 = Point::Node { name: "n1", site: "s" };
+        let n2 = Point::Node { name: "n2", site: "s" };
+        let o1 = Point::Observer { name: "o1", site: "s" };
         assert!(!links.reachable(o1, n1));
         assert!(!links.reachable(n1, o1));
         assert!(links.reachable(o1, n2));

@@ -98,13 +98,11 @@ impl World {
                 rebooting_until_ms: None,
                 egress_ok: true,
                 misconfigured: None,
-                tree_files: knobs.trees.get(&n.name).copied().unwrap_or(
-                    if n.lifecycle.may_be_sync_source() {
-                        knobs.tree_files
-                    } else {
-                        0
-                    },
-                ),
+                tree_files: knobs.trees.get(&n.name).copied().unwrap_or(if n.lifecycle.may_be_sync_source() {
+                    knobs.tree_files
+                } else {
+                    0
+                }),
                 writable: false,
                 route_script_broken: false,
             })
@@ -115,19 +113,11 @@ impl World {
             .map(|s| ServiceState {
                 name: s.name.clone(),
                 kind: s.kind,
-                holders: if s.kind == ServiceKind::Sync {
-                    Vec::new()
-                } else {
-                    s.initial.iter().map(|&n| name_of(n)).collect()
-                },
+                holders: if s.kind == ServiceKind::Sync { Vec::new() } else { s.initial.iter().map(|&n| name_of(n)).collect() },
                 candidates: s.candidates.iter().map(|&n| name_of(n)).collect(),
             })
             .collect();
-        for s in truth
-            .services()
-            .iter()
-            .filter(|s| s.kind == ServiceKind::Primary)
-        {
+        for s in truth.services().iter().filter(|s| s.kind == ServiceKind::Primary) {
             for &n in &s.initial {
                 nodes[n.index()].writable = true;
             }
@@ -136,30 +126,12 @@ impl World {
             .nodes()
             .iter()
             .enumerate()
-            .filter_map(|(i, n)| {
-                n.replication
-                    .as_ref()
-                    .map(|r| (i, Replica::new(name_of(r.source))))
-            })
+            .filter_map(|(i, n)| n.replication.as_ref().map(|r| (i, Replica::new(name_of(r.source)))))
             .collect();
-        let disks = knobs
-            .disks
-            .iter()
-            .filter_map(|d| truth.node_id(&d.node).map(|id| (id.index(), Disk::new(d))))
-            .collect();
-        let placement_log = services
-            .iter()
-            .map(|s| PlacementChange {
-                at_ms: 0,
-                service: s.name.clone(),
-                holders: s.holders.clone(),
-            })
-            .collect();
-        let end_to_end_checks = truth
-            .services()
-            .iter()
-            .flat_map(|s| s.verify.iter().map(|&c| truth.check(c).name.clone()))
-            .collect();
+        let disks = knobs.disks.iter().filter_map(|d| truth.node_id(&d.node).map(|id| (id.index(), Disk::new(d)))).collect();
+        let placement_log =
+            services.iter().map(|s| PlacementChange { at_ms: 0, service: s.name.clone(), holders: s.holders.clone() }).collect();
+        let end_to_end_checks = truth.services().iter().flat_map(|s| s.verify.iter().map(|&c| truth.check(c).name.clone())).collect();
         World {
             end_to_end_checks,
             tree_files_intact: knobs.tree_files,
@@ -187,10 +159,7 @@ impl World {
 
     pub fn point(&self, node: usize) -> Point<'_> {
         let n = &self.nodes[node];
-        Point::Node {
-            name: &n.name,
-            site: &n.site,
-        }
+        Point::Node { name: &n.name, site: &n.site }
     }
 
     /// The database on the node can serve: it runs and its disk is not full.
@@ -203,12 +172,7 @@ impl World {
         if now_ms <= self.now_ms {
             return;
         }
-        let piling: Vec<usize> = self
-            .replicas
-            .values()
-            .filter(|r| !r.flowing())
-            .filter_map(|r| self.node_index(&r.source))
-            .collect();
+        let piling: Vec<usize> = self.replicas.values().filter(|r| !r.flowing()).filter_map(|r| self.node_index(&r.source)).collect();
         let mut filled = false;
         for (node, disk) in self.disks.iter_mut() {
             let was_full = disk.full();
@@ -233,13 +197,8 @@ impl World {
             let flowing = primary_now
                 || (self.replicas[&node].running
                     && self.db_ok(node)
-                    && source.is_some_and(|s| {
-                        self.db_ok(s) && self.links.reachable(self.point(node), self.point(s))
-                    }));
-            self.replicas
-                .get_mut(&node)
-                .expect("key exists")
-                .set_flowing(flowing, now, rate);
+                    && source.is_some_and(|s| self.db_ok(s) && self.links.reachable(self.point(node), self.point(s))));
+            self.replicas.get_mut(&node).expect("key exists").set_flowing(flowing, now, rate);
         }
         self.dirty = true;
     }
@@ -250,11 +209,7 @@ impl World {
             return;
         }
         self.services[service].holders = holders.clone();
-        self.placement_log.push(PlacementChange {
-            at_ms: self.now_ms,
-            service: self.services[service].name.clone(),
-            holders,
-        });
+        self.placement_log.push(PlacementChange { at_ms: self.now_ms, service: self.services[service].name.clone(), holders });
         self.dirty = true;
     }
 }

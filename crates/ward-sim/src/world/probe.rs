@@ -16,18 +16,8 @@ pub struct ProbeResult {
 
 impl World {
     /// Probes `node` (by name) with `check` from an observer. Unknown nodes time out.
-    pub fn probe(
-        &self,
-        observer: Point,
-        node_name: &str,
-        check: &Check,
-        rng: &mut ChaCha8Rng,
-    ) -> ProbeResult {
-        let timeout = ProbeResult {
-            outcome: ProbeOutcome::Timeout,
-            latency_ms: check.timeout_ms as u32,
-            detail: None,
-        };
+    pub fn probe(&self, observer: Point, node_name: &str, check: &Check, rng: &mut ChaCha8Rng) -> ProbeResult {
+        let timeout = ProbeResult { outcome: ProbeOutcome::Timeout, latency_ms: check.timeout_ms as u32, detail: None };
         // Draw the loss roll unconditionally so the random stream does not depend on
         // the world state (keeps runs of the two modes comparable).
         let lost = rng.random_bool(self.knobs.probe_loss);
@@ -43,31 +33,19 @@ impl World {
         let misconfigured = matches!(&n.misconfigured, Some(Some(c)) if *c == check.name);
         let is_db = matches!(check.kind, CheckKind::Mysql | CheckKind::Postgres);
         let detail = match check.kind {
-            CheckKind::Disk => self
-                .disks
+            CheckKind::Disk => self.disks.get(&i).map(|d| Box::new(ProbeDetail::Disk(d.status()))),
+            _ if is_db => self
+                .replicas
                 .get(&i)
-                .map(|d| Box::new(ProbeDetail::Disk(d.status()))),
-            _ if is_db => self.replicas.get(&i).filter(|_| !n.writable).map(|r| {
-                Box::new(ProbeDetail::Replication(
-                    r.status(self.now_ms, self.knobs.write_rate_per_s),
-                ))
-            }),
+                .filter(|_| !n.writable)
+                .map(|r| Box::new(ProbeDetail::Replication(r.status(self.now_ms, self.knobs.write_rate_per_s)))),
             _ => None,
         };
         let disk_full = self.disks.get(&i).is_some_and(|d| d.full());
         // A full disk halts the database (seed 003); the disk probe itself still
         // answers (it reports the numbers) but fails.
         let no_egress = !n.egress_ok && self.end_to_end_checks.contains(&check.name);
-        let fails =
-            misconfigured || no_egress || (disk_full && (is_db || check.kind == CheckKind::Disk));
-        ProbeResult {
-            outcome: if fails {
-                ProbeOutcome::Fail
-            } else {
-                ProbeOutcome::Pass
-            },
-            latency_ms,
-            detail,
-        }
+        let fails = misconfigured || no_egress || (disk_full && (is_db || check.kind == CheckKind::Disk));
+        ProbeResult { outcome: if fails { ProbeOutcome::Fail } else { ProbeOutcome::Pass }, latency_ms, detail }
     }
 }

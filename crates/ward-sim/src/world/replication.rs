@@ -22,14 +22,7 @@ pub struct Replica {
 
 impl Replica {
     pub fn new(source: String) -> Replica {
-        Replica {
-            source,
-            running: true,
-            last_error: None,
-            base_lag_ms: 0,
-            stalled_since_ms: None,
-            frozen_position: 0,
-        }
+        Replica { source, running: true, last_error: None, base_lag_ms: 0, stalled_since_ms: None, frozen_position: 0 }
     }
 
     /// The source's position at `now_ms` when it writes `rate_per_s` positions a second.
@@ -62,17 +55,12 @@ impl Replica {
     }
 
     pub fn lag_ms(&self, now_ms: u64) -> u64 {
-        self.base_lag_ms
-            + self
-                .stalled_since_ms
-                .map_or(0, |s| now_ms.saturating_sub(s))
+        self.base_lag_ms + self.stalled_since_ms.map_or(0, |s| now_ms.saturating_sub(s))
     }
 
     /// Bytes of WAL the source keeps for this replica (what it has not replayed).
     pub fn retained_bytes(&self, now_ms: u64, rate_per_s: u64, bytes_per_position: u64) -> u64 {
-        Replica::source_position(now_ms, rate_per_s)
-            .saturating_sub(self.replayed(now_ms, rate_per_s))
-            * bytes_per_position
+        Replica::source_position(now_ms, rate_per_s).saturating_sub(self.replayed(now_ms, rate_per_s)) * bytes_per_position
     }
 
     pub fn status(&self, now_ms: u64, rate_per_s: u64) -> ReplicationStatus {

@@ -10,14 +10,8 @@ impl World {
     fn dependencies_ok(&self, node: usize) -> bool {
         self.truth.nodes()[node].depends_on.iter().all(|dep| {
             let d = dep.index();
-            let replication_ok = match (
-                self.truth.nodes()[d].replication.as_ref(),
-                self.replicas.get(&d),
-            ) {
-                (Some(cfg), Some(r)) => {
-                    self.nodes[d].writable
-                        || (r.running && r.flowing() && r.lag_ms(self.now_ms) <= cfg.lag_max_ms)
-                }
+            let replication_ok = match (self.truth.nodes()[d].replication.as_ref(), self.replicas.get(&d)) {
+                (Some(cfg), Some(r)) => self.nodes[d].writable || (r.running && r.flowing() && r.lag_ms(self.now_ms) <= cfg.lag_max_ms),
                 _ => true,
             };
             self.db_ok(d) && replication_ok
@@ -40,10 +34,7 @@ impl World {
         let s = &self.services[service];
         let ok = |name: &String| self.node_index(name).is_some_and(|i| self.serves(i));
         match s.kind {
-            ServiceKind::Vip => s
-                .holders
-                .first()
-                .map_or(0.0, |h| if ok(h) { 1.0 } else { 0.0 }),
+            ServiceKind::Vip => s.holders.first().map_or(0.0, |h| if ok(h) { 1.0 } else { 0.0 }),
             ServiceKind::Dns => {
                 if s.holders.is_empty() {
                     0.0
@@ -65,18 +56,11 @@ impl World {
             // A sync service is available while every candidate's tree is intact:
             // a sync that wipes a tree (seed 001) is an outage of that tree.
             ServiceKind::Sync => {
-                let intact = |name: &String| {
-                    self.node_index(name)
-                        .is_some_and(|i| self.nodes[i].tree_files >= self.tree_files_intact)
-                };
+                let intact = |name: &String| self.node_index(name).is_some_and(|i| self.nodes[i].tree_files >= self.tree_files_intact);
                 let ready: Vec<&String> = s
                     .candidates
                     .iter()
-                    .filter(|c| {
-                        self.truth
-                            .node_id(c)
-                            .is_some_and(|id| self.truth.node(id).lifecycle.may_serve())
-                    })
+                    .filter(|c| self.truth.node_id(c).is_some_and(|id| self.truth.node(id).lifecycle.may_serve()))
                     .collect();
                 if ready.is_empty() {
                     1.0
@@ -88,14 +72,7 @@ impl World {
     }
 
     fn primary_split(&self, s: &super::ServiceState) -> bool {
-        s.candidates
-            .iter()
-            .filter(|c| {
-                self.node_index(c)
-                    .is_some_and(|i| self.nodes[i].writable && self.nodes[i].alive)
-            })
-            .count()
-            > 1
+        s.candidates.iter().filter(|c| self.node_index(c).is_some_and(|i| self.nodes[i].writable && self.nodes[i].alive)).count() > 1
     }
 
     /// Two writable members of one primary service are up at once, or two VIP holders.
