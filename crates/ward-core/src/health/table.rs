@@ -88,8 +88,10 @@ pub struct HealthTable {
     /// Everything received before this is stale (`invalidate_before`).
     cutoff_ms: TimeMs,
     ignored: u64,
-    /// Policy values cached from the snapshot for `next_change_ms`.
-    stale_after_ms: u64,
+    /// Per probe: an observation older than this is stale. The policy's
+    /// `stale_after`, stretched to two intervals plus a timeout for slow checks, so
+    /// a 30 s disk check is not "unknown" between its own rounds.
+    stale_of_probe: Vec<u64>,
     damping: Damping,
     /// Mode of the last refresh.
     naive: bool,
@@ -150,7 +152,7 @@ impl HealthTable {
             suspicion: Suspicion::new(observers),
             cutoff_ms: 0,
             ignored: 0,
-            stale_after_ms: policy.stale_after_ms,
+            stale_of_probe: stale_bounds(snapshot),
             damping: policy.damping.clone(),
             naive: false,
         }
@@ -277,8 +279,8 @@ impl HealthTable {
         }
     }
 
-    fn is_fresh(&self, at_ms: TimeMs, now_ms: TimeMs) -> bool {
-        at_ms >= self.cutoff_ms && now_ms.saturating_sub(at_ms) <= self.stale_after_ms
+    fn is_fresh(&self, probe: usize, at_ms: TimeMs, now_ms: TimeMs) -> bool {
+        at_ms >= self.cutoff_ms && now_ms.saturating_sub(at_ms) <= self.stale_of_probe[probe]
     }
 
     /// Applies staleness, observer suspicion, quorum, node aggregation, damping,
@@ -290,14 +292,15 @@ impl HealthTable {
     /// then observer by observer (by observer id).
     pub fn refresh(&mut self, snapshot: &Snapshot, now_ms: TimeMs, naive: bool) -> Vec<HealthEvent> {
         let policy = snapshot.policy();
-        self.stale_after_ms = policy.stale_after_ms;
+        self.stale_of_probe = stale_bounds(snapshot);
         self.damping = policy.damping.clone();
         self.naive = naive;
-        let (stale, cutoff) = (self.stale_after_ms, self.cutoff_ms);
+        let cutoff = self.cutoff_ms;
         let observers = self.observers;
 
         // Per (probe, observer) votes.
-        for (vote, cell) in self.cell_votes.iter_mut().zip(&self.cells) {
+        for (index, (vote, cell)) in self.cell_votes.iter_mut().zip(&self.cells).enumerate() {
+            let stale = self.stale_of_probe[index / observers.max(1)];
             *vote = if naive { cell.naive_vote(now_ms, stale, cutoff) } else { cell.vote(now_ms, stale, cutoff) };
         }
 
@@ -320,7 +323,7 @@ impl HealthTable {
             let newest = self.newest[p];
             let status = if naive {
                 match newest {
-                    Some(n) if self.is_fresh(n.at_ms, now_ms) => {
+                    Some(n) if self.is_fresh(p, n.at_ms, now_ms) => {
                         if n.pass {
                             Status::Up
                         } else {
@@ -382,7 +385,11 @@ impl HealthTable {
             if self.rep_nodes.get(rep_index) == Some(&id) {
                 let reports = &self.rep_reports[rep_index * observers..(rep_index + 1) * observers];
                 rep_index += 1;
-                let lag_max_ms = snapshot.nodes().get(n).and_then(|node| node.replication.as_ref()).map_or(0, |r| r.lag_max_ms);
+                let replication_spec = snapshot.nodes().get(n).and_then(|node| node.replication.as_ref());
+                let lag_max_ms = replication_spec.map_or(0, |r| r.lag_max_ms);
+                let stale = replication_spec
+                    .and_then(|r| snapshot.probe_id(id, r.check))
+                    .map_or(snapshot.policy().stale_after_ms, |p| self.stale_of_probe[p.index()]);
                 let freshest = replication::freshest(reports);
                 if let Some(report) = freshest {
                     node.replayed_position = report.status.replayed_position;
@@ -449,7 +456,14 @@ impl HealthTable {
     /// The next time a refresh could change something without new input
     /// (a damping reuse, a staleness expiry), for the engine's `poll_timeout`.
     pub fn next_change_ms(&self, now_ms: TimeMs) -> Option<TimeMs> {
-        let stale = self.cells.iter().filter_map(|c| c.stale_at(now_ms, self.stale_after_ms, self.cutoff_ms)).filter(|&t| t > now_ms).min();
+        let observers = self.observers.max(1);
+        let stale = self
+            .cells
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.stale_at(now_ms, self.stale_of_probe[i / observers], self.cutoff_ms))
+            .filter(|&t| t > now_ms)
+            .min();
         let reuse =
             if self.naive { None } else { self.node_state.iter().filter_map(|s| s.damper.reuse_at_ms(now_ms, &self.damping)).min() };
         match (stale, reuse) {
@@ -462,4 +476,18 @@ impl HealthTable {
     pub fn ignored(&self) -> u64 {
         self.ignored
     }
+}
+
+/// Per probe staleness bound: the policy's, or two of the check's intervals plus
+/// its timeout when that is longer.
+fn stale_bounds(snapshot: &Snapshot) -> Vec<u64> {
+    let floor = snapshot.policy().stale_after_ms;
+    snapshot
+        .probes()
+        .iter()
+        .map(|p| {
+            let check = snapshot.check(p.check);
+            floor.max(check.interval_ms.saturating_mul(2).saturating_add(check.timeout_ms))
+        })
+        .collect()
 }

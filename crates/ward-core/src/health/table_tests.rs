@@ -533,3 +533,22 @@ proptest! {
         prop_assert_eq!(run(&snap, &steps, naive), run(&snap, &steps, naive));
     }
 }
+
+#[test]
+fn a_slow_check_is_not_stale_between_its_own_rounds() {
+    let mut b = InventoryBuilder::new().policy(|p| p.stale_after_ms = 15_000);
+    let site = b.site("s");
+    b.observer("o", site);
+    let node = b.node("db", site, &[]);
+    let disk = b.check("disk", CheckKind::Disk, &[node], 1, 1);
+    b.check_mut(disk).interval_ms = 30_000;
+    b.check_mut(disk).timeout_ms = 5_000;
+    let snapshot = b.build();
+    let mut table = HealthTable::new(&snapshot);
+    table.ingest(&snapshot, &Observation::new(ProbeId(0), ObserverId(0), 1_000, ProbeOutcome::Pass));
+    table.refresh(&snapshot, 1_000, false);
+    table.refresh(&snapshot, 25_000, false);
+    assert_eq!(table.node(node).status, Status::Up, "a 30 s check went unknown after 24 s");
+    table.refresh(&snapshot, 70_000, false);
+    assert_eq!(table.node(node).status, Status::Unknown, "two missed rounds must make it unknown");
+}

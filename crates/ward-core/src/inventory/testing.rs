@@ -99,6 +99,10 @@ impl InventoryBuilder {
         CheckId(self.parts.checks.len() as u32 - 1)
     }
 
+    pub fn check_mut(&mut self, id: CheckId) -> &mut Check {
+        &mut self.parts.checks[id.index()]
+    }
+
     pub fn service(&mut self, name: &str, kind: ServiceKind, group: &str, candidates: &[NodeId], initial: &[NodeId]) -> ServiceId {
         self.parts.services.push(Service {
             name: name.into(),
