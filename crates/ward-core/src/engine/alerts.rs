@@ -13,11 +13,23 @@ use crate::time::TimeMs;
 
 /// An alert escalates at most this many times.
 const ESCALATIONS_MAX: u32 = 10;
+/// A cause must stay clear this long before its alert resolves, so a flapping
+/// condition is one alert that counts its flaps, not a stream of new pages.
+pub const RESOLVE_QUIET_MS: u64 = 5 * crate::time::MINUTE_MS;
+/// A cause that fires again within this long after its alert resolved reopens it.
+pub const REOPEN_WINDOW_MS: u64 = crate::time::HOUR_MS;
+
+/// Causes that have cleared, waiting out the quiet period: cause -> (since, sentence).
+#[derive(Default)]
+pub struct AlertRuntime {
+    clearing: std::collections::BTreeMap<String, (TimeMs, String)>,
+}
 
 impl Engine {
     /// Raises (or repeats) the alert for `cause`. Pages only when the cause is new
     /// or its severity rose.
     pub(crate) fn raise(&mut self, now_ms: TimeMs, cause: &str, severity: Severity, title: String, routes: &[RouteId]) {
+        self.alerts_rt.clearing.remove(cause);
         if let Some(open) = self.durable.alerts.get(cause) {
             let (id, old_severity) = (open.id, open.severity);
             self.record(
@@ -27,6 +39,32 @@ impl Engine {
                     cause: cause.into(),
                     severity,
                     state: "repeated".into(),
+                    sentence: title.clone(),
+                    routes: Vec::new(),
+                },
+            );
+            if severity > old_severity {
+                self.send_to_routes(now_ms, Some(id), cause, severity, &title, routes, 0);
+            }
+            return;
+        }
+        // The same cause again soon after it resolved: reopen that alert (one group
+        // counting its recurrences) instead of paging anew for known noise.
+        let recent = self
+            .durable
+            .closed_alerts
+            .iter()
+            .rev()
+            .find(|a| a.cause == cause && a.resolved_ms.is_some_and(|r| now_ms < r + REOPEN_WINDOW_MS))
+            .map(|a| (a.id, a.severity));
+        if let Some((id, old_severity)) = recent {
+            self.record(
+                now_ms,
+                JournalEvent::Alert {
+                    alert: id,
+                    cause: cause.into(),
+                    severity,
+                    state: "reopened".into(),
                     sentence: title.clone(),
                     routes: Vec::new(),
                 },
@@ -52,7 +90,29 @@ impl Engine {
         self.send_to_routes(now_ms, Some(id), cause, severity, &title, routes, 0);
     }
 
+    /// The cause cleared: the alert resolves once it has stayed clear for the quiet period.
     pub(crate) fn resolve(&mut self, now_ms: TimeMs, cause: &str, sentence: String) {
+        if self.durable.alerts.contains_key(cause) {
+            self.alerts_rt.clearing.entry(cause.to_string()).or_insert((now_ms, sentence));
+        }
+    }
+
+    /// Resolves the alerts whose causes stayed clear for the quiet period.
+    pub(crate) fn settle_resolutions(&mut self, now_ms: TimeMs) {
+        let due: Vec<(String, String)> = self
+            .alerts_rt
+            .clearing
+            .iter()
+            .filter(|(_, (since, _))| now_ms >= since + RESOLVE_QUIET_MS)
+            .map(|(cause, (_, sentence))| (cause.clone(), sentence.clone()))
+            .collect();
+        for (cause, sentence) in due {
+            self.alerts_rt.clearing.remove(&cause);
+            self.resolve_now(now_ms, &cause, sentence);
+        }
+    }
+
+    fn resolve_now(&mut self, now_ms: TimeMs, cause: &str, sentence: String) {
         let Some(open) = self.durable.alerts.get(cause) else { return };
         let (id, severity, routes) = (open.id, open.severity, open.routes.clone());
         self.record(

@@ -383,6 +383,18 @@ impl Durable {
                     open.severity = open.severity.max(severity);
                 }
             }
+            "reopened" => {
+                if let Some(index) = self.closed_alerts.iter().rposition(|a| a.id == id) {
+                    if let Some(mut alert) = self.closed_alerts.remove(index) {
+                        alert.resolved_ms = None;
+                        alert.count += 1;
+                        alert.last_ms = at;
+                        alert.severity = alert.severity.max(severity);
+                        alert.title = title.to_string();
+                        self.alerts.insert(cause.to_string(), alert);
+                    }
+                }
+            }
             "resolved" => {
                 if let Some(mut closed) = self.alerts.remove(cause) {
                     closed.resolved_ms = Some(at);

@@ -78,6 +78,7 @@ pub struct Engine {
     /// decision, so an unchanged situation is journaled once, not every tick.
     last_blocked: Vec<Option<String>>,
     jobs: jobs::JobRuntime,
+    alerts_rt: alerts::AlertRuntime,
     inventory: inventory_change::InventoryRuntime,
     fleet: crate::guards::FleetView,
     /// Per node: since when its replication has been unhealthy.
@@ -106,6 +107,7 @@ impl Engine {
             last_plan: Vec::new(),
             last_blocked: vec![None; services],
             jobs: jobs::JobRuntime::default(),
+            alerts_rt: alerts::AlertRuntime::default(),
             inventory: inventory_change::InventoryRuntime::default(),
             fleet: Default::default(),
             replication_bad_since: vec![None; snapshot.nodes().len()],

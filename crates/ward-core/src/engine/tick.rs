@@ -21,6 +21,7 @@ impl Engine {
         self.advance_rollouts(now_ms);
         self.plan_and_act(now_ms);
         self.start_queued_jobs(now_ms);
+        self.settle_resolutions(now_ms);
         self.escalate(now_ms);
         self.flush_deferred_starts();
     }
