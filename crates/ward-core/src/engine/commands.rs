@@ -167,16 +167,20 @@ impl Engine {
         let what = self.describe(&action);
         self.defer_starts();
         let wanted = Wanted { action, cause: Cause::Operator { author }, summary: "requested by an operator".into(), preview_first };
+        let next_decision = self.durable.next_decision;
         let started = self.decide(now_ms, wanted, 0, 0);
         self.start_queued_jobs(now_ms);
         self.flush_deferred_starts();
+        let decision = if self.durable.next_decision > next_decision { next_decision } else { next_decision.saturating_sub(1) };
         match (started, self.last_plan.last()) {
             (Some(_), _) => Ok(format!("started: {what}")),
             (None, Some(planned)) => {
                 let reasons = planned.verdict.reasons().join(" ");
                 match planned.verdict.outcome {
-                    crate::action::Outcome::NeedsApproval => Ok(format!("waiting for approval: {what}. {reasons}")),
-                    _ => Err(format!("refused: {what}. {reasons}")),
+                    crate::action::Outcome::NeedsApproval => {
+                        Ok(format!("waiting for approval (decision {decision}; `ward approve {decision}`): {what}. {reasons}"))
+                    }
+                    _ => Err(format!("refused (decision {decision}): {what}. {reasons}")),
                 }
             }
             (None, None) => Err(format!("nothing to do for {what}")),

@@ -42,6 +42,15 @@ impl Engine {
         for s in self.jobs.queued_services() {
             busy[s.index()] = true;
         }
+        // How many single-holder services each node carries, so failovers spread out.
+        let mut load = vec![0u32; self.snapshot.nodes().len()];
+        for (index, service) in self.snapshot.services().iter().enumerate() {
+            if matches!(service.kind, ServiceKind::Vip | ServiceKind::Primary) {
+                for node in self.placement(ServiceId(index as u32)) {
+                    load[node.index()] += 1;
+                }
+            }
+        }
         let mut wanted = Vec::new();
         let mut no_candidate = Vec::new();
         let mut quiet = Vec::new();
@@ -50,8 +59,13 @@ impl Engine {
             if busy[index] {
                 continue;
             }
-            match self.want(now_ms, service, &eligibility) {
-                Want::Action(w) => wanted.push(w),
+            match self.want(now_ms, service, &eligibility, &load) {
+                Want::Action(w) => {
+                    if let Action::MoveVip { to, .. } | Action::Promote { to, .. } = w.action {
+                        load[to.index()] += 1;
+                    }
+                    wanted.push(w)
+                }
                 Want::NoCandidate(sentence) => no_candidate.push((service, sentence)),
                 Want::Nothing => {
                     if self.last_blocked[index].is_some() {
@@ -166,7 +180,10 @@ impl Engine {
             }
             outcome => {
                 let fingerprint = format!("{:?}|{}|{}|{}", outcome, named.kind, named.from.join(","), named.to.join(","));
-                if let Some(index) = service_index {
+                // An operator's request is journaled every time it is asked, and its
+                // pending approval is not withdrawn by the planner's quiet rounds.
+                let automatic = !matches!(wanted.cause, Cause::Operator { .. });
+                if let Some(index) = service_index.filter(|_| automatic) {
                     if self.last_blocked[index].as_deref() == Some(fingerprint.as_str()) {
                         return None;
                     }
@@ -275,16 +292,23 @@ impl Engine {
         }
     }
 
-    fn want(&self, now_ms: TimeMs, service: ServiceId, eligibility: &[Result<(), Ineligible>]) -> Want {
+    fn want(&self, now_ms: TimeMs, service: ServiceId, eligibility: &[Result<(), Ineligible>], load: &[u32]) -> Want {
         match self.snapshot.service(service).kind {
-            ServiceKind::Vip => self.want_single_holder(now_ms, service, eligibility, false),
-            ServiceKind::Primary => self.want_single_holder(now_ms, service, eligibility, true),
+            ServiceKind::Vip => self.want_single_holder(now_ms, service, eligibility, load, false),
+            ServiceKind::Primary => self.want_single_holder(now_ms, service, eligibility, load, true),
             ServiceKind::Dns => self.want_dns(now_ms, service, eligibility),
             ServiceKind::Sync => Want::Nothing,
         }
     }
 
-    fn want_single_holder(&self, now_ms: TimeMs, service: ServiceId, eligibility: &[Result<(), Ineligible>], primary: bool) -> Want {
+    fn want_single_holder(
+        &self,
+        now_ms: TimeMs,
+        service: ServiceId,
+        eligibility: &[Result<(), Ineligible>],
+        load: &[u32],
+        primary: bool,
+    ) -> Want {
         let spec = self.snapshot.service(service);
         let holder = self.placement(service).first().copied();
         let cause = match holder {
@@ -302,7 +326,7 @@ impl Engine {
                 },
             },
         };
-        let Some(to) = self.best_candidate(now_ms, service, holder, eligibility, primary) else {
+        let Some(to) = self.best_candidate(now_ms, service, holder, eligibility, load, primary) else {
             return Want::NoCandidate(format!(
                 "{} needs a new {} but no candidate is eligible: {}",
                 spec.name,
@@ -402,13 +426,14 @@ impl Engine {
     }
 
     /// The best eligible candidate other than the current holder: for a primary the
-    /// standby with the most replayed, then priority; otherwise priority, then order.
+    /// standby with the most replayed; then priority; then the least loaded; then order.
     fn best_candidate(
         &self,
         now_ms: TimeMs,
         service: ServiceId,
         holder: Option<NodeId>,
         eligibility: &[Result<(), Ineligible>],
+        load: &[u32],
         primary: bool,
     ) -> Option<NodeId> {
         let spec = self.snapshot.service(service);
@@ -419,7 +444,7 @@ impl Engine {
             .max_by_key(|&c| {
                 let node = self.snapshot.node(c);
                 let replayed = if primary { self.health.node(c).replayed_position } else { 0 };
-                (replayed, node.priority, std::cmp::Reverse(c.0))
+                (replayed, node.priority, std::cmp::Reverse(load[c.index()]), std::cmp::Reverse(c.0))
             })
     }
 
