@@ -127,6 +127,7 @@ fn routers() -> Arc<Snapshot> {
     let egress = b.check("egress", CheckKind::Exec, &[r1, r2], 1, 1);
     let gw = b.service("gw-v4", ServiceKind::Vip, "gateway", &[r1, r2], &[r1]);
     b.service_mut(gw).verify = vec![egress];
+    b.hook("reboot", 600_000, 1);
     Arc::new(b.build())
 }
 
@@ -135,6 +136,8 @@ fn a_rolling_reboot_halts_at_the_first_failed_verification() {
     let mut shell = Shell::new(routers());
     let command =
         Command::Rollout { nodes: vec!["r2".into(), "r1".into()], batch_size: 1, operation: "reboot".into(), author: "pabs".into() };
+    let missing = Command::Rollout { nodes: vec!["r1".into()], batch_size: 1, operation: "reimage".into(), author: "pabs".into() };
+    assert!(shell.engine.command(shell.now_ms, missing).unwrap_err().contains("no [[hook]] named \"reimage\""));
     shell.engine.command(shell.now_ms, command).unwrap();
     shell.seconds(2);
     // Batch 1: r2 holds nothing, so it is maintained and verified straight away.

@@ -16,6 +16,8 @@ const ESCALATIONS_MAX: u32 = 10;
 /// A cause must stay clear this long before its alert resolves, so a flapping
 /// condition is one alert that counts its flaps, not a stream of new pages.
 pub const RESOLVE_QUIET_MS: u64 = 5 * crate::time::MINUTE_MS;
+/// An open alert whose cause keeps firing unchanged is journaled at most this often.
+const REPEAT_JOURNALED_EVERY_MS: u64 = 10 * crate::time::MINUTE_MS;
 /// A cause that fires again within this long after its alert resolved reopens it.
 pub const REOPEN_WINDOW_MS: u64 = crate::time::HOUR_MS;
 
@@ -32,6 +34,10 @@ impl Engine {
         self.alerts_rt.clearing.remove(cause);
         if let Some(open) = self.durable.alerts.get(cause) {
             let (id, old_severity) = (open.id, open.severity);
+            // A cause that keeps firing with the same words is journaled now and then, not every round.
+            if severity <= old_severity && open.title == title && now_ms < open.last_ms + REPEAT_JOURNALED_EVERY_MS {
+                return;
+            }
             self.record(
                 now_ms,
                 JournalEvent::Alert {

@@ -115,6 +115,11 @@ impl Engine {
                 for node in &nodes {
                     self.node_named(node)?;
                 }
+                if self.snapshot.hook_id(&operation).is_none() {
+                    return Err(format!(
+                        "no [[hook]] named {operation:?}: a rollout runs the hook named after its operation; add one that performs it and returns when the nodes are back"
+                    ));
+                }
                 if let Some(running) = self.durable.rollouts.values().find(|r| r.state == "running") {
                     return Err(format!("rollout {} is still running; wait for it or let it halt", running.id));
                 }
@@ -168,7 +173,7 @@ impl Engine {
         self.defer_starts();
         let wanted = Wanted { action, cause: Cause::Operator { author }, summary: "requested by an operator".into(), preview_first };
         let next_decision = self.durable.next_decision;
-        let started = self.decide(now_ms, wanted, 0, 0);
+        let started = self.decide(now_ms, wanted);
         self.start_queued_jobs(now_ms);
         self.flush_deferred_starts();
         let decision = if self.durable.next_decision > next_decision { next_decision } else { next_decision.saturating_sub(1) };

@@ -381,6 +381,7 @@ impl Durable {
                     open.count += 1;
                     open.last_ms = at;
                     open.severity = open.severity.max(severity);
+                    open.title = title.to_string();
                 }
             }
             "reopened" => {

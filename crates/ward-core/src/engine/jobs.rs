@@ -87,16 +87,12 @@ impl Engine {
         self.jobs.queued.push_back(QueuedJob { job, decision, action, first_step });
     }
 
+    /// A service's moves run through its actuator; maintenance through the hook
+    /// named after its operation (checked when the rollout is accepted).
     fn hook_of(&self, action: &Action) -> HookId {
-        match action.service() {
-            Some(service) => self.snapshot.service(service).actuator,
-            None => action
-                .sources()
-                .iter()
-                .flat_map(|n| self.snapshot.services_of_node(*n).iter())
-                .map(|s| self.snapshot.service(*s).actuator)
-                .next()
-                .unwrap_or(HookId(0)),
+        match action {
+            Action::Maintain { operation, .. } => self.snapshot.hook_id(operation).unwrap_or(HookId(0)),
+            other => other.service().map(|s| self.snapshot.service(s).actuator).unwrap_or(HookId(0)),
         }
     }
 

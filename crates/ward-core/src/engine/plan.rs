@@ -82,19 +82,11 @@ impl Engine {
             let cause = format!("no-candidate:{}", self.snapshot.service_name(service));
             self.raise(now_ms, &cause, Severity::Page, sentence, &routes);
         }
-        let mut planned_in_group: BTreeMap<String, u32> = BTreeMap::new();
-        let mut planned_in_fleet = 0u32;
+        // Each allowed move enters the budget ledger as it is decided, so the next
+        // decision in this round already counts it.
         let mut announce: BTreeMap<RouteId, Vec<String>> = BTreeMap::new();
         for w in wanted {
-            let service = w.action.service();
-            let group = service.map(|s| self.snapshot.service(s).group.clone()).unwrap_or_default();
-            let in_group = planned_in_group.get(&group).copied().unwrap_or(0);
-            let started = self.decide(now_ms, w, in_group, planned_in_fleet);
-            if let Some((is_move, sentence, routes)) = started {
-                if is_move {
-                    *planned_in_group.entry(group).or_default() += 1;
-                    planned_in_fleet += 1;
-                }
+            if let Some((sentence, routes)) = self.decide(now_ms, w) {
                 for route in routes {
                     announce.entry(route).or_default().push(sentence.clone());
                 }
@@ -117,14 +109,8 @@ impl Engine {
     }
 
     /// Judges one wanted action and acts on the verdict. Returns, for an action
-    /// that became a job: whether it is a move, its sentence and the routes to tell.
-    pub(crate) fn decide(
-        &mut self,
-        now_ms: TimeMs,
-        wanted: Wanted,
-        planned_in_group: u32,
-        planned_in_fleet: u32,
-    ) -> Option<(bool, String, Vec<RouteId>)> {
+    /// that became a job: its sentence and the routes to tell.
+    pub(crate) fn decide(&mut self, now_ms: TimeMs, wanted: Wanted) -> Option<(String, Vec<RouteId>)> {
         let named = to_named(&self.snapshot, &wanted.action);
         let approval = self
             .durable
@@ -134,7 +120,7 @@ impl Engine {
             .map(|(d, (author, _))| (*d, author.clone()));
         let verdict = {
             let ctx = self.guard_context(now_ms);
-            let proposal = Proposal { action: &wanted.action, cause: &wanted.cause, planned_in_group, planned_in_fleet };
+            let proposal = Proposal { action: &wanted.action, cause: &wanted.cause };
             judge(&ctx, &proposal, approval.as_ref().map(|(_, a)| a.as_str()))
         };
         let evidence = self.evidence(now_ms, &wanted.action);
@@ -168,7 +154,6 @@ impl Engine {
                         job: Some(job),
                     },
                 );
-                let is_move = wanted.action.is_move();
                 let first_step = if wanted.preview_first { JobStep::Preview } else { JobStep::Apply };
                 let routes = wanted.action.service().map(|s| self.service_routes(s)).unwrap_or_default();
                 let author = Self::cause_author(&wanted.cause);
@@ -176,10 +161,12 @@ impl Engine {
                 self.create_job(decision, job, wanted.action, first_step, author.clone());
                 // Operators asked for their own actions; only automatic ones are announced.
                 let routes = if author.is_some() { Vec::new() } else { routes };
-                Some((is_move, sentence, routes))
+                Some((sentence, routes))
             }
             outcome => {
-                let fingerprint = format!("{:?}|{}|{}|{}", outcome, named.kind, named.from.join(","), named.to.join(","));
+                // Where a blocked move would go may change round to round (load, health);
+                // what it is blocked on is the same decision, so `to` is left out.
+                let fingerprint = format!("{:?}|{}|{}", outcome, named.kind, named.from.join(","));
                 // An operator's request is journaled every time it is asked, and its
                 // pending approval is not withdrawn by the planner's quiet rounds.
                 let automatic = !matches!(wanted.cause, Cause::Operator { .. });
@@ -473,6 +460,10 @@ pub(crate) enum Want {
     Nothing,
 }
 
+/// An approval covers the same kind of action on the same service from the same
+/// place; for a single-holder move Ward may pick a better destination by the time
+/// it runs (the guards judge that destination afresh).
 fn same_action(a: &NamedAction, b: &NamedAction) -> bool {
-    a.kind == b.kind && a.service == b.service && a.from == b.from && a.to == b.to
+    let flexible_destination = matches!(a.kind.as_str(), "move_vip" | "promote");
+    a.kind == b.kind && a.service == b.service && a.from == b.from && (flexible_destination || a.to == b.to)
 }

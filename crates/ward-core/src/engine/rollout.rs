@@ -44,14 +44,19 @@ impl Engine {
     fn begin_batch(&mut self, now_ms: TimeMs, rollout: &Rollout, batch: u32) {
         let nodes = batch_nodes(rollout, batch);
         let sentence = format!(
-            "Rollout {}: batch {} of {} ({}) drains before its {}",
+            "Rollout {}: batch {} of {} ({}) {} its {}",
             rollout.id,
             batch + 1,
             batch_count(rollout),
             nodes.join(", "),
+            if self.mode == crate::engine::Mode::Naive { "starts (the naive baseline does not drain before)" } else { "drains before" },
             rollout.operation
         );
         self.record(now_ms, JournalEvent::RolloutProgress { rollout: rollout.id, batch, state: "started".into(), sentence });
+        // The naive baseline is a reboot script: it neither drains nor waits.
+        if self.mode == crate::engine::Mode::Naive {
+            return;
+        }
         for node in nodes {
             if !self.durable.drained.contains_key(&node) {
                 self.record(now_ms, JournalEvent::Drained { node, author: format!("rollout {} ({})", rollout.id, rollout.author) });
@@ -66,15 +71,17 @@ impl Engine {
         }
         let ids: Vec<NodeId> = batch_nodes(rollout, batch).iter().filter_map(|n| self.snapshot.node_id(n)).collect();
         let still_placed = (0..self.snapshot.services().len()).any(|s| self.placement(ServiceId(s as u32)).iter().any(|n| ids.contains(n)));
-        if still_placed {
+        if still_placed && self.mode == crate::engine::Mode::Guarded {
             return;
         }
         let action = Action::Maintain { rollout: rollout.id, batch, nodes: ids, operation: rollout.operation.clone() };
         let decision = DecisionId(self.durable.next_decision);
         let job = JobId(self.durable.next_job);
         let evidence = self.evidence(now_ms, &action);
-        let verdict =
-            Verdict::combine(vec![GuardVerdict::allow("rollout", "every service has moved off this batch and its moves verified")]);
+        let verdict = Verdict::combine(vec![match self.mode {
+            crate::engine::Mode::Guarded => GuardVerdict::allow("rollout", "every service has moved off this batch and its moves verified"),
+            crate::engine::Mode::Naive => GuardVerdict::allow("naive-baseline", "the naive baseline reboots without draining or verifying"),
+        }]);
         self.record(
             now_ms,
             JournalEvent::Decision {

@@ -28,8 +28,6 @@ impl Guard for BlastRadiusBudget {
         let group_limit = Budget::limit(budget.group_moves_max, budget.group_percent_max, group_size);
         let fleet_limit = Budget::limit(budget.fleet_moves_max, budget.fleet_percent_max, ctx.snapshot.services().len());
         let (in_group, in_fleet) = ctx.durable.moves_in_window(ctx.now_ms, budget.window_ms, group);
-        let in_group = in_group + proposal.planned_in_group;
-        let in_fleet = in_fleet + proposal.planned_in_fleet;
         let window = crate::time::human_duration(budget.window_ms);
         if in_group + 1 > group_limit {
             return GuardVerdict::needs_approval(

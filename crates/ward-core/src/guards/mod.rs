@@ -53,9 +53,6 @@ pub struct GuardContext<'a> {
 pub struct Proposal<'a> {
     pub action: &'a Action,
     pub cause: &'a Cause,
-    /// Moves already allowed in this planning round, per group, not yet in the ledger.
-    pub planned_in_group: u32,
-    pub planned_in_fleet: u32,
 }
 
 pub trait Guard {

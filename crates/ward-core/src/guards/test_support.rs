@@ -157,7 +157,7 @@ impl World {
     }
 
     pub fn judge_with(&self, guard: &dyn Guard, action: &Action, cause: &crate::action::Cause) -> GuardVerdict {
-        let proposal = Proposal { action, cause, planned_in_group: 0, planned_in_fleet: 0 };
+        let proposal = Proposal { action, cause };
         guard.judge(&self.context(), &proposal)
     }
 }

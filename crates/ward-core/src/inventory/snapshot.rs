@@ -37,6 +37,7 @@ pub struct Snapshot {
     observer_by_name: HashMap<String, ObserverId>,
     site_by_name: HashMap<String, SiteId>,
     route_by_name: HashMap<String, RouteId>,
+    hook_by_name: HashMap<String, HookId>,
 }
 
 impl Snapshot {
@@ -70,6 +71,7 @@ impl Snapshot {
             observer_by_name: names(&parts.observers, |o| &o.name, |i| ObserverId(i as u16)),
             site_by_name: names(&parts.sites, |s| &s.name, |i| SiteId(i as u16)),
             route_by_name: names(&parts.routes, |r| &r.name, |i| RouteId(i as u16)),
+            hook_by_name: names(&parts.hooks, |h| &h.name, |i| HookId(i as u32)),
             probes,
             probe_index,
             probes_of_node,
@@ -168,6 +170,9 @@ impl Snapshot {
     }
     pub fn site_id(&self, name: &str) -> Option<SiteId> {
         self.site_by_name.get(name).copied()
+    }
+    pub fn hook_id(&self, name: &str) -> Option<HookId> {
+        self.hook_by_name.get(name).copied()
     }
     pub fn route_id(&self, name: &str) -> Option<RouteId> {
         self.route_by_name.get(name).copied()

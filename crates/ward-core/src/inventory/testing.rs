@@ -103,6 +103,19 @@ impl InventoryBuilder {
         &mut self.parts.checks[id.index()]
     }
 
+    /// An exec hook (services name it as their `actuator`; rollouts by operation).
+    pub fn hook(&mut self, name: &str, timeout_ms: u64, parallel_max: u32) -> HookId {
+        self.parts.hooks.push(Hook {
+            name: name.into(),
+            kind: HookKind::Exec { command: vec![name.into()] },
+            timeout_ms,
+            retries: 0,
+            parallel_max,
+            services: Vec::new(),
+        });
+        HookId(self.parts.hooks.len() as u32 - 1)
+    }
+
     pub fn service(&mut self, name: &str, kind: ServiceKind, group: &str, candidates: &[NodeId], initial: &[NodeId]) -> ServiceId {
         self.parts.services.push(Service {
             name: name.into(),

@@ -91,10 +91,12 @@ impl Run<'_> {
     fn begin_call(&mut self, id: u64) -> Result<(), String> {
         let call = &self.actuators.calls[&id];
         let knobs = self.world.knobs.hook(&call.hook).clone();
-        let latency = knobs.latency_ms + self.rng.random_range(0..=knobs.jitter_ms);
+        let mut latency = knobs.latency_ms + self.rng.random_range(0..=knobs.jitter_ms);
         let injected_failure = self.rng.random_bool(knobs.failure_rate);
         if let (ward_core::journal::JobStep::Apply, Effect::Maintain { nodes, .. }) = (call.step, &call.effect) {
             let until = self.now + self.world.knobs.reboot_ms;
+            // A reboot call reports when the nodes are back, as a reboot script waits for them.
+            latency = latency.max(self.world.knobs.reboot_ms + 1);
             for n in nodes.clone() {
                 if let Some(i) = self.world.node_index(&n) {
                     self.world.nodes[i].alive = false;
