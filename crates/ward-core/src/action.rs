@@ -143,9 +143,18 @@ impl Verdict {
         Verdict { outcome, guards }
     }
 
-    /// The sentences of the guards that decided the outcome.
+    /// The sentences that explain the outcome: for a refusal or an approval, the
+    /// guards that asked for it; for an allowed action, any approval and the last
+    /// guard's account (the budget), not nine "all clear" lines.
     pub fn reasons(&self) -> Vec<&str> {
-        self.guards.iter().filter(|g| g.outcome == self.outcome).map(|g| g.sentence.as_str()).collect()
+        if self.outcome != Outcome::Allow {
+            return self.guards.iter().filter(|g| g.outcome == self.outcome).map(|g| g.sentence.as_str()).collect();
+        }
+        let approved: Vec<&str> = self.guards.iter().filter(|g| g.sentence.contains("Approved by")).map(|g| g.sentence.as_str()).collect();
+        if !approved.is_empty() {
+            return approved;
+        }
+        self.guards.last().map(|g| vec![g.sentence.as_str()]).unwrap_or_default()
     }
 }
 

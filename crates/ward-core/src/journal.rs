@@ -100,6 +100,14 @@ pub enum JournalEvent {
         verdict: Verdict,
         job: Option<JobId>,
     },
+    /// A job decided and waiting for actuator capacity: durable so a restart
+    /// neither loses it nor asks for its approval again.
+    JobQueued {
+        job: JobId,
+        decision: DecisionId,
+        action: NamedAction,
+        first_step: JobStep,
+    },
     /// Written (and made durable by the shell) before the step runs.
     JobIntent {
         job: JobId,

@@ -142,10 +142,23 @@ fn a_restart_mid_job_verifies_instead_of_repeating() {
     let snapshot = h.engine.snapshot().clone();
     h.engine = Engine::recover(snapshot, Mode::Guarded, &h.journal, h.now_ms + 5_000);
     h.drain();
+    assert!(h.started.is_empty(), "nothing is re-run while the old call may still be in the actuator: {:?}", h.started);
+    // Past the hook's deadline (10 s + grace), the job is verified, not re-applied.
+    h.now_ms += 5_000;
+    for _ in 0..12 {
+        h.second(0);
+    }
     assert_eq!(h.started.len(), 1, "{:?}", h.started);
     assert_eq!(h.started[0].job, in_flight.job);
     assert_eq!(h.started[0].step, JobStep::Verify, "a recovered in-flight apply must be verified, not repeated");
     assert!(h.started[0].fencing_token > in_flight.fencing_token);
+    // It did not happen: the job applies again, under the new fencing token.
+    h.complete_started(false);
+    assert_eq!(h.started.len(), 1);
+    assert_eq!(h.started[0].step, JobStep::Apply);
+    assert!(h.started[0].fencing_token > in_flight.fencing_token);
+    h.complete_started(true);
+    assert_eq!(h.finished(), vec![JobEnd::Succeeded]);
 }
 
 #[test]

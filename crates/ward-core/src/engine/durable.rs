@@ -108,6 +108,8 @@ pub struct Durable {
     /// Believed placement per service id of the applied snapshot.
     pub placements: Vec<Vec<NodeId>>,
     pub jobs: BTreeMap<JobId, JobState>,
+    /// Jobs decided but not started yet: (decision, action, first step).
+    pub queued: BTreeMap<JobId, (DecisionId, NamedAction, JobStep)>,
     pub finished: VecDeque<FinishedJob>,
     pub jobs_finished_total: u64,
     pub alerts: BTreeMap<String, AlertState>,
@@ -209,8 +211,13 @@ impl Durable {
                     }
                 }
             }
+            JournalEvent::JobQueued { job, decision, action, first_step } => {
+                self.next_job = self.next_job.max(job.0 + 1);
+                self.queued.insert(*job, (*decision, action.clone(), *first_step));
+            }
             JournalEvent::JobIntent { job, decision, action, step, attempt, fencing_token } => {
                 self.next_job = self.next_job.max(job.0 + 1);
+                self.queued.remove(job);
                 let entry = self.jobs.entry(*job).or_insert_with(|| JobState {
                     id: *job,
                     decision: *decision,
@@ -238,6 +245,10 @@ impl Durable {
                 }
             }
             JournalEvent::JobFinished { job, end, sentence } => {
+                if let Some((_, action, _)) = self.queued.remove(job) {
+                    self.jobs_finished_total += 1;
+                    self.finished.push_back(FinishedJob { id: *job, action, end: *end, at_ms: at, sentence: sentence.clone() });
+                }
                 if let Some(state) = self.jobs.remove(job) {
                     if state.action.kind == "fence" && *end == JobEnd::Succeeded {
                         if let (Some(service), Some(node)) = (&state.action.service, state.action.from.first()) {

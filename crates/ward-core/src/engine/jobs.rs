@@ -46,6 +46,11 @@ pub struct JobRuntime {
     /// (service, node) -> until when the node is passed over after a failed verification.
     pub(crate) verify_failed: BTreeMap<(String, String), TimeMs>,
     retry_at: BTreeMap<JobId, TimeMs>,
+    /// Jobs whose apply got no answer (deadline, restart): their verification
+    /// decides between "it happened" and "apply again", never a rollback.
+    unanswered: std::collections::BTreeSet<JobId>,
+    /// How often each job was applied again after an unanswered apply.
+    reapplied: BTreeMap<JobId, u32>,
     /// Switchovers waiting for their fence: service -> (new primary, operator).
     pub(crate) after_fence: BTreeMap<String, (String, String)>,
     batch: Option<Batch>,
@@ -75,7 +80,15 @@ impl JobRuntime {
 
 impl Engine {
     /// Creates a job for an allowed decision; it starts when its hook has capacity.
-    pub(crate) fn create_job(&mut self, decision: DecisionId, job: JobId, action: Action, first_step: JobStep, author: Option<String>) {
+    pub(crate) fn create_job(
+        &mut self,
+        now_ms: TimeMs,
+        decision: DecisionId,
+        job: JobId,
+        action: Action,
+        first_step: JobStep,
+        author: Option<String>,
+    ) {
         if let Some(author) = author {
             self.jobs.authors.insert(job, author);
         }
@@ -83,6 +96,8 @@ impl Engine {
             // Unreachable with sane budgets; refuse rather than grow without bound.
             return;
         }
+        let named = to_named(&self.snapshot, &action);
+        self.record(now_ms, JournalEvent::JobQueued { job, decision, action: named, first_step });
         self.jobs.batch.get_or_insert_with(Batch::default).started += 1;
         self.jobs.queued.push_back(QueuedJob { job, decision, action, first_step });
     }
@@ -221,7 +236,26 @@ impl Engine {
                     self.alert_job_failure(now_ms, &action, format!("{what} failed: {message}"));
                 }
             }
-            (JobStep::Verify, true) => self.finish_job(now_ms, job, JobEnd::Succeeded, format!("{what} done and verified")),
+            (JobStep::Verify, true) => {
+                if self.jobs.unanswered.remove(&job) {
+                    // The unanswered apply did happen: believe the new placement now.
+                    self.record_placement_after(now_ms, &action, false);
+                }
+                self.finish_job(now_ms, job, JobEnd::Succeeded, format!("{what} done and verified"))
+            }
+            (JobStep::Verify, false) if self.jobs.unanswered.remove(&job) => {
+                // The unanswered apply did not take effect: apply again (a new fencing
+                // token, so the old call cannot land after it), within the retry budget.
+                let retries = self.snapshot.hook(self.hook_of(&action)).retries;
+                let reapplied = self.jobs.reapplied.entry(job).or_insert(0);
+                *reapplied += 1;
+                if *reapplied <= retries + 1 {
+                    self.start_step(now_ms, job, decision, &action, JobStep::Apply, attempt + 1);
+                } else {
+                    self.finish_job(now_ms, job, JobEnd::Failed, format!("{what} never took effect after {attempt} attempt(s)"));
+                    self.alert_job_failure(now_ms, &action, format!("{what} never took effect: {message}"));
+                }
+            }
             (JobStep::Verify, false) => self.on_verify_failed(now_ms, job, decision, action, what, message),
             (JobStep::Rollback, true) => {
                 if let Some(undo) = rollback_of(&action) {
@@ -286,6 +320,8 @@ impl Engine {
     pub(crate) fn finish_job(&mut self, now_ms: TimeMs, job: JobId, end: JobEnd, sentence: String) {
         self.jobs.retry_at.remove(&job);
         self.jobs.authors.remove(&job);
+        self.jobs.unanswered.remove(&job);
+        self.jobs.reapplied.remove(&job);
         let rollout = self.durable.jobs.get(&job).and_then(|j| j.action.rollout.clone());
         let fenced_service = self.durable.jobs.get(&job).filter(|j| j.action.kind == "fence").and_then(|j| j.action.service.clone());
         self.record(now_ms, JournalEvent::JobFinished { job, end, sentence: sentence.clone() });
@@ -354,6 +390,8 @@ impl Engine {
             let message = format!("no answer within {}", human_duration(waited_ms));
             self.record(now_ms, JournalEvent::JobStepDone { job, step, ok: false, message: message.clone() });
             if step == JobStep::Apply {
+                // It may or may not have happened: verify before anything else.
+                self.jobs.unanswered.insert(job);
                 self.start_step(now_ms, job, decision, &action, JobStep::Verify, attempt + 1);
             } else {
                 self.advance_job(now_ms, job, decision, action, step, false, attempt, message, None);
@@ -374,6 +412,23 @@ impl Engine {
     /// flight is verified first (did it happen?), never repeated blindly; undelivered
     /// notifications are sent again.
     pub(crate) fn reconcile_after_restart(&mut self, now_ms: TimeMs) {
+        // Jobs decided but never started run as decided; nothing asks again.
+        let queued: Vec<_> =
+            self.durable.queued.iter().map(|(job, (decision, action, step))| (*job, *decision, action.clone(), *step)).collect();
+        for (job, decision, named, first_step) in queued {
+            match resolve(&self.snapshot, &named) {
+                Some(action) => {
+                    self.jobs.batch.get_or_insert_with(Batch::default).started += 1;
+                    self.jobs.queued.push_back(QueuedJob { job, decision, action, first_step });
+                }
+                None => self.finish_job(
+                    now_ms,
+                    job,
+                    JobEnd::Abandoned,
+                    "the job's nodes or service left the inventory during the restart".into(),
+                ),
+            }
+        }
         let jobs: Vec<_> = self.durable.jobs.values().cloned().collect();
         for state in jobs {
             let Some(action) = resolve(&self.snapshot, &state.action) else {
@@ -388,9 +443,10 @@ impl Engine {
             self.jobs.batch.get_or_insert_with(Batch::default).started += 1;
             match (state.step, state.step_result) {
                 (JobStep::Preview, _) => self.start_step(now_ms, state.id, state.decision, &action, JobStep::Preview, state.attempt + 1),
-                (JobStep::Apply, None) | (JobStep::Verify, _) => {
-                    self.start_step(now_ms, state.id, state.decision, &action, JobStep::Verify, state.attempt + 1)
-                }
+                // The call may still be running in the actuator: let its deadline pass,
+                // then verify (`check_job_deadlines`), so the answer is not a guess.
+                (JobStep::Apply, None) | (JobStep::Rollback, None) => {}
+                (JobStep::Verify, _) => self.start_step(now_ms, state.id, state.decision, &action, JobStep::Verify, state.attempt + 1),
                 (JobStep::Apply, Some(true)) => self.start_step(now_ms, state.id, state.decision, &action, JobStep::Verify, 1),
                 (JobStep::Apply, Some(false)) => self.finish_job(
                     now_ms,
@@ -398,7 +454,9 @@ impl Engine {
                     JobEnd::Failed,
                     format!("{} failed before the restart: {}", self.describe(&action), state.last_message),
                 ),
-                (JobStep::Rollback, _) => self.start_step(now_ms, state.id, state.decision, &action, JobStep::Rollback, state.attempt + 1),
+                (JobStep::Rollback, Some(_)) => {
+                    self.start_step(now_ms, state.id, state.decision, &action, JobStep::Rollback, state.attempt + 1)
+                }
             }
         }
         let undelivered: Vec<_> = self.durable.undelivered.values().cloned().collect();

@@ -51,6 +51,15 @@ impl Engine {
                 }
             }
         }
+        // Moves decided but not finished count where they are going.
+        let in_flight = self.durable.jobs.values().map(|j| &j.action).chain(self.durable.queued.values().map(|(_, a, _)| a));
+        for action in in_flight {
+            if matches!(action.kind.as_str(), "move_vip" | "promote") {
+                for node in action.to.iter().filter_map(|n| self.snapshot.node_id(n)) {
+                    load[node.index()] += 1;
+                }
+            }
+        }
         let mut wanted = Vec::new();
         let mut no_candidate = Vec::new();
         let mut quiet = Vec::new();
@@ -158,7 +167,7 @@ impl Engine {
                 let routes = wanted.action.service().map(|s| self.service_routes(s)).unwrap_or_default();
                 let author = Self::cause_author(&wanted.cause);
                 let sentence = format!("{} ({})", self.describe(&wanted.action), wanted.summary);
-                self.create_job(decision, job, wanted.action, first_step, author.clone());
+                self.create_job(now_ms, decision, job, wanted.action, first_step, author.clone());
                 // Operators asked for their own actions; only automatic ones are announced.
                 let routes = if author.is_some() { Vec::new() } else { routes };
                 Some((sentence, routes))

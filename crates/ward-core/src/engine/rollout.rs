@@ -94,7 +94,7 @@ impl Engine {
                 job: Some(job),
             },
         );
-        self.create_job(decision, job, action, JobStep::Apply, Some(rollout.author.clone()));
+        self.create_job(now_ms, decision, job, action, JobStep::Apply, Some(rollout.author.clone()));
     }
 
     /// Called when a maintenance job ends.
