@@ -61,10 +61,14 @@ pub struct Observation {
     pub outcome: ProbeOutcome,
     pub latency_ms: u32,
     pub detail: Option<Box<ProbeDetail>>,
+    /// The observer's own clock when it took the reading, if it is a separate
+    /// process. Only used to notice the controller's clock going wrong (a VM frozen
+    /// with its clock stopped, a step): never to judge freshness.
+    pub observer_clock_ms: Option<TimeMs>,
 }
 
 impl Observation {
     pub fn new(probe: ProbeId, observer: ObserverId, at_ms: TimeMs, outcome: ProbeOutcome) -> Self {
-        Observation { probe, observer, at_ms, outcome, latency_ms: 0, detail: None }
+        Observation { probe, observer, at_ms, outcome, latency_ms: 0, detail: None, observer_clock_ms: None }
     }
 }

@@ -90,7 +90,7 @@ impl ScenarioReport {
         let rows: Vec<(&str, String, String)> = vec![
             ("availability", format!("{:.4}", w.availability), format!("{:.4}", n.availability)),
             ("outage", human_duration(w.outage_ms), human_duration(n.outage_ms)),
-            ("longest outage", human_duration(w.recovery_ms_max), human_duration(n.recovery_ms_max)),
+            ("time to recover (max)", human_duration(w.recovery_ms_max), human_duration(n.recovery_ms_max)),
             ("moves", w.moves.to_string(), n.moves.to_string()),
             ("flaps", w.flaps.to_string(), n.flaps.to_string()),
             ("refused", w.refused.to_string(), n.refused.to_string()),

@@ -147,7 +147,18 @@ impl Engine {
                     self.tick(now_ms);
                 }
             }
-            Input::Observation(observation) => self.health.ingest(&self.snapshot, &observation),
+            Input::Observation(observation) => {
+                if let Some(observer_clock_ms) = observation.observer_clock_ms {
+                    let shift = {
+                        let policy = &self.snapshot.parts().policy;
+                        self.time.observe_skew(&self.snapshot, policy, observation.observer.index(), observer_clock_ms, now_ms)
+                    };
+                    if let Some(shift_ms) = shift {
+                        self.on_clock_disagreement(now_ms, shift_ms);
+                    }
+                }
+                self.health.ingest(&self.snapshot, &observation)
+            }
             Input::Inventory(snapshot) => self.on_inventory(now_ms, snapshot),
             Input::InventoryRejected { source, errors } => self.on_inventory_rejected(now_ms, source, errors),
             Input::JobOutcome(outcome) => self.on_job_outcome(now_ms, outcome),

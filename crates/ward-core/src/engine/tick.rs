@@ -46,7 +46,8 @@ impl Engine {
     }
 
     pub(crate) fn on_time_anomaly(&mut self, now_ms: TimeMs, gap_ms: i64) {
-        self.health.invalidate_before(now_ms);
+        // Inputs that piled up during a pause arrive at this very instant: stale too.
+        self.health.invalidate_before(now_ms + 1);
         let sentence = if gap_ms > 0 {
             format!(
                 "No input for {} (the process was paused or the clock jumped forward); every earlier observation is now stale and Ward re-observes before acting.",
@@ -59,6 +60,20 @@ impl Engine {
             )
         };
         self.record(now_ms, JournalEvent::TimeAnomaly { gap_ms, sentence: sentence.clone() });
+        self.raise(now_ms, "time:anomaly", Severity::Warning, sentence, &[]);
+    }
+
+    /// Most observers' clocks moved against ours: ours stood still (a VM frozen with
+    /// its clock stopped) or was stepped. Whatever arrived before now is suspect.
+    pub(crate) fn on_clock_disagreement(&mut self, now_ms: TimeMs, shift_ms: i64) {
+        self.health.invalidate_before(now_ms + 1);
+        let sentence = format!(
+            "Most observers' clocks moved {} {} against the controller's: its clock stood still (a pause) or was stepped. \
+             Earlier observations are stale; Ward re-observes before acting.",
+            human_duration(shift_ms.unsigned_abs()),
+            if shift_ms > 0 { "ahead" } else { "behind" }
+        );
+        self.record(now_ms, JournalEvent::TimeAnomaly { gap_ms: shift_ms, sentence: sentence.clone() });
         self.raise(now_ms, "time:anomaly", Severity::Warning, sentence, &[]);
     }
 

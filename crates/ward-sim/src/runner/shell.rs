@@ -187,7 +187,17 @@ impl Run<'_> {
             };
             let point = Point::Observer { name: &observer, site: &site };
             let r = self.world.probe(point, snapshot.node_name(node), &c, &mut self.rng);
-            let o = Observation { probe, observer: oid, at_ms: 0, outcome: r.outcome, latency_ms: r.latency_ms, detail: r.detail };
+            // Observers are separate processes: their clocks keep true time.
+            let observer_clock_ms = Some(self.ctl.epoch_ms + self.now);
+            let o = Observation {
+                probe,
+                observer: oid,
+                at_ms: 0,
+                outcome: r.outcome,
+                latency_ms: r.latency_ms,
+                detail: r.detail,
+                observer_clock_ms,
+            };
             self.deliver(Input::Observation(o))?;
         }
         self.queue.push(self.now + c.interval_ms.max(1), Ev::ProbeRound { observer, check })
