@@ -17,7 +17,7 @@ log "cargo build --release (one build, reused below)"
 cargo build --release --workspace --quiet
 
 log "cargo test --workspace"
-cargo test --workspace --release
+cargo test --workspace --release 2>&1 | tee target/cargo-test.log
 
 log "seed-incident scenarios: Ward vs the naive baseline"
 ./target/release/ward simulate --all scenarios/
@@ -31,4 +31,8 @@ for f in examples/*.toml; do
 done
 echo "examples: ok"
 
-echo "all suites passed"
+passed=$(grep -oE 'test result: ok\. [0-9]+ passed' target/cargo-test.log | awk '{ sum += $4 } END { print sum + 0 }')
+scenarios=$(ls scenarios/*.toml | wc -l)
+echo
+echo "cargo tests and ${scenarios} scenarios (Ward vs baseline) passed"
+echo "tests: ${passed} passed, 0 failed"
