@@ -38,21 +38,7 @@ impl Engine {
             if severity <= old_severity && open.title == title && now_ms < open.last_ms + REPEAT_JOURNALED_EVERY_MS {
                 return;
             }
-            self.record(
-                now_ms,
-                JournalEvent::Alert {
-                    alert: id,
-                    cause: cause.into(),
-                    severity,
-                    state: "repeated".into(),
-                    sentence: title.clone(),
-                    routes: Vec::new(),
-                },
-            );
-            if severity > old_severity {
-                self.send_to_routes(now_ms, Some(id), cause, severity, &title, routes, 0);
-            }
-            return;
+            return self.fire_again(now_ms, id, old_severity, "repeated", cause, severity, title, routes);
         }
         // The same cause again soon after it resolved: reopen that alert (one group
         // counting its recurrences) instead of paging anew for known noise.
@@ -64,21 +50,7 @@ impl Engine {
             .find(|a| a.cause == cause && a.resolved_ms.is_some_and(|r| now_ms < r + REOPEN_WINDOW_MS))
             .map(|a| (a.id, a.severity));
         if let Some((id, old_severity)) = recent {
-            self.record(
-                now_ms,
-                JournalEvent::Alert {
-                    alert: id,
-                    cause: cause.into(),
-                    severity,
-                    state: "reopened".into(),
-                    sentence: title.clone(),
-                    routes: Vec::new(),
-                },
-            );
-            if severity > old_severity {
-                self.send_to_routes(now_ms, Some(id), cause, severity, &title, routes, 0);
-            }
-            return;
+            return self.fire_again(now_ms, id, old_severity, "reopened", cause, severity, title, routes);
         }
         let id = AlertId(self.durable.next_alert);
         let route_names = self.route_names(routes);
@@ -94,6 +66,33 @@ impl Engine {
             },
         );
         self.send_to_routes(now_ms, Some(id), cause, severity, &title, routes, 0);
+    }
+
+    /// An existing alert fired again: journaled; pages only if its severity rose.
+    #[allow(clippy::too_many_arguments)]
+    fn fire_again(
+        &mut self,
+        now_ms: TimeMs,
+        id: AlertId,
+        old_severity: Severity,
+        state: &str,
+        cause: &str,
+        severity: Severity,
+        title: String,
+        routes: &[RouteId],
+    ) {
+        let event = JournalEvent::Alert {
+            alert: id,
+            cause: cause.into(),
+            severity,
+            state: state.into(),
+            sentence: title.clone(),
+            routes: Vec::new(),
+        };
+        self.record(now_ms, event);
+        if severity > old_severity {
+            self.send_to_routes(now_ms, Some(id), cause, severity, &title, routes, 0);
+        }
     }
 
     /// The cause cleared: the alert resolves once it has stayed clear for the quiet period.

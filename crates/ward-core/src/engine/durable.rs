@@ -53,7 +53,8 @@ pub struct FinishedJob {
     pub sentence: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An alert group: one cause, however often it fired.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AlertState {
     pub id: AlertId,
     pub cause: String,
@@ -61,6 +62,7 @@ pub struct AlertState {
     pub title: String,
     pub first_ms: TimeMs,
     pub last_ms: TimeMs,
+    /// How many times the cause fired (repeats and reopenings included).
     pub count: u32,
     pub acked_by: Option<String>,
     pub resolved_ms: Option<TimeMs>,

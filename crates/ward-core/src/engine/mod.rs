@@ -30,26 +30,13 @@ use crate::action::PlannedAction;
 use crate::health::HealthTable;
 use crate::ids::*;
 use crate::inventory::Snapshot;
-use crate::journal::{JournalEvent, JournalRecord, Severity};
+use crate::journal::{JournalEvent, JournalRecord};
 use crate::time::TimeMs;
 use durable::Durable;
 use time_sanity::TimeSanity;
 
 /// An alert group as operators see it: one cause, however often it fired.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AlertView {
-    pub id: AlertId,
-    pub cause: String,
-    pub severity: Severity,
-    pub title: String,
-    pub first_ms: TimeMs,
-    pub last_ms: TimeMs,
-    /// How many times the cause fired while this alert was open.
-    pub count: u32,
-    pub acked_by: Option<String>,
-    pub resolved_ms: Option<TimeMs>,
-    pub escalations: u32,
-}
+pub use durable::AlertState as AlertView;
 
 /// A decision waiting for an operator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,19 +185,7 @@ impl Engine {
     }
 
     pub fn alerts(&self) -> Vec<AlertView> {
-        let view = |a: &durable::AlertState| AlertView {
-            id: a.id,
-            cause: a.cause.clone(),
-            severity: a.severity,
-            title: a.title.clone(),
-            first_ms: a.first_ms,
-            last_ms: a.last_ms,
-            count: a.count,
-            acked_by: a.acked_by.clone(),
-            resolved_ms: a.resolved_ms,
-            escalations: a.escalations,
-        };
-        let mut all: Vec<AlertView> = self.durable.closed_alerts.iter().map(view).chain(self.durable.alerts.values().map(view)).collect();
+        let mut all: Vec<AlertView> = self.durable.closed_alerts.iter().chain(self.durable.alerts.values()).cloned().collect();
         all.sort_by_key(|a| a.id);
         all
     }

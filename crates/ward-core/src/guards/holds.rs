@@ -4,14 +4,25 @@
 use crate::action::{Action, GuardVerdict};
 use crate::engine::durable::Hold;
 use crate::guards::{Guard, GuardContext, Proposal};
-use crate::ids::NodeId;
+use crate::ids::{NodeId, ServiceId};
 
 pub struct Holds;
 
 pub const NAME: &str = "holds";
 
+/// The hold in force on a node (directly or through its site), if any.
 pub fn node_hold<'a>(ctx: &GuardContext<'a>, node: NodeId) -> Option<&'a Hold> {
-    ctx.durable.hold_on_node(ctx.snapshot, node).filter(|h| h.until_ms.is_none_or(|until| ctx.now_ms < until))
+    ctx.durable.hold_on_node(ctx.snapshot, node).filter(|h| in_force(ctx, h))
+}
+
+/// The hold in force on a service, if any.
+pub fn service_hold<'a>(ctx: &GuardContext<'a>, service: ServiceId) -> Option<&'a Hold> {
+    ctx.durable.hold_on_service(ctx.snapshot, service).filter(|h| in_force(ctx, h))
+}
+
+/// Expired holds are released at the next tick; until then they no longer count.
+fn in_force(ctx: &GuardContext, hold: &Hold) -> bool {
+    hold.until_ms.is_none_or(|until| ctx.now_ms < until)
 }
 
 impl Guard for Holds {
@@ -21,7 +32,7 @@ impl Guard for Holds {
 
     fn judge(&self, ctx: &GuardContext, proposal: &Proposal) -> GuardVerdict {
         if let Some(service) = proposal.action.service() {
-            if let Some(hold) = ctx.durable.hold_on_service(ctx.snapshot, service).filter(|h| h.until_ms.is_none_or(|u| ctx.now_ms < u)) {
+            if let Some(hold) = service_hold(ctx, service) {
                 return GuardVerdict::refuse(
                     NAME,
                     format!(
