@@ -1,0 +1,1 @@
+//! ward-actuate (being built: see ARCHITECTURE.md)

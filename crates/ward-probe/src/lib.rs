@@ -1,0 +1,1 @@
+//! ward-probe (being built: see ARCHITECTURE.md)

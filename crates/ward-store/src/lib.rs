@@ -1,0 +1,1 @@
+//! ward-store (being built: see ARCHITECTURE.md)
