@@ -110,6 +110,16 @@ pub enum Outcome {
     Refuse,
 }
 
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Allow => "allow",
+            Outcome::NeedsApproval => "needs_approval",
+            Outcome::Refuse => "refuse",
+        }
+    }
+}
+
 /// One guard's answer, with the sentence a tired operator reads at 3 a.m.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuardVerdict {

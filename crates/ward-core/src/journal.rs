@@ -215,3 +215,49 @@ pub struct JournalRecord {
     #[serde(flatten)]
     pub event: JournalEvent,
 }
+
+/// One line for people about a journal event, as timelines show it; `None` for
+/// bookkeeping records (job intents, deliveries, placements, queued jobs).
+pub fn sentence(event: &JournalEvent) -> Option<String> {
+    let short = |hash: &str| hash[..hash.len().min(12)].to_string();
+    Some(match event {
+        JournalEvent::Started { mode, recovered_jobs, snapshot_hash } => {
+            format!("controller started ({mode}, inventory {}, {recovered_jobs} jobs recovered)", short(snapshot_hash))
+        }
+        JournalEvent::InventoryApplied { hash, summary, .. } => format!("inventory {} applied: {summary}", short(hash)),
+        JournalEvent::InventoryRejected { errors, .. } => {
+            format!("inventory rejected: {}", errors.first().map(String::as_str).unwrap_or("invalid"))
+        }
+        JournalEvent::InventoryHeld { sentence, .. } => format!("inventory held for approval: {sentence}"),
+        JournalEvent::Decision { decision, verdict, summary, .. } => {
+            format!("decision {} [{}] {summary} — {}", decision.0, verdict.outcome.name(), verdict.reasons().join(" "))
+        }
+        JournalEvent::JobStepDone { job, step, ok: false, message } => format!("job {} {} failed: {message}", job.0, step.name()),
+        JournalEvent::JobFinished { job, end, sentence } => format!("job {} {:?}: {sentence}", job.0, end),
+        JournalEvent::Health { node, status, sentence } => format!("{node} {status}: {sentence}"),
+        JournalEvent::Alert { cause, severity, state, sentence, .. } => format!("alert {state} [{severity:?}] {cause}: {sentence}"),
+        JournalEvent::NotificationQueued { notification } => format!(
+            "notify {}{}: {}",
+            notification.route_name,
+            if notification.escalation > 0 { format!(" (escalation {})", notification.escalation) } else { String::new() },
+            notification.title
+        ),
+        JournalEvent::HoldPlaced { target, author, reason, .. } => format!("hold on {target} by {author}: {reason}"),
+        JournalEvent::HoldReleased { target, author } => format!("hold on {target} released by {author}"),
+        JournalEvent::Approved { decision, author } => format!("decision {} approved by {author}", decision.0),
+        JournalEvent::Rejected { decision, author, reason } => format!("decision {} rejected by {author}: {reason}", decision.0),
+        JournalEvent::Acknowledged { alert, author } => format!("alert {} acknowledged by {author}", alert.0),
+        JournalEvent::Drained { node, author } => format!("{node} drained by {author}"),
+        JournalEvent::Undrained { node, author } => format!("{node} undrained by {author}"),
+        JournalEvent::TimeAnomaly { sentence, .. } => format!("time anomaly: {sentence}"),
+        JournalEvent::RolloutStarted { nodes, batch_size, operation, author, .. } => {
+            format!("rollout by {author}: {operation} {} in batches of {batch_size}", nodes.join(", "))
+        }
+        JournalEvent::RolloutProgress { state, sentence, .. } => format!("rollout {state}: {sentence}"),
+        JournalEvent::JobQueued { .. }
+        | JournalEvent::JobIntent { .. }
+        | JournalEvent::JobStepDone { .. }
+        | JournalEvent::Placement { .. }
+        | JournalEvent::NotificationDelivered { .. } => return None,
+    })
+}

@@ -76,68 +76,16 @@ impl Timeline {
     }
 
     fn render(&mut self, event: &JournalEvent) -> Option<String> {
-        Some(match event {
-            JournalEvent::Started { mode, recovered_jobs, snapshot_hash } => format!(
-                "controller started ({mode}, inventory {}, {recovered_jobs} jobs recovered)",
-                &snapshot_hash[..snapshot_hash.len().min(12)]
-            ),
-            JournalEvent::InventoryApplied { hash, summary, .. } => {
-                format!("inventory {} applied: {summary}", &hash[..hash.len().min(12)])
+        if let JournalEvent::Decision { action, verdict, .. } = event {
+            // A decision repeated with the same outcome is shown once.
+            let key = format!("{}:{:?}:{:?}:{:?}", action.kind, action.service, action.from, action.to);
+            let outcome = verdict.outcome.name().to_string();
+            if self.last_decision.get(&key) == Some(&outcome) {
+                return None;
             }
-            JournalEvent::InventoryRejected { errors, .. } => {
-                format!("inventory rejected: {}", errors.first().map(String::as_str).unwrap_or("invalid"))
-            }
-            JournalEvent::InventoryHeld { sentence, .. } => {
-                format!("inventory held for approval: {sentence}")
-            }
-            JournalEvent::Decision { action, verdict, summary, .. } => {
-                let key = format!("{}:{:?}:{:?}:{:?}", action.kind, action.service, action.from, action.to);
-                let outcome = crate::expect::outcome_name(verdict.outcome).to_string();
-                if self.last_decision.get(&key) == Some(&outcome) {
-                    return None;
-                }
-                self.last_decision.insert(key, outcome.clone());
-                let reasons = verdict.reasons().join(" ");
-                format!("decision [{outcome}] {summary} — {reasons}")
-            }
-            JournalEvent::JobStepDone { job, step, ok: false, message } => {
-                format!("job {} {} failed: {message}", job.0, step.name())
-            }
-            JournalEvent::JobFinished { job, end, sentence } => {
-                format!("job {} {:?}: {sentence}", job.0, end)
-            }
-            JournalEvent::Health { node, status, sentence } => format!("{node} {status}: {sentence}"),
-            JournalEvent::Alert { cause, severity, state, sentence, .. } => {
-                format!("alert {state} [{severity:?}] {cause}: {sentence}")
-            }
-            JournalEvent::NotificationQueued { notification } => format!(
-                "notify {}{}: {}",
-                notification.route_name,
-                if notification.escalation > 0 { format!(" (escalation {})", notification.escalation) } else { String::new() },
-                notification.title
-            ),
-            JournalEvent::HoldPlaced { target, author, reason, .. } => format!("hold on {target} by {author}: {reason}"),
-            JournalEvent::HoldReleased { target, author } => {
-                format!("hold on {target} released by {author}")
-            }
-            JournalEvent::Approved { decision, author } => {
-                format!("decision {} approved by {author}", decision.0)
-            }
-            JournalEvent::Rejected { decision, author, reason } => {
-                format!("decision {} rejected by {author}: {reason}", decision.0)
-            }
-            JournalEvent::Acknowledged { alert, author } => {
-                format!("alert {} acknowledged by {author}", alert.0)
-            }
-            JournalEvent::Drained { node, author } => format!("{node} drained by {author}"),
-            JournalEvent::Undrained { node, author } => format!("{node} undrained by {author}"),
-            JournalEvent::TimeAnomaly { sentence, .. } => format!("time anomaly: {sentence}"),
-            JournalEvent::RolloutStarted { nodes, batch_size, operation, author, .. } => {
-                format!("rollout by {author}: {operation} {} in batches of {batch_size}", nodes.join(", "))
-            }
-            JournalEvent::RolloutProgress { state, sentence, .. } => format!("rollout {state}: {sentence}"),
-            _ => return None,
-        })
+            self.last_decision.insert(key, outcome);
+        }
+        ward_core::journal::sentence(event)
     }
 
     /// Markdown, one line per entry: `- HH:MM:SS **who** what happened`.

@@ -215,9 +215,5 @@ fn outcome(text: &str) -> Result<Outcome, FieldError> {
 }
 
 pub fn outcome_name(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Allow => "allow",
-        Outcome::NeedsApproval => "needs_approval",
-        Outcome::Refuse => "refuse",
-    }
+    o.name()
 }
