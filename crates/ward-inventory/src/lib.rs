@@ -19,6 +19,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 use ward_core::inventory::{Snapshot, SnapshotParts};
 
+pub use duration::parse_ms as parse_duration_ms;
 pub use error::InventoryError;
 pub use summary::summary;
 

@@ -1,0 +1,236 @@
+//! Mutating routes: each becomes one engine command, sent to the driver and
+//! answered with the engine's own sentence (409 when the engine refuses).
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use ward_core::engine::{Command, HoldTarget};
+use ward_core::ids::{AlertId, DecisionId};
+use ward_core::observation::{Observation, ProbeDetail, ProbeOutcome};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::driver::Event;
+
+/// The driver answers commands within this, or the request fails (503).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Observations per agent request.
+const OBSERVATIONS_PER_REQUEST_MAX: usize = 20_000;
+const AUTHOR_CHARS_MAX: usize = 64;
+
+#[derive(Serialize)]
+pub struct Answer {
+    pub ok: bool,
+    pub answer: String,
+}
+
+fn author(headers: &HeaderMap) -> Result<String, ApiError> {
+    let Some(value) = headers.get("x-ward-author") else { return Ok("api".into()) };
+    let text = value.to_str().map_err(|_| ApiError::bad_request("X-Ward-Author is not text", "send a short name, e.g. your login"))?;
+    if text.is_empty() || text.len() > AUTHOR_CHARS_MAX || text.chars().any(|c| c.is_control()) {
+        return Err(ApiError::bad_request("X-Ward-Author must be 1 to 64 printable characters", "send a short name, e.g. your login"));
+    }
+    Ok(text.to_string())
+}
+
+async fn run(state: &AppState, command: Command) -> Result<Json<Answer>, ApiError> {
+    let (reply, answer) = oneshot::channel();
+    state.events.send(Event::Command { command, reply }).await.map_err(|_| ApiError::unavailable("the controller is stopping"))?;
+    match tokio::time::timeout(COMMAND_TIMEOUT, answer).await {
+        Ok(Ok(Ok(answer))) => Ok(Json(Answer { ok: true, answer })),
+        Ok(Ok(Err(refusal))) => Err(ApiError::new(StatusCode::CONFLICT, refusal, "nothing was changed; see the sentence for what to fix")),
+        Ok(Err(_)) | Err(_) => Err(ApiError::unavailable("the controller did not answer in time")),
+    }
+}
+
+fn parse_id(text: &str, what: &str) -> Result<u64, ApiError> {
+    text.parse::<u64>().map_err(|_| {
+        ApiError::bad_request(format!("{what} {text:?} is not a number"), format!("use the {what} number shown by `ward status`"))
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+pub async fn approve(State(state): State<AppState>, headers: HeaderMap, Path(decision): Path<String>) -> Result<Json<Answer>, ApiError> {
+    let decision = DecisionId(parse_id(&decision, "decision")?);
+    run(&state, Command::Approve { decision, author: author(&headers)? }).await
+}
+
+pub async fn reject(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(decision): Path<String>,
+    body: Option<Json<ReasonBody>>,
+) -> Result<Json<Answer>, ApiError> {
+    let decision = DecisionId(parse_id(&decision, "decision")?);
+    let reason = body.and_then(|b| b.0.reason).unwrap_or_else(|| "rejected by an operator".into());
+    run(&state, Command::Reject { decision, author: author(&headers)?, reason }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldBody {
+    /// `node:NAME`, `site:NAME` or `service:NAME`.
+    target: String,
+    #[serde(default)]
+    reason: String,
+    /// Unix time in ms when the hold lapses; none: until released.
+    #[serde(default)]
+    until_ms: Option<u64>,
+}
+
+pub fn parse_target(text: &str) -> Result<HoldTarget, ApiError> {
+    match text.split_once(':') {
+        Some(("node", name)) if !name.is_empty() => Ok(HoldTarget::Node(name.into())),
+        Some(("site", name)) if !name.is_empty() => Ok(HoldTarget::Site(name.into())),
+        Some(("service", name)) if !name.is_empty() => Ok(HoldTarget::Service(name.into())),
+        _ => Err(ApiError::bad_request(format!("target {text:?} is not node:NAME, site:NAME or service:NAME"), "e.g. site:scl2")),
+    }
+}
+
+pub async fn hold(State(state): State<AppState>, headers: HeaderMap, Json(body): Json<HoldBody>) -> Result<Json<Answer>, ApiError> {
+    let target = parse_target(&body.target)?;
+    run(&state, Command::Hold { target, author: author(&headers)?, reason: body.reason, until_ms: body.until_ms }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseBody {
+    target: String,
+}
+
+pub async fn release(State(state): State<AppState>, headers: HeaderMap, Json(body): Json<ReleaseBody>) -> Result<Json<Answer>, ApiError> {
+    let target = parse_target(&body.target)?;
+    run(&state, Command::Release { target, author: author(&headers)? }).await
+}
+
+pub async fn drain(State(state): State<AppState>, headers: HeaderMap, Path(node): Path<String>) -> Result<Json<Answer>, ApiError> {
+    run(&state, Command::Drain { node, author: author(&headers)? }).await
+}
+
+pub async fn undrain(State(state): State<AppState>, headers: HeaderMap, Path(node): Path<String>) -> Result<Json<Answer>, ApiError> {
+    run(&state, Command::Undrain { node, author: author(&headers)? }).await
+}
+
+pub async fn ack(State(state): State<AppState>, headers: HeaderMap, Path(alert): Path<String>) -> Result<Json<Answer>, ApiError> {
+    let alert = AlertId(parse_id(&alert, "alert")?);
+    run(&state, Command::Ack { alert, author: author(&headers)? }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchoverBody {
+    service: String,
+    to: String,
+}
+
+pub async fn switchover(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<SwitchoverBody>,
+) -> Result<Json<Answer>, ApiError> {
+    run(&state, Command::Switchover { service: body.service, to: body.to, author: author(&headers)? }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncBody {
+    service: String,
+    from: String,
+    to: String,
+}
+
+pub async fn sync(State(state): State<AppState>, headers: HeaderMap, Json(body): Json<SyncBody>) -> Result<Json<Answer>, ApiError> {
+    run(&state, Command::Sync { service: body.service, from: body.from, to: body.to, author: author(&headers)? }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutBody {
+    nodes: Vec<String>,
+    batch_size: u32,
+    operation: String,
+}
+
+pub async fn rollout(State(state): State<AppState>, headers: HeaderMap, Json(body): Json<RolloutBody>) -> Result<Json<Answer>, ApiError> {
+    run(&state, Command::Rollout { nodes: body.nodes, batch_size: body.batch_size, operation: body.operation, author: author(&headers)? })
+        .await
+}
+
+/// One probe result from an observer agent, by names (its inventory copy may be
+/// a different version from the controller's).
+#[derive(Deserialize, Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct AgentObservation {
+    pub node: String,
+    pub check: String,
+    pub outcome: ProbeOutcome,
+    #[serde(default)]
+    pub latency_ms: u32,
+    pub observer_clock_ms: u64,
+    #[serde(default)]
+    pub detail: Option<ProbeDetail>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct AgentBatch {
+    pub observer: String,
+    pub observations: Vec<AgentObservation>,
+}
+
+#[derive(Serialize)]
+pub struct BatchAnswer {
+    pub accepted: usize,
+    /// `node/check` pairs this controller's inventory does not have (first few).
+    pub unknown: Vec<String>,
+    pub inventory_hash: String,
+}
+
+pub async fn observations(State(state): State<AppState>, Json(batch): Json<AgentBatch>) -> Result<Json<BatchAnswer>, ApiError> {
+    if batch.observations.len() > OBSERVATIONS_PER_REQUEST_MAX {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{} observations in one request (at most {OBSERVATIONS_PER_REQUEST_MAX})", batch.observations.len()),
+            "send smaller batches more often",
+        ));
+    }
+    let snapshot = state.snapshot.borrow().clone();
+    let Some(observer) = snapshot.observer_id(&batch.observer) else {
+        let known: Vec<&str> = snapshot.observers().iter().map(|o| o.name.as_str()).collect();
+        return Err(ApiError::bad_request(
+            format!("observer {:?} is not in inventory {}", batch.observer, snapshot.short_hash()),
+            format!("start the agent with --name set to one of: {}", known.join(", ")),
+        ));
+    };
+    let mut accepted = Vec::with_capacity(batch.observations.len());
+    let mut unknown = Vec::new();
+    for o in batch.observations {
+        let probe = snapshot.node_id(&o.node).zip(snapshot.check_id(&o.check)).and_then(|(n, c)| snapshot.probe_id(n, c));
+        match probe {
+            Some(probe) => accepted.push(Observation {
+                probe,
+                observer,
+                at_ms: 0,
+                outcome: o.outcome,
+                latency_ms: o.latency_ms,
+                detail: o.detail.map(Box::new),
+                observer_clock_ms: Some(o.observer_clock_ms),
+            }),
+            None if unknown.len() < 10 => unknown.push(format!("{}/{}", o.node, o.check)),
+            None => {}
+        }
+    }
+    let count = accepted.len();
+    state.events.send(Event::Observations(accepted)).await.map_err(|_| ApiError::unavailable("the controller is stopping"))?;
+    Ok(Json(BatchAnswer { accepted: count, unknown, inventory_hash: snapshot.hash().to_string() }))
+}

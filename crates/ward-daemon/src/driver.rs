@@ -1,0 +1,185 @@
+//! The driver: the one task that owns the engine. It feeds inputs in, writes every
+//! journal record durably before carrying out any effect, hands job steps to the
+//! executor and notifications to the notifier, and publishes a view for the API.
+//! It is the daemon's single writer: everything else talks to it through channels.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use ward_core::engine::{Command, Engine, Input, JobOutcome, JobRequest, Notification, Output};
+use ward_core::ids::NotificationId;
+use ward_core::inventory::Snapshot;
+use ward_core::journal::JournalRecord;
+use ward_core::observation::Observation;
+use ward_core::time::TimeMs;
+
+use crate::inventory_source::ReadOutcome;
+use crate::metrics::Counters;
+use crate::view::{self, View};
+
+/// Bounds on the driver's queues: inputs wait here, never without limit.
+pub const EVENTS_QUEUED_MAX: usize = 65_536;
+pub const JOBS_QUEUED_MAX: usize = 4_096;
+pub const NOTIFICATIONS_QUEUED_MAX: usize = 4_096;
+/// The API's view is rebuilt at most this often.
+const VIEW_EVERY: Duration = Duration::from_millis(250);
+
+/// Where journal records go before anything they precede happens.
+pub trait Journal: Send + Sync {
+    /// Durable (fsync'd) when it returns Ok.
+    fn append(&self, records: &[JournalRecord]) -> Result<(), String>;
+}
+
+pub enum Event {
+    Observation(Observation),
+    Observations(Vec<Observation>),
+    JobOutcome(JobOutcome),
+    Delivered { notification: NotificationId, ok: bool, error: Option<String> },
+    Inventory(ReadOutcome, String),
+    Command { command: Command, reply: oneshot::Sender<Result<String, String>> },
+    Shutdown,
+}
+
+pub struct Driver {
+    pub engine: Engine,
+    pub journal: Arc<dyn Journal>,
+    pub events: mpsc::Receiver<Event>,
+    pub jobs: mpsc::Sender<JobRequest>,
+    pub notifications: mpsc::Sender<Notification>,
+    pub view: watch::Sender<Arc<View>>,
+    /// The snapshot in force, for the probes and the executor.
+    pub snapshot: watch::Sender<Arc<Snapshot>>,
+    pub counters: Arc<Counters>,
+    pub controller: String,
+    pub started_at_ms: TimeMs,
+}
+
+pub fn now_ms() -> TimeMs {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as TimeMs).unwrap_or(0)
+}
+
+impl Driver {
+    /// Runs until `Event::Shutdown` or every sender is gone. An error means the
+    /// journal could not be written: Ward stops rather than act without a record.
+    pub async fn run(mut self) -> Result<(), String> {
+        self.flush().await?;
+        self.publish(now_ms());
+        let mut last_view = tokio::time::Instant::now();
+        loop {
+            let wake_ms = self.engine.poll_timeout().unwrap_or_else(|| now_ms() + 1_000);
+            let sleep = Duration::from_millis(wake_ms.saturating_sub(now_ms()));
+            tokio::select! {
+                event = self.events.recv() => match event {
+                    None | Some(Event::Shutdown) => break,
+                    Some(event) => self.on_event(event),
+                },
+                _ = tokio::time::sleep(sleep) => self.engine.handle(now_ms(), Input::Tick),
+            }
+            self.flush().await?;
+            if last_view.elapsed() >= VIEW_EVERY {
+                self.publish(now_ms());
+                last_view = tokio::time::Instant::now();
+            }
+        }
+        self.flush().await?;
+        self.publish(now_ms());
+        Ok(())
+    }
+
+    fn on_event(&mut self, event: Event) {
+        let now = now_ms();
+        match event {
+            Event::Observation(observation) => {
+                self.counters.observations.inc();
+                self.engine.handle(now, Input::Observation(restamp(observation, now)));
+            }
+            Event::Observations(batch) => {
+                for observation in batch {
+                    self.counters.observations.inc();
+                    self.engine.handle(now, Input::Observation(restamp(observation, now)));
+                }
+            }
+            Event::JobOutcome(outcome) => self.engine.handle(now, Input::JobOutcome(outcome)),
+            Event::Delivered { notification, ok, error } => {
+                self.engine.handle(now, Input::NotificationDelivered { notification, ok, error })
+            }
+            Event::Inventory(outcome, source) => match outcome {
+                ReadOutcome::Loaded(snapshot) => {
+                    let before = self.engine.snapshot().hash().to_string();
+                    self.engine.handle(now, Input::Inventory(snapshot));
+                    if self.engine.snapshot().hash() != before {
+                        tracing::info!(hash = %self.engine.snapshot().short_hash(), "inventory applied");
+                        let _ = self.snapshot.send(self.engine.snapshot().clone());
+                    }
+                }
+                ReadOutcome::Rejected(errors) => {
+                    tracing::warn!(%source, errors = errors.len(), "inventory rejected; the last good one stays in force");
+                    self.engine.handle(now, Input::InventoryRejected { source, errors });
+                }
+                ReadOutcome::Unstable => tracing::warn!(%source, "inventory kept changing while read; will read it again"),
+            },
+            Event::Command { command, reply } => {
+                let answer = self.engine.command(now, command);
+                let _ = reply.send(answer);
+                // Operators expect to see their command's effect at once.
+                self.publish(now);
+            }
+            Event::Shutdown => {}
+        }
+    }
+
+    /// Journal first (one fsync for the batch), then the effects, in order.
+    async fn flush(&mut self) -> Result<(), String> {
+        let mut records = Vec::new();
+        let mut effects = Vec::new();
+        while let Some(output) = self.engine.poll_output() {
+            match output {
+                Output::Journal(record) => records.push(record),
+                effect => effects.push(effect),
+            }
+        }
+        if !records.is_empty() {
+            let started = std::time::Instant::now();
+            self.journal
+                .append(&records)
+                .map_err(|e| format!("cannot write the journal, so Ward stops instead of acting without a record: {e}"))?;
+            self.counters.journal_append_seconds.observe(started.elapsed().as_secs_f64());
+            self.counters.journal_records.add(records.len() as u64);
+            for record in &records {
+                if let Some(sentence) = ward_core::journal::sentence(&record.event) {
+                    tracing::info!(seq = record.seq, "{sentence}");
+                }
+            }
+        }
+        for effect in effects {
+            match effect {
+                Output::StartJob(request) => {
+                    self.counters.job_steps.inc();
+                    if self.jobs.send(request).await.is_err() {
+                        return Err("the executor stopped".into());
+                    }
+                }
+                Output::Notify(notification) => {
+                    self.counters.notifications.inc();
+                    if self.notifications.send(notification).await.is_err() {
+                        return Err("the notifier stopped".into());
+                    }
+                }
+                Output::Journal(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn publish(&self, now: TimeMs) {
+        let view = view::build(&self.engine, &self.controller, self.started_at_ms, now);
+        let _ = self.view.send(Arc::new(view));
+    }
+}
+
+/// Freshness is judged by the controller's clock at receipt, never the sender's.
+fn restamp(mut observation: Observation, now: TimeMs) -> Observation {
+    observation.at_ms = now;
+    observation
+}
