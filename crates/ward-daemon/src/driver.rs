@@ -32,8 +32,10 @@ pub trait Journal: Send + Sync {
 }
 
 pub enum Event {
-    Observation(Observation),
-    Observations(Vec<Observation>),
+    /// Probe results with the hash of the inventory their probe ids belong to:
+    /// ids from another inventory would name other probes, so those are dropped.
+    Observation(Observation, Arc<str>),
+    Observations(Vec<Observation>, Arc<str>),
     JobOutcome(JobOutcome),
     Delivered { notification: NotificationId, ok: bool, error: Option<String> },
     Inventory(ReadOutcome, String),
@@ -90,14 +92,18 @@ impl Driver {
     fn on_event(&mut self, event: Event) {
         let now = now_ms();
         match event {
-            Event::Observation(observation) => {
-                self.counters.observations.inc();
-                self.engine.handle(now, Input::Observation(restamp(observation, now)));
-            }
-            Event::Observations(batch) => {
-                for observation in batch {
+            Event::Observation(observation, inventory) => {
+                if self.current(&inventory) {
                     self.counters.observations.inc();
                     self.engine.handle(now, Input::Observation(restamp(observation, now)));
+                }
+            }
+            Event::Observations(batch, inventory) => {
+                if self.current(&inventory) {
+                    for observation in batch {
+                        self.counters.observations.inc();
+                        self.engine.handle(now, Input::Observation(restamp(observation, now)));
+                    }
                 }
             }
             Event::JobOutcome(outcome) => self.engine.handle(now, Input::JobOutcome(outcome)),
@@ -127,6 +133,14 @@ impl Driver {
             }
             Event::Shutdown => {}
         }
+    }
+
+    fn current(&self, inventory: &str) -> bool {
+        let current = self.engine.snapshot().hash() == inventory;
+        if !current {
+            self.counters.observations_stale.inc();
+        }
+        current
     }
 
     /// Journal first (one fsync for the batch), then the effects, in order.

@@ -61,6 +61,8 @@ const FSYNC_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 
 pub struct Counters {
     pub observations: Counter,
+    /// Observations dropped because they belonged to another inventory version.
+    pub observations_stale: Counter,
     pub journal_records: Counter,
     pub job_steps: Counter,
     pub notifications: Counter,
@@ -71,6 +73,7 @@ impl Default for Counters {
     fn default() -> Self {
         Counters {
             observations: Counter::default(),
+            observations_stale: Counter::default(),
             journal_records: Counter::default(),
             job_steps: Counter::default(),
             notifications: Counter::default(),
@@ -88,6 +91,7 @@ pub fn render(view: &View, counters: &Counters, extra: &[Extra]) -> String {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
     };
     counter("ward_observations_total", "Probe results taken in.", counters.observations.get());
+    counter("ward_observations_stale_total", "Probe results dropped: taken under another inventory version.", counters.observations_stale.get());
     counter("ward_journal_records_total", "Journal records written durably.", counters.journal_records.get());
     counter("ward_job_steps_total", "Job steps handed to actuators.", counters.job_steps.get());
     counter("ward_notifications_total", "Notifications queued.", counters.notifications.get());

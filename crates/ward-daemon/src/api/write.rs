@@ -231,6 +231,7 @@ pub async fn observations(State(state): State<AppState>, Json(batch): Json<Agent
         }
     }
     let count = accepted.len();
-    state.events.send(Event::Observations(accepted)).await.map_err(|_| ApiError::unavailable("the controller is stopping"))?;
+    let inventory: std::sync::Arc<str> = snapshot.hash().into();
+    state.events.send(Event::Observations(accepted, inventory)).await.map_err(|_| ApiError::unavailable("the controller is stopping"))?;
     Ok(Json(BatchAnswer { accepted: count, unknown, inventory_hash: snapshot.hash().to_string() }))
 }
