@@ -19,11 +19,11 @@ pub enum StoreError {
     /// The pid file could not be written (the data dir is not writable).
     PidFile { path: PathBuf, source: std::io::Error },
     /// redb refused the file at open (damaged, old format, I/O).
-    Open { path: PathBuf, source: redb::DatabaseError },
+    Open { path: PathBuf, source: Box<redb::DatabaseError> },
     /// The file was written by a newer store format than this Ward reads.
     NewerFormat { path: PathBuf, found: String, supported: u32 },
     /// A redb operation failed (I/O, a full disk, a damaged page).
-    Db { path: PathBuf, operation: &'static str, source: redb::Error },
+    Db { path: PathBuf, operation: &'static str, source: Box<redb::Error> },
     /// `append` got a record whose seq is not above the last stored one: a bug in
     /// the caller. Nothing of the batch was written.
     SeqNotIncreasing { path: PathBuf, seq: u64, last: u64 },
@@ -63,7 +63,7 @@ impl StoreError {
                 "stop the other ward (only one controller may write a data dir), or give this one its own --data-dir"
             }
             StoreError::PidFile { .. } => "make the data dir writable by the user ward runs as",
-            StoreError::Open { source: redb::DatabaseError::UpgradeRequired(_), .. } => {
+            StoreError::Open { source, .. } if matches!(**source, redb::DatabaseError::UpgradeRequired(_)) => {
                 "the file was written by an older redb format: open it with the Ward version that wrote it and upgrade"
             }
             StoreError::Open { .. } => "check the disk and permissions; if the file is damaged, restore the data dir from a backup",
@@ -97,11 +97,9 @@ impl fmt::Display for StoreError {
             }
             StoreError::PidFile { path, source } => write!(f, "{}: cannot write the pid file: {source}", path.display())?,
             StoreError::Open { path, source } => write!(f, "{}: cannot open the store: {source}", path.display())?,
-            StoreError::NewerFormat { path, found, supported } => write!(
-                f,
-                "{}: store format {found} was written by a newer Ward; this one reads format {supported}",
-                path.display()
-            )?,
+            StoreError::NewerFormat { path, found, supported } => {
+                write!(f, "{}: store format {found} was written by a newer Ward; this one reads format {supported}", path.display())?
+            }
             StoreError::Db { path, operation, source } => write!(f, "{}: cannot {operation}: {source}", path.display())?,
             StoreError::SeqNotIncreasing { path, seq, last } => write!(
                 f,
@@ -129,8 +127,8 @@ impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StoreError::DataDir { source, .. } | StoreError::PidFile { source, .. } => Some(source),
-            StoreError::Open { source, .. } => Some(source),
-            StoreError::Db { source, .. } => Some(source),
+            StoreError::Open { source, .. } => Some(source.as_ref()),
+            StoreError::Db { source, .. } => Some(source.as_ref()),
             StoreError::Encode { source, .. } | StoreError::Decode { source, .. } => Some(source),
             _ => None,
         }

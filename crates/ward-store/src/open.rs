@@ -29,7 +29,7 @@ impl Store {
             Err(DatabaseError::DatabaseAlreadyOpen) => {
                 return Err(StoreError::Locked { data_dir: data_dir.to_path_buf(), pid: read_pid(&pid_path), pid_file: pid_path })
             }
-            Err(source) => return Err(StoreError::Open { path: db_path, source }),
+            Err(source) => return Err(StoreError::Open { path: db_path, source: Box::new(source) }),
         };
         // We hold the lock from here on; the pid file only explains it to others.
         std::fs::write(&pid_path, format!("{}\n", std::process::id()))
@@ -61,7 +61,7 @@ impl Store {
     }
 
     pub(crate) fn db_err(&self, operation: &'static str, source: impl Into<redb::Error>) -> StoreError {
-        StoreError::Db { path: self.db_path.clone(), operation, source: source.into() }
+        StoreError::Db { path: self.db_path.clone(), operation, source: Box::new(source.into()) }
     }
 }
 
