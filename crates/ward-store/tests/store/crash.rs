@@ -41,7 +41,7 @@ fn every_acknowledged_record_survives_sigkill() {
     let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).map_or(7, |d| d.subsec_nanos() as u64);
     for round in 0..3 {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let delay = Duration::from_millis(20 + (seed >> 33) % 300);
+        let delay = Duration::from_millis(20 + (seed >> 33) % 200);
         let mut child = Command::new(&exe)
             .args(["crash::crash_child", "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, dir.path())
