@@ -1,1 +1,81 @@
-//! ward-store (being built: see ARCHITECTURE.md)
+//! ward-store: the daemon's embedded durable store (redb, one file in the data dir).
+//!
+//! # What it keeps
+//! - `journal`: every [`JournalRecord`] the engine emits, keyed by `seq`, as JSON.
+//!   The engine's durable state is a fold over it (`Engine::recover`), so this
+//!   table *is* the controller's memory across restarts.
+//! - `meta`: a few small strings the daemon needs across restarts (the last
+//!   applied inventory path and hash, the controller's node id) and the store's
+//!   own format version.
+//!
+//! # Durability (the non-negotiable)
+//! [`Store::append`] commits one redb write transaction with the default
+//! `Durability::Immediate`: when it returns `Ok`, the records are fsync'd. The
+//! daemon must call it with every `Output::Journal` it has drained *before*
+//! carrying out any `StartJob`/`Notify` that follows them. Batching all the
+//! records of one drain into one call costs one fsync instead of one per record.
+//!
+//! # One writer per data dir
+//! redb takes an exclusive `flock` on `ward.redb`; a second controller on the same
+//! data dir fails to open with [`StoreError::Locked`], which names the pid found in
+//! `ward.pid` (written by the holder, informational only: the lock is the truth).
+//!
+//! # Strict or lossy reads
+//! A record that does not deserialize (a damaged file, or a newer Ward wrote it)
+//! never panics. [`Store::journal`] returns [`StoreError::Decode`] naming the seq:
+//! **the daemon uses this one by default**, because refusing to start is safer than
+//! forgetting a job in flight (a forgotten apply could be repeated blindly, a
+//! forgotten hold overridden). [`Store::journal_lossy`] skips such records and
+//! counts them; it is for an operator who has read the error and chosen to start
+//! anyway (an explicit flag), and for read-only tools (`ward journal`, a timeline).
+//!
+//! # Size (future work: compaction)
+//! The journal grows without bound today: every record since the data dir was
+//! created is kept, and `Engine::recover` folds them all at start. The daemon
+//! exports [`Store::bytes_on_disk`] as a metric so growth is visible. The intended
+//! design, not implemented: periodically write the engine's `Durable` state as a
+//! checkpoint record at seq N (needs a serializable `Durable` and a
+//! `recover_from_checkpoint` in ward-core), then delete journal entries below the
+//! checkpoint older than a retention window, kept for `ward why`/timelines. redb
+//! reuses freed pages but never shrinks the file; `Database::compact` can, while
+//! no transaction is open. Until then, an operator can archive the data dir.
+
+mod error;
+mod journal;
+mod meta;
+mod open;
+mod size;
+mod tables;
+
+use std::path::PathBuf;
+
+pub use error::StoreError;
+pub use journal::{LossyJournal, RECORD_BYTES_MAX};
+pub use meta::{META_KEY_BYTES_MAX, META_VALUE_BYTES_MAX};
+pub use open::{DB_FILE, PID_FILE};
+pub use tables::STORE_FORMAT;
+
+#[cfg(doc)]
+use ward_core::journal::JournalRecord;
+
+/// The open store. `Send + Sync`: the daemon may share it behind an `Arc` and call
+/// it from a blocking thread (every call that writes waits for an fsync).
+pub struct Store {
+    db: redb::Database,
+    /// The data dir, for error messages.
+    dir: PathBuf,
+    /// `dir/ward.redb`, for error messages and `bytes_on_disk`.
+    db_path: PathBuf,
+}
+
+impl Store {
+    /// The data dir this store lives in.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// The redb file.
+    pub fn db_path(&self) -> &std::path::Path {
+        &self.db_path
+    }
+}

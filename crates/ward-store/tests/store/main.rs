@@ -1,0 +1,10 @@
+//! ward-store tests, one binary (one link) with a module per concern. The crash
+//! test re-runs this binary as its child (see `crash.rs`).
+
+mod append_rules;
+mod corruption;
+mod crash;
+mod lock;
+mod meta;
+mod round_trip;
+mod support;
