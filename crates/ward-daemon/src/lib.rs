@@ -6,6 +6,10 @@
 
 pub mod api;
 pub mod driver;
+mod executor;
 pub mod inventory_source;
+mod journal_store;
 pub mod metrics;
+mod notifier;
+pub mod run;
 pub mod view;

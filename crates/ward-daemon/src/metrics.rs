@@ -138,3 +138,31 @@ pub fn render(view: &View, counters: &Counters, extra: &[Extra]) -> String {
 fn escape(label: &str) -> String {
     label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
+
+/// The probe scheduler's counters and latency histograms.
+pub fn render_probe_stats(out: &mut String, stats: &ward_probe::SchedulerStats) {
+    let mut counter = |name: &str, help: &str, value: u64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+    };
+    counter("ward_probe_runs_total", "Probe runs started.", stats.started);
+    counter("ward_probe_failures_total", "Probe runs that failed.", stats.failed);
+    counter("ward_probe_timeouts_total", "Probe runs that hit their timeout.", stats.timed_out);
+    counter("ward_probe_skipped_total", "Probe runs skipped: no slot free or still running when due.", stats.skipped);
+    counter("ward_probe_dropped_total", "Probe results dropped: the queue to the controller was full.", stats.dropped);
+    let _ = writeln!(out, "# HELP ward_probe_latency_seconds Probe latency by check kind.\n# TYPE ward_probe_latency_seconds histogram");
+    for (kind, histogram) in &stats.latency {
+        let kind = format!("{kind:?}").to_lowercase();
+        let mut cumulative = 0u64;
+        for (bound_ms, count) in ward_probe::scheduler::LATENCY_BOUNDS_MS.iter().zip(histogram.counts.iter()) {
+            cumulative += count;
+            let _ = writeln!(out, "ward_probe_latency_seconds_bucket{{kind=\"{kind}\",le=\"{}\"}} {cumulative}", *bound_ms as f64 / 1000.0);
+        }
+        let _ = writeln!(
+            out,
+            "ward_probe_latency_seconds_bucket{{kind=\"{kind}\",le=\"+Inf\"}} {}\nward_probe_latency_seconds_sum{{kind=\"{kind}\"}} {}\nward_probe_latency_seconds_count{{kind=\"{kind}\"}} {}",
+            histogram.count(),
+            histogram.sum_us as f64 / 1e6,
+            histogram.count()
+        );
+    }
+}

@@ -1,6 +1,11 @@
-//! `ward`: the command-line tool. Reads top to bottom: parse arguments, run the
-//! chosen command, exit with its code. Each command lives in its own module.
+//! `ward`: the command-line tool and the daemon. Reads top to bottom: parse
+//! arguments, set up logging, run the chosen command, exit with its code. Each
+//! command lives in its own module.
 
+mod client;
+mod cmd_ctl;
+mod cmd_observe;
+mod cmd_run;
 mod cmd_simulate;
 mod cmd_validate;
 
@@ -12,12 +17,15 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Parser)]
 #[command(name = "ward", version, about = "Ward: a failover control plane whose automation never makes an outage worse.")]
 struct Cli {
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    log_json: bool,
     #[command(subcommand)]
     command: Verb,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum OutputFormat {
+pub enum OutputFormat {
     Text,
     Json,
 }
@@ -34,13 +42,128 @@ enum Verb {
     /// Replay incident scenarios in virtual time, Ward side by side with a naive
     /// baseline controller; checks each scenario's expectations.
     Simulate(cmd_simulate::SimulateArgs),
+    /// Run the controller: probes, decisions, jobs, notifications, the HTTP API.
+    Run(cmd_run::RunArgs),
+    /// Run an observer agent that probes from here and reports to a controller.
+    Observe(cmd_observe::ObserveArgs),
+    /// Who is where and why: services, nodes, alerts, approvals.
+    Status(Plain),
+    /// The latest decisions about a service, with evidence and every guard's sentence.
+    Why(Named),
+    /// Hold a node, site or service (node:NAME, site:NAME, service:NAME): automation never overrides a hold.
+    Hold(HoldArgs),
+    /// Release a hold.
+    Release(Named),
+    /// Move a node's services away and send it nothing new.
+    Drain(Named),
+    /// Let a drained node take traffic again.
+    Undrain(Named),
+    /// Approve a decision waiting for an operator.
+    Approve(Numbered),
+    /// Reject a decision waiting for an operator.
+    Reject(RejectArgs),
+    /// Acknowledge an alert so it stops escalating.
+    Ack(Numbered),
+    /// The journal as Markdown, in the style of the seed reports.
+    Timeline(TimelineArgs),
+}
+
+#[derive(clap::Args)]
+struct Plain {
+    #[command(flatten)]
+    controller: client::ControllerArgs,
+}
+
+#[derive(clap::Args)]
+struct Named {
+    name: String,
+    #[command(flatten)]
+    controller: client::ControllerArgs,
+}
+
+#[derive(clap::Args)]
+struct Numbered {
+    id: u64,
+    #[command(flatten)]
+    controller: client::ControllerArgs,
+}
+
+#[derive(clap::Args)]
+struct HoldArgs {
+    target: String,
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    controller: client::ControllerArgs,
+}
+
+#[derive(clap::Args)]
+struct RejectArgs {
+    id: u64,
+    #[arg(long, default_value = "rejected by an operator")]
+    reason: String,
+    #[command(flatten)]
+    controller: client::ControllerArgs,
+}
+
+#[derive(clap::Args)]
+struct TimelineArgs {
+    /// How far back: 30m, 2h, 1d.
+    #[arg(long, default_value = "1h")]
+    since: String,
+    #[command(flatten)]
+    controller: client::ControllerArgs,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.log_json);
     let code = match cli.command {
         Verb::Validate { file, output } => cmd_validate::run(&file, output == OutputFormat::Json),
         Verb::Simulate(args) => cmd_simulate::run(args),
+        Verb::Run(args) => block_on(ward_daemon::run::run(cmd_run::config(args))),
+        Verb::Observe(args) => block_on(cmd_observe::run(args)),
+        Verb::Status(a) => ctl(cmd_ctl::Ctl::Status, a.controller),
+        Verb::Why(a) => ctl(cmd_ctl::Ctl::Why { service: a.name }, a.controller),
+        Verb::Hold(a) => ctl(cmd_ctl::Ctl::Hold { target: a.target, reason: a.reason }, a.controller),
+        Verb::Release(a) => ctl(cmd_ctl::Ctl::Release { target: a.name }, a.controller),
+        Verb::Drain(a) => ctl(cmd_ctl::Ctl::Drain { node: a.name }, a.controller),
+        Verb::Undrain(a) => ctl(cmd_ctl::Ctl::Undrain { node: a.name }, a.controller),
+        Verb::Approve(a) => ctl(cmd_ctl::Ctl::Approve { decision: a.id }, a.controller),
+        Verb::Reject(a) => ctl(cmd_ctl::Ctl::Reject { decision: a.id, reason: a.reason }, a.controller),
+        Verb::Ack(a) => ctl(cmd_ctl::Ctl::Ack { alert: a.id }, a.controller),
+        Verb::Timeline(a) => ctl(cmd_ctl::Ctl::Timeline { since: a.since }, a.controller),
     };
     ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn ctl(verb: cmd_ctl::Ctl, controller: client::ControllerArgs) -> i32 {
+    block_on(cmd_ctl::run(verb, controller))
+}
+
+fn block_on(future: impl std::future::Future<Output = Result<(), String>>) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("ward: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(future) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("ward: {e}");
+            1
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WARD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }
