@@ -44,6 +44,16 @@ pub(crate) fn fail(message: impl Into<String>) -> Verdict {
     (ProbeOutcome::Fail, Some(ProbeDetail::Message(message.into())))
 }
 
+/// The probe's own I/O layer gave up on time (reqwest, hickory): the same outcome as
+/// our bound firing, whichever of the two timers won the race.
+pub(crate) fn timed_out(timeout: Duration) -> Verdict {
+    (ProbeOutcome::Timeout, Some(ProbeDetail::Message(no_answer(timeout))))
+}
+
+fn no_answer(timeout: Duration) -> String {
+    format!("no answer within {} ms", timeout.as_millis())
+}
+
 /// Runs a probe body under its timeout. Every probe kind goes through here, so no
 /// probe can outlive its check's timeout (the body's future is dropped, which closes
 /// sockets and kills children).
@@ -54,7 +64,7 @@ pub(crate) async fn bounded(timeout: Duration, body: impl Future<Output = Verdic
         Err(_) => ProbeResult {
             outcome: ProbeOutcome::Timeout,
             latency: started.elapsed(),
-            detail: Some(ProbeDetail::Message(format!("no answer within {} ms", timeout.as_millis()))),
+            detail: Some(ProbeDetail::Message(no_answer(timeout))),
         },
     }
 }

@@ -11,10 +11,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use hickory_resolver::config::{LookupIpStrategy, NameServerConfigGroup, ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::proto::ProtoErrorKind;
 use hickory_resolver::TokioResolver;
 
 use crate::context::ProbeContext;
-use crate::result::{bounded, fail, pass, ProbeResult, Verdict};
+use crate::result::{bounded, fail, pass, timed_out, ProbeResult, Verdict};
 use crate::spec::ProbeSpec;
 
 pub async fn probe_dns(spec: &ProbeSpec, context: &ProbeContext) -> ProbeResult {
@@ -62,6 +63,7 @@ async fn resolve(spec: &ProbeSpec, context: &ProbeContext) -> Verdict {
         Ok(lookup) => lookup.iter().collect(),
         Err(error) if error.is_nx_domain() => return fail(format!("{name}: no such name")),
         Err(error) if error.is_no_records_found() => return fail(format!("{name}: no address records")),
+        Err(error) if error.proto().is_some_and(|proto| matches!(proto.kind(), ProtoErrorKind::Timeout)) => return timed_out(spec.timeout),
         Err(error) => return fail(format!("{name}: {error}")),
     };
     match expected {

@@ -2,7 +2,7 @@
 //! when `expect_body` is set, the first 64 KiB of the body must contain it.
 
 use crate::context::ProbeContext;
-use crate::result::{bounded, fail, pass, short_error, ProbeResult, Verdict};
+use crate::result::{bounded, fail, pass, short_error, timed_out, ProbeResult, Verdict};
 use crate::spec::ProbeSpec;
 
 /// A body larger than this is not read further: a health page is small, and a probe
@@ -18,6 +18,7 @@ async fn get(spec: &ProbeSpec, context: &ProbeContext) -> Verdict {
     let request = context.http.get(&spec.target).timeout(spec.timeout);
     let mut response = match request.send().await {
         Ok(response) => response,
+        Err(error) if error.is_timeout() => return timed_out(spec.timeout),
         Err(error) => return fail(request_error(&error)),
     };
     let status = response.status().as_u16();
@@ -35,6 +36,7 @@ async fn get(spec: &ProbeSpec, context: &ProbeContext) -> Verdict {
         match response.chunk().await {
             Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(BODY_READ_MAX - body.len())]),
             Ok(None) => break,
+            Err(error) if error.is_timeout() => return timed_out(spec.timeout),
             Err(error) => return fail(format!("reading body: {}", request_error(&error))),
         }
     }
