@@ -1,0 +1,34 @@
+//! One async function per check kind. Each is bounded by the check's timeout
+//! (through `result::bounded`), so a caller never has to add its own.
+
+mod database;
+mod disk;
+mod dns;
+mod exec;
+mod http;
+mod tcp;
+
+pub use database::probe_database;
+pub use disk::probe_disk;
+pub use dns::probe_dns;
+pub use exec::probe_exec;
+pub use http::probe_http;
+pub use tcp::probe_tcp;
+
+use ward_core::inventory::CheckKind;
+
+use crate::context::ProbeContext;
+use crate::result::ProbeResult;
+use crate::spec::ProbeSpec;
+
+/// Runs one probe of any kind.
+pub async fn probe(spec: &ProbeSpec, context: &ProbeContext) -> ProbeResult {
+    match spec.kind {
+        CheckKind::Tcp => probe_tcp(spec).await,
+        CheckKind::Http => probe_http(spec, context).await,
+        CheckKind::Exec => probe_exec(spec).await,
+        CheckKind::Dns => probe_dns(spec, context).await,
+        CheckKind::Disk => probe_disk(spec, context).await,
+        CheckKind::Postgres | CheckKind::Mysql => probe_database(spec).await,
+    }
+}

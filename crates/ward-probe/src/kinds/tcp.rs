@@ -1,0 +1,47 @@
+//! tcp: connect to `host:port`; an established connection is a pass.
+
+use std::io;
+use std::net::SocketAddr;
+
+use tokio::net::TcpSocket;
+
+use crate::result::{bounded, fail, pass, short_io_error, ProbeResult};
+use crate::spec::ProbeSpec;
+
+pub async fn probe_tcp(spec: &ProbeSpec) -> ProbeResult {
+    bounded(spec.timeout, async { connect_verdict(&spec.target).await.map_or_else(|message| fail(message), |_| pass()) }).await
+}
+
+/// Connects to `host:port` (an IP literal is used as is; a name is resolved and its
+/// addresses tried in order). Closed with SO_LINGER 0, i.e. a reset, as HAProxy does
+/// for its checks: no TIME_WAIT pile-up on either side at high probe rates.
+pub(crate) async fn connect_verdict(target: &str) -> Result<SocketAddr, String> {
+    let addresses: Vec<SocketAddr> = match target.parse::<SocketAddr>() {
+        Ok(address) => vec![address],
+        Err(_) => {
+            if !target.contains(':') {
+                return Err(format!("target {target:?} is not host:port"));
+            }
+            match tokio::net::lookup_host(target).await {
+                Ok(found) => found.collect(),
+                Err(error) => return Err(format!("resolve {target}: {error}")),
+            }
+        }
+    };
+    let mut last_error = format!("{target} resolves to no address");
+    for address in addresses {
+        match connect_once(address).await {
+            Ok(()) => return Ok(address),
+            Err(error) => last_error = short_io_error(&error),
+        }
+    }
+    Err(last_error)
+}
+
+async fn connect_once(address: SocketAddr) -> io::Result<()> {
+    let socket = if address.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_zero_linger()?;
+    let stream = socket.connect(address).await?;
+    drop(stream);
+    Ok(())
+}
