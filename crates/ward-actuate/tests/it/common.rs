@@ -81,12 +81,26 @@ pub fn env_of(path: impl AsRef<Path>) -> std::collections::BTreeMap<String, Stri
 /// while another test thread forks can make exec fail with ETXTBSY (the forked child
 /// briefly holds the write descriptor), so every script exists before the first
 /// spawn: each test reaches a process only through this function.
+///
+/// They live in `CARGO_TARGET_TMPDIR/ward-actuate-scripts-<pid>`; directories left by
+/// earlier runs whose process is gone are removed first, so nothing piles up.
 pub fn scripts() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new().prefix("ward-actuate-scripts").tempdir().unwrap();
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if let Some(pid) = name.strip_prefix("ward-actuate-scripts-") {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = base.join(format!("ward-actuate-scripts-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
         let write = |name: &str, body: &str| {
-            let path: PathBuf = dir.path().join(name);
+            let path: PathBuf = dir.join(name);
             std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         };
@@ -103,7 +117,7 @@ pub fn scripts() -> &'static Path {
         write("route_fail.sh", "echo 'pager: no such team' >&2\nexit 2");
         dir
     })
-    .path()
+    .as_path()
 }
 
 /// Alive and not a zombie (an orphan may wait a moment for init to reap it).
