@@ -1,0 +1,91 @@
+//! One job step through one hook: the entry point the daemon calls for
+//! `Output::StartJob`. Apply, rollback and preview go to the hook; verify does not
+//! (the daemon verifies with the service's own probes, end to end, seed 004).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+use ward_core::action::SyncPreview;
+use ward_core::engine::naming::rollback_of;
+use ward_core::engine::{JobOutcome, JobRequest};
+use ward_core::inventory::{Hook, HookKind};
+use ward_core::journal::{JobStep, NamedAction};
+
+use crate::wire::StepPayload;
+use crate::{exec_hook, http_hook};
+
+/// What a step needs to know about the process running it. Kept minimal on purpose.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepContext {
+    /// This controller's identity, passed to hooks (`controller`, `WARD_CONTROLLER`,
+    /// `X-Ward-Controller`) so their logs say who acted.
+    pub controller: String,
+}
+
+/// What a hook module reports back; `run_step` adds the job and step.
+pub(crate) struct StepResult {
+    pub ok: bool,
+    pub message: String,
+    pub preview: Option<SyncPreview>,
+}
+
+impl StepResult {
+    pub fn failed(message: impl Into<String>) -> StepResult {
+        StepResult { ok: false, message: message.into(), preview: None }
+    }
+}
+
+/// Runs one step of a job through `hook` and says how it went. Never panics and
+/// never outlives `request.deadline_ms` (read against the system clock: the daemon's
+/// epoch is the Unix epoch) nor `hook.timeout_ms`.
+pub async fn run_step(hook: &Hook, request: &JobRequest, ctx: &StepContext, client: &reqwest::Client) -> JobOutcome {
+    let result = run(hook, request, ctx, client).await;
+    let message = format!("hook {}: {}", hook.name, result.message);
+    JobOutcome { job: request.job, step: request.step, ok: result.ok, message, preview: result.preview }
+}
+
+async fn run(hook: &Hook, request: &JobRequest, ctx: &StepContext, client: &reqwest::Client) -> StepResult {
+    let named = match request.step {
+        JobStep::Apply | JobStep::Preview => request.named.clone(),
+        JobStep::Rollback => match undo(request) {
+            Some(named) => named,
+            None => {
+                return StepResult::failed(format!(
+                    "{} cannot be rolled back (there is no previous placement to return to)",
+                    request.named.kind
+                ))
+            }
+        },
+        JobStep::Verify => {
+            return StepResult::failed("verify is not a hook step: the daemon verifies with the service's probes");
+        }
+    };
+    let remaining_ms = request.deadline_ms.saturating_sub(now_unix_ms());
+    if remaining_ms == 0 {
+        return StepResult::failed("the step's deadline had passed before it could start");
+    }
+    let deadline = Instant::now() + Duration::from_millis(remaining_ms);
+    let payload = StepPayload::new(request, &named, &ctx.controller);
+    match &hook.kind {
+        HookKind::Exec { command } => exec_hook::run(hook, command, &payload, deadline).await,
+        HookKind::Http { url } => http_hook::run(hook, url, &payload, deadline, client).await,
+    }
+}
+
+/// The rollback of `request.action`, named: the engine sends the *original* action
+/// with step Rollback; the hook sees the undo (from and to swapped) so it can treat
+/// it like any apply. Whether an undo exists is the core's call (`rollback_of`).
+fn undo(request: &JobRequest) -> Option<NamedAction> {
+    rollback_of(&request.action)?;
+    let named = &request.named;
+    Some(NamedAction { from: named.to.clone(), to: named.from.clone(), ..named.clone() })
+}
+
+/// The time one try may take: the hook's own limit, never past the step's deadline.
+pub(crate) fn attempt_timeout(hook: &Hook, deadline: Instant) -> Duration {
+    Duration::from_millis(hook.timeout_ms.max(1)).min(deadline.saturating_duration_since(Instant::now()))
+}
+
+fn now_unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}

@@ -1,0 +1,6 @@
+//! ward-actuate against real processes and real local HTTP servers (loopback only).
+
+mod common;
+mod exec_hooks;
+mod http_hooks;
+mod routes;
