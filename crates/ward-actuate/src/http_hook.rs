@@ -28,10 +28,11 @@ pub(crate) async fn run(hook: &Hook, url: &str, payload: &StepPayload, deadline:
             return result;
         }
         let retries_made = tries - 1;
+        let after = if tries == 1 { "after 1 try".to_string() } else { format!("after {tries} tries") };
         let why_stop = if retries_made >= hook.retries {
-            Some(format!("after {tries} tries"))
+            Some(after)
         } else if Instant::now() + backoff(retries_made) >= deadline {
-            Some(format!("after {tries} tries; no time left before the deadline to try again"))
+            Some(format!("{after}; no time left before the deadline to try again"))
         } else {
             None
         };
