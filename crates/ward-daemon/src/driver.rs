@@ -37,9 +37,16 @@ pub enum Event {
     Observation(Observation, Arc<str>),
     Observations(Vec<Observation>, Arc<str>),
     JobOutcome(JobOutcome),
-    Delivered { notification: NotificationId, ok: bool, error: Option<String> },
+    Delivered {
+        notification: NotificationId,
+        ok: bool,
+        error: Option<String>,
+    },
     Inventory(ReadOutcome, String),
-    Command { command: Command, reply: oneshot::Sender<Result<String, String>> },
+    Command {
+        command: Command,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
     Shutdown,
 }
 

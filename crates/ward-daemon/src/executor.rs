@@ -46,7 +46,11 @@ impl Executor {
         while let Some(request) = requests.recv().await {
             if this.draining.load(Ordering::SeqCst) {
                 // Its intent is journaled: the next start reconciles it.
-                tracing::warn!(job = request.job.0, step = request.step.name(), "shutting down: step not started; it is reconciled at the next start");
+                tracing::warn!(
+                    job = request.job.0,
+                    step = request.step.name(),
+                    "shutting down: step not started; it is reconciled at the next start"
+                );
                 continue;
             }
             let Ok(slot) = slots.clone().acquire_owned().await else { break };
@@ -105,7 +109,13 @@ impl Executor {
             }
             if failures.is_empty() {
                 let checks: Vec<String> = specs.iter().map(|s| format!("{} on {}", s.check, s.node)).collect();
-                return JobOutcome { job: request.job, step: request.step, ok: true, message: format!("verified: {}", checks.join(", ")), preview: None };
+                return JobOutcome {
+                    job: request.job,
+                    step: request.step,
+                    ok: true,
+                    message: format!("verified: {}", checks.join(", ")),
+                    preview: None,
+                };
             }
             if attempt < VERIFY_ATTEMPTS_MAX {
                 tokio::time::sleep(VERIFY_RETRY_PAUSE).await;

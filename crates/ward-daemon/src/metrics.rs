@@ -91,7 +91,11 @@ pub fn render(view: &View, counters: &Counters, extra: &[Extra]) -> String {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
     };
     counter("ward_observations_total", "Probe results taken in.", counters.observations.get());
-    counter("ward_observations_stale_total", "Probe results dropped: taken under another inventory version.", counters.observations_stale.get());
+    counter(
+        "ward_observations_stale_total",
+        "Probe results dropped: taken under another inventory version.",
+        counters.observations_stale.get(),
+    );
     counter("ward_journal_records_total", "Journal records written durably.", counters.journal_records.get());
     counter("ward_job_steps_total", "Job steps handed to actuators.", counters.job_steps.get());
     counter("ward_notifications_total", "Notifications queued.", counters.notifications.get());

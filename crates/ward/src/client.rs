@@ -33,10 +33,19 @@ pub struct Client {
 impl Client {
     pub fn new(args: &ControllerArgs) -> Result<Client, String> {
         let token = match &args.token_file {
-            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the token file: {e}", path.display()))?.trim().to_string()),
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: cannot read the token file: {e}", path.display()))?
+                    .trim()
+                    .to_string(),
+            ),
             None => None,
         };
-        let http = reqwest::Client::builder().timeout(REQUEST_TIMEOUT).no_proxy().build().map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .no_proxy()
+            .build()
+            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
         let author = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "cli".into());
         Ok(Client { http, base: args.controller.trim_end_matches('/').to_string(), token, author })
     }

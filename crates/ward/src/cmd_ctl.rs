@@ -32,7 +32,9 @@ pub async fn run(command: Ctl, args: ControllerArgs) -> Result<(), String> {
             let alerts = client.get_json("/v1/alerts").await?;
             let approvals = client.get_json("/v1/approvals").await?;
             if json {
-                return print_json(&json!({"status": status, "services": services, "nodes": nodes, "alerts": alerts, "approvals": approvals}));
+                return print_json(
+                    &json!({"status": status, "services": services, "nodes": nodes, "alerts": alerts, "approvals": approvals}),
+                );
             }
             println!("{}", render_status(&status, &services, &nodes, &alerts, &approvals));
             return Ok(());
@@ -115,26 +117,46 @@ pub fn render_status(status: &Value, services: &Value, nodes: &Value, alerts: &V
     }
     out.push_str(&format!("\n{:<20} {:<8} {:<12} {:<8} {:<10} {}\n", "NODE", "SITE", "LIFECYCLE", "STATUS", "DAMPING", "REPLICATION"));
     for node in nodes.as_array().into_iter().flatten() {
-        let damping = if node.get("suppressed").and_then(Value::as_bool) == Some(true) { format!("out ({})", n(node, "penalty")) } else { "-".into() };
+        let damping = if node.get("suppressed").and_then(Value::as_bool) == Some(true) {
+            format!("out ({})", n(node, "penalty"))
+        } else {
+            "-".into()
+        };
         let replication = match node.get("replication") {
             Some(Value::Object(r)) => r.get("state").and_then(Value::as_str).unwrap_or("-").to_string(),
             _ => "-".into(),
         };
-        out.push_str(&format!("{:<20} {:<8} {:<12} {:<8} {:<10} {}\n", s(node, "name"), s(node, "site"), s(node, "lifecycle"), s(node, "status"), damping, replication));
+        out.push_str(&format!(
+            "{:<20} {:<8} {:<12} {:<8} {:<10} {}\n",
+            s(node, "name"),
+            s(node, "site"),
+            s(node, "lifecycle"),
+            s(node, "status"),
+            damping,
+            replication
+        ));
     }
     let alerts = alerts.as_array().cloned().unwrap_or_default();
     if !alerts.is_empty() {
         out.push_str("\nALERTS\n");
         for alert in alerts {
             let acked = alert.get("acked_by").and_then(Value::as_str).map(|a| format!(" (acked by {a})")).unwrap_or_default();
-            out.push_str(&format!("  #{} [{}] {} x{}: {}{acked}\n", n(&alert, "id"), s(&alert, "severity"), s(&alert, "cause"), n(&alert, "count"), s(&alert, "title")));
+            out.push_str(&format!(
+                "  #{} [{}] {} x{}: {}{acked}\n",
+                n(&alert, "id"),
+                s(&alert, "severity"),
+                s(&alert, "cause"),
+                n(&alert, "count"),
+                s(&alert, "title")
+            ));
         }
     }
     let approvals = approvals.as_array().cloned().unwrap_or_default();
     if !approvals.is_empty() {
         out.push_str("\nWAITING FOR APPROVAL (ward approve N / ward reject N)\n");
         for approval in approvals {
-            let reasons: Vec<&str> = approval.get("reasons").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let reasons: Vec<&str> =
+                approval.get("reasons").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
             out.push_str(&format!("  decision {}: {}\n    {}\n", n(&approval, "decision"), s(&approval, "summary"), reasons.join(" ")));
         }
     }
@@ -162,7 +184,12 @@ pub fn render_why(service: &str, entries: &Value) -> String {
         ));
         for guard in entry.get("guards").and_then(Value::as_array).into_iter().flatten() {
             if let Some([name, outcome, sentence]) = guard.as_array().map(|g| [&g[0], &g[1], &g[2]]) {
-                out.push_str(&format!("    {:<22} {:<15} {}\n", name.as_str().unwrap_or(""), outcome.as_str().unwrap_or(""), sentence.as_str().unwrap_or("")));
+                out.push_str(&format!(
+                    "    {:<22} {:<15} {}\n",
+                    name.as_str().unwrap_or(""),
+                    outcome.as_str().unwrap_or(""),
+                    sentence.as_str().unwrap_or("")
+                ));
             }
         }
         let evidence = entry.get("evidence").cloned().unwrap_or(Value::Null);
@@ -173,7 +200,11 @@ pub fn render_why(service: &str, entries: &Value) -> String {
         }
         for c in evidence.get("candidates").and_then(Value::as_array).into_iter().flatten() {
             let why = c.get("why_not").and_then(Value::as_str).map(|w| format!(": {w}")).unwrap_or_default();
-            out.push_str(&format!("    candidate {} {}{why}\n", s(c, "node"), if c.get("eligible").and_then(Value::as_bool) == Some(true) { "eligible" } else { "not eligible" }));
+            out.push_str(&format!(
+                "    candidate {} {}{why}\n",
+                s(c, "node"),
+                if c.get("eligible").and_then(Value::as_bool) == Some(true) { "eligible" } else { "not eligible" }
+            ));
         }
         out.push('\n');
     }
