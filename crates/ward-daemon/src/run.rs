@@ -34,6 +34,8 @@ pub struct RunConfig {
     /// On SIGTERM, steps in flight get this long to finish.
     pub grace: Duration,
     pub probe_concurrency_max: usize,
+    /// Stops the controller like SIGTERM does (for embedding: `ward demo`, tests).
+    pub stop: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// How often the inventory file is looked at (besides SIGHUP).
@@ -132,7 +134,7 @@ pub async fn run(config: RunConfig) -> Result<(), String> {
         started_at_ms: now,
     };
     let driver_task = tokio::spawn(driver.run());
-    wait_for_stop().await;
+    wait_for_stop(config.stop.clone()).await;
     tracing::info!(grace_s = config.grace.as_secs(), "stopping: no new job steps; running ones get the grace period");
     draining.store(true, Ordering::SeqCst);
     let _ = api_stop_tx.send(());
@@ -256,7 +258,13 @@ async fn watch_inventory(path: PathBuf, events: mpsc::Sender<Event>) {
     }
 }
 
-async fn wait_for_stop() {
+async fn wait_for_stop(stop: Option<Arc<tokio::sync::Notify>>) {
+    let embedded = async {
+        match stop {
+            Some(stop) => stop.notified().await,
+            None => std::future::pending().await,
+        }
+    };
     let term = signal(SignalKind::terminate());
     let int = signal(SignalKind::interrupt());
     match (term, int) {
@@ -264,10 +272,14 @@ async fn wait_for_stop() {
             tokio::select! {
                 _ = term.recv() => {},
                 _ = int.recv() => {},
+                _ = embedded => {},
             }
         }
         _ => {
-            let _ = tokio::signal::ctrl_c().await;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = embedded => {},
+            }
         }
     }
 }

@@ -195,8 +195,12 @@ pub fn render_why(service: &str, entries: &Value) -> String {
         let evidence = entry.get("evidence").cloned().unwrap_or(Value::Null);
         out.push_str(&format!("  evidence: inventory {}\n", &s(&evidence, "snapshot_hash")[..s(&evidence, "snapshot_hash").len().min(12)]));
         for o in evidence.get("observations").and_then(Value::as_array).into_iter().flatten() {
-            let age = o.get("age_ms").and_then(Value::as_u64).map(|a| ward_core::time::human_duration(a)).unwrap_or_else(|| "never".into());
-            out.push_str(&format!("    {} {} by {}: {} ({} old)\n", s(o, "node"), s(o, "check"), s(o, "observer"), s(o, "status"), age));
+            let age = o
+                .get("age_ms")
+                .and_then(Value::as_u64)
+                .map(|a| format!("{} old", ward_core::time::human_duration(a)))
+                .unwrap_or_else(|| "never observed".into());
+            out.push_str(&format!("    {} {} by {}: {} ({age})\n", s(o, "node"), s(o, "check"), s(o, "observer"), s(o, "status")));
         }
         for c in evidence.get("candidates").and_then(Value::as_array).into_iter().flatten() {
             let why = c.get("why_not").and_then(Value::as_str).map(|w| format!(": {w}")).unwrap_or_default();

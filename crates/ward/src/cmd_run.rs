@@ -41,5 +41,6 @@ pub fn config(args: RunArgs) -> RunConfig {
         observer: args.observer,
         grace: Duration::from_secs(args.grace_seconds),
         probe_concurrency_max: args.probe_concurrency,
+        stop: None,
     }
 }

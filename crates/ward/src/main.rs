@@ -4,6 +4,7 @@
 
 mod client;
 mod cmd_ctl;
+mod cmd_demo;
 mod cmd_observe;
 mod cmd_run;
 mod cmd_simulate;
@@ -46,6 +47,8 @@ enum Verb {
     Run(cmd_run::RunArgs),
     /// Run an observer agent that probes from here and reports to a controller.
     Observe(cmd_observe::ObserveArgs),
+    /// See Ward fail over for real on this machine: local backends, a controller, a kill.
+    Demo(cmd_demo::DemoArgs),
     /// Who is where and why: services, nodes, alerts, approvals.
     Status(Plain),
     /// The latest decisions about a service, with evidence and every guard's sentence.
@@ -117,12 +120,15 @@ struct TimelineArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_json);
+    // The demo narrates on stdout; the controller's own log would drown it.
+    let default_level = if matches!(cli.command, Verb::Demo(_)) { "off" } else { "info" };
+    init_logging(cli.log_json, default_level);
     let code = match cli.command {
         Verb::Validate { file, output } => cmd_validate::run(&file, output == OutputFormat::Json),
         Verb::Simulate(args) => cmd_simulate::run(args),
         Verb::Run(args) => block_on(ward_daemon::run::run(cmd_run::config(args))),
         Verb::Observe(args) => block_on(cmd_observe::run(args)),
+        Verb::Demo(args) => block_on(cmd_demo::run(args)),
         Verb::Status(a) => ctl(cmd_ctl::Ctl::Status, a.controller),
         Verb::Why(a) => ctl(cmd_ctl::Ctl::Why { service: a.name }, a.controller),
         Verb::Hold(a) => ctl(cmd_ctl::Ctl::Hold { target: a.target, reason: a.reason }, a.controller),
@@ -158,8 +164,9 @@ fn block_on(future: impl std::future::Future<Output = Result<(), String>>) -> i3
     }
 }
 
-fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WARD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+fn init_logging(json: bool, default_level: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("WARD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {
         builder.json().init();

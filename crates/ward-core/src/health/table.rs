@@ -92,6 +92,10 @@ pub struct HealthTable {
     /// `stale_after`, stretched to two intervals plus a timeout for slow checks, so
     /// a 30 s disk check is not "unknown" between its own rounds.
     stale_of_probe: Vec<u64>,
+    /// Per probe: false for verification-only checks (named only in services'
+    /// `verify`): "is the VIP here?" fails on every node but the holder by design,
+    /// and must not make those nodes look down.
+    counts_for_node: Vec<bool>,
     damping: Damping,
     /// Mode of the last refresh.
     naive: bool,
@@ -153,6 +157,7 @@ impl HealthTable {
             cutoff_ms: 0,
             ignored: 0,
             stale_of_probe: stale_bounds(snapshot),
+            counts_for_node: counts_for_node(snapshot),
             damping: policy.damping.clone(),
             naive: false,
         }
@@ -293,6 +298,7 @@ impl HealthTable {
     pub fn refresh(&mut self, snapshot: &Snapshot, now_ms: TimeMs, naive: bool) -> Vec<HealthEvent> {
         let policy = snapshot.policy();
         self.stale_of_probe = stale_bounds(snapshot);
+        self.counts_for_node = counts_for_node(snapshot);
         self.damping = policy.damping.clone();
         self.naive = naive;
         let cutoff = self.cutoff_ms;
@@ -351,7 +357,13 @@ impl HealthTable {
         for n in 0..self.nodes.len() {
             let id = NodeId(n as u32);
             let probes = if n < snapshot.nodes().len() { snapshot.probes_of_node(id) } else { &[] };
-            let status = probes.iter().filter_map(|p| self.views.get(p.index())).map(|v| v.status).reduce(worst).unwrap_or(Status::Unknown);
+            let status = probes
+                .iter()
+                .filter(|p| self.counts_for_node.get(p.index()).copied().unwrap_or(true))
+                .filter_map(|p| self.views.get(p.index()))
+                .map(|v| v.status)
+                .reduce(worst)
+                .unwrap_or(Status::Unknown);
             let node = &mut self.nodes[n];
             let state = &mut self.node_state[n];
             if status != node.status {
@@ -490,4 +502,28 @@ fn stale_bounds(snapshot: &Snapshot) -> Vec<u64> {
             floor.max(check.interval_ms.saturating_mul(2).saturating_add(check.timeout_ms))
         })
         .collect()
+}
+
+/// A check counts for node health unless services name it only as a verification.
+fn counts_for_node(snapshot: &Snapshot) -> Vec<bool> {
+    let mut verification_only = vec![false; snapshot.checks().len()];
+    for service in snapshot.services() {
+        for check in &service.verify {
+            verification_only[check.index()] = true;
+        }
+    }
+    for service in snapshot.services() {
+        for check in &service.checks {
+            verification_only[check.index()] = false;
+        }
+    }
+    for node in snapshot.nodes() {
+        if let Some(replication) = &node.replication {
+            verification_only[replication.check.index()] = false;
+        }
+        if let Some(disk) = node.disk_check {
+            verification_only[disk.index()] = false;
+        }
+    }
+    snapshot.probes().iter().map(|p| !verification_only[p.check.index()]).collect()
 }
