@@ -133,6 +133,10 @@ pub fn render(view: &View, counters: &Counters, extra: &[Extra]) -> String {
     gauge(&mut out, "ward_jobs_in_flight", "Jobs running or waiting for actuator capacity.", view.status.jobs_in_flight);
     gauge(&mut out, "ward_alerts_open", "Open alert groups.", view.status.open_alerts);
     gauge(&mut out, "ward_approvals_pending", "Decisions waiting for an operator.", view.status.pending_approvals);
+    let _ = writeln!(out, "# HELP ward_budget_moves_left Moves left in the blast-radius budget window (group \"*\": the fleet).\n# TYPE ward_budget_moves_left gauge");
+    for usage in &view.budget {
+        let _ = writeln!(out, "ward_budget_moves_left{{group=\"{}\"}} {}", escape(&usage.group), usage.limit.saturating_sub(usage.used));
+    }
     for add in extra {
         add(&mut out);
     }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use ward_core::engine::naming::to_named;
-use ward_core::engine::{AlertView, Engine, PendingApproval};
+use ward_core::engine::{AlertView, BudgetUsage, Engine, PendingApproval};
 use ward_core::health::{ReplicationHealth, Status};
 use ward_core::ids::*;
 use ward_core::journal::NamedAction;
@@ -17,6 +17,7 @@ pub struct View {
     pub alerts: Vec<AlertView>,
     pub approvals: Vec<PendingApproval>,
     pub plan: Vec<PlanView>,
+    pub budget: Vec<BudgetUsage>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -176,5 +177,6 @@ pub fn build(engine: &Engine, controller: &str, started_at_ms: TimeMs, now_ms: T
             planned_at_ms: p.planned_at_ms,
         })
         .collect();
-    View { status, nodes, services, alerts, approvals, plan }
+    let budget = engine.budget_usage(now_ms);
+    View { status, nodes, services, alerts, approvals, plan, budget }
 }

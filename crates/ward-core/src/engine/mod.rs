@@ -38,6 +38,15 @@ use time_sanity::TimeSanity;
 /// An alert group as operators see it: one cause, however often it fired.
 pub use durable::AlertState as AlertView;
 
+/// Blast-radius budget in the current window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetUsage {
+    /// The service group, or "*" for the whole fleet.
+    pub group: String,
+    pub used: u32,
+    pub limit: u32,
+}
+
 /// A decision waiting for an operator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingApproval {
@@ -211,6 +220,31 @@ impl Engine {
     /// The actions of the most recent plan, with verdicts.
     pub fn last_plan(&self) -> &[PlannedAction] {
         &self.last_plan
+    }
+
+    /// Moves used and allowed in the current budget window, per service group and
+    /// for the fleet (group "*").
+    pub fn budget_usage(&self, now_ms: TimeMs) -> Vec<BudgetUsage> {
+        use crate::inventory::Budget;
+        let budget = &self.snapshot.policy().budget;
+        let mut groups: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for service in self.snapshot.services() {
+            *groups.entry(service.group.as_str()).or_default() += 1;
+        }
+        let mut usage: Vec<BudgetUsage> = groups
+            .into_iter()
+            .map(|(group, size)| BudgetUsage {
+                group: group.to_string(),
+                used: self.durable.moves_in_window(now_ms, budget.window_ms, group).0,
+                limit: Budget::limit(budget.group_moves_max, budget.group_percent_max, size),
+            })
+            .collect();
+        usage.push(BudgetUsage {
+            group: "*".into(),
+            used: self.durable.moves_in_window(now_ms, budget.window_ms, "").1,
+            limit: Budget::limit(budget.fleet_moves_max, budget.fleet_percent_max, self.snapshot.services().len()),
+        });
+        usage
     }
 
     /// Jobs not yet finished (running or waiting for actuator capacity).
