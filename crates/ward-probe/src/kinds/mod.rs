@@ -22,12 +22,16 @@ use crate::result::ProbeResult;
 use crate::spec::ProbeSpec;
 
 /// Runs one probe of any kind.
+///
+/// exec's and dns's futures are large (34 KB and 4 KB: read buffers, the resolver),
+/// and an enum future is as large as its largest variant: boxed, they no longer make
+/// every tcp run's task 34 KB (measured: RSS 306 MiB at 100k targets before this).
 pub async fn probe(spec: &ProbeSpec, context: &ProbeContext) -> ProbeResult {
     match spec.kind {
         CheckKind::Tcp => probe_tcp(spec).await,
         CheckKind::Http => probe_http(spec, context).await,
-        CheckKind::Exec => probe_exec(spec).await,
-        CheckKind::Dns => probe_dns(spec, context).await,
+        CheckKind::Exec => Box::pin(probe_exec(spec)).await,
+        CheckKind::Dns => Box::pin(probe_dns(spec, context)).await,
         CheckKind::Disk => probe_disk(spec, context).await,
         CheckKind::Postgres | CheckKind::Mysql => probe_database(spec).await,
     }

@@ -9,7 +9,7 @@ use crate::result::{bounded, fail, pass, short_io_error, ProbeResult};
 use crate::spec::ProbeSpec;
 
 pub async fn probe_tcp(spec: &ProbeSpec) -> ProbeResult {
-    bounded(spec.timeout, async { connect_verdict(&spec.target).await.map_or_else(|message| fail(message), |_| pass()) }).await
+    bounded(spec.timeout, async { connect_verdict(&spec.target).await.map_or_else(fail, |_| pass()) }).await
 }
 
 /// Connects to `host:port` (an IP literal is used as is; a name is resolved and its
