@@ -9,7 +9,7 @@
 # "machine CPU busy %" shows whether anything else was competing for the cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/main/target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build --release -q -p ward-probe --example capacity
 binary="$CARGO_TARGET_DIR/release/examples/capacity"
 if [[ $# -ge 1 ]]; then
