@@ -353,6 +353,7 @@ def main():
         ap.error("--backends at most 200 (127.0.0.11 .. 127.0.0.210)")
     rnd = random.Random(args.seed)
     metrics_text = ""
+    interrupted = False
     args.work = os.path.abspath(args.work)
     os.makedirs(args.work, exist_ok=True)
     args.hook_log = os.path.join(args.work, "hook.log")
@@ -414,7 +415,12 @@ def main():
             # A random pause puts the kill at a random phase of the probe grid and the tick.
             time.sleep(rnd.uniform(0.05, 0.05 + 2 * max(args.interval_ms, args.tick_ms) / 1000.0))
             service = services[(trial - 1) % len(services)]
-            r = run_trial(args, port, backends, holders_of, service, trial)
+            try:
+                r = run_trial(args, port, backends, holders_of, service, trial)
+            except KeyboardInterrupt:
+                log(f"interrupted during trial {trial}; reporting the {len(results)} finished trials")
+                interrupted = True
+                break
             results.append(r)
             log(f"trial {trial:3d} {r['service']} {r['from']}->{r['to']} job {r['job']}: down {r['down']:6.1f}  decision {r['decision']:6.1f}"
                 f"  hook {r['hook']:6.1f}  verified {r['verified']:6.1f} ms")
@@ -433,6 +439,8 @@ def main():
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
     report(args, results, metrics_text)
+    if interrupted:
+        sys.exit(130)
 
 
 def fetch_metrics(port):
