@@ -245,6 +245,7 @@ def run_trial(args, port, backends, holders_of, service, trial):
     other = f"b{2 * pair + (1 - (victim - 2 * pair))}"
     seq0 = last_seq(port)
     hook_lines_before = count_lines(args.hook_log)
+    m0 = parse_metrics(fetch_metrics(port))
 
     t0 = now_ns()
     backends.kill(victim)
@@ -272,6 +273,7 @@ def run_trial(args, port, backends, holders_of, service, trial):
         if "finished" in found:
             break
         time.sleep(args.poll_s)
+    m1 = parse_metrics(fetch_metrics(port))
     if "finished" not in found:
         raise RuntimeError(f"trial {trial}: {service} ({holder} killed) did not finish a job within {args.trial_timeout_s}s; saw {sorted(found)}")
     end = found["finished_record"]
@@ -312,6 +314,14 @@ def run_trial(args, port, backends, holders_of, service, trial):
         "intent": found.get("intent", float("nan")) - t0_ms,
         "hook": (hook_ns - t0) / 1e6,
         "verified": found["finished"] - t0_ms,
+        # Evidence for outliers, from the controller's /metrics around the trial:
+        "skipped": m1.get("ward_probe_skipped_total", 0.0) - m0.get("ward_probe_skipped_total", 0.0),
+        "fsync_slowest_ms": slowest_bucket(m0, m1, "ward_journal_append_seconds"),
+        "probe_slowest_ms": slowest_bucket(
+            {k: v for k, v in m0.items() if 'kind="http"' in k},
+            {k: v for k, v in m1.items() if 'kind="http"' in k},
+            "ward_probe_latency_seconds",
+        ),
     }
 
 
@@ -423,7 +433,8 @@ def main():
                 break
             results.append(r)
             log(f"trial {trial:3d} {r['service']} {r['from']}->{r['to']} job {r['job']}: down {r['down']:6.1f}  decision {r['decision']:6.1f}"
-                f"  hook {r['hook']:6.1f}  verified {r['verified']:6.1f} ms")
+                f"  hook {r['hook']:6.1f}  verified {r['verified']:6.1f} ms   (skipped probe runs {r['skipped']:.0f},"
+                f" slowest fsync <= {r['fsync_slowest_ms']:g} ms, slowest http probe <= {r['probe_slowest_ms']:g} ms)")
         metrics_text = fetch_metrics(port)
     finally:
         if ward is not None and ward.poll() is None:
@@ -441,6 +452,35 @@ def main():
     report(args, results, metrics_text)
     if interrupted:
         sys.exit(130)
+
+
+def parse_metrics(text):
+    """{"name{labels}": value} of a Prometheus text page."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            try:
+                out[key] = float(value)
+            except ValueError:
+                pass
+    return out
+
+
+def slowest_bucket(before, after, prefix):
+    """Upper bound (ms) of the slowest histogram bucket that gained samples between two pages."""
+    bounds = []
+    for key, value in after.items():
+        if key.startswith(prefix + "_bucket") and 'le="' in key:
+            le = key.split('le="', 1)[1].split('"', 1)[0]
+            bounds.append((float("inf") if le == "+Inf" else float(le), value - before.get(key, 0.0)))
+    bounds.sort()
+    slowest, previous = 0.0, 0.0
+    for le, cumulative in bounds:
+        if cumulative > previous:
+            slowest = le * 1000.0
+        previous = cumulative
+    return slowest
 
 
 def fetch_metrics(port):
@@ -509,6 +549,20 @@ def report(args, results, metrics_text=""):
     fsync = journal_fsync_summary(metrics_text)
     if fsync:
         print(fsync)
+    m = parse_metrics(metrics_text)
+    if m:
+        print(f"probe runs {m.get('ward_probe_runs_total', 0):.0f}, skipped (scheduler late or slot busy) {m.get('ward_probe_skipped_total', 0):.0f}, "
+              f"timed out {m.get('ward_probe_timeouts_total', 0):.0f}, dropped {m.get('ward_probe_dropped_total', 0):.0f}")
+    if results:
+        worst = max(results, key=lambda r: r["hook"])
+        print(f"slowest trial: #{worst['trial']} ({worst['from']} killed): down {worst['down']:.1f}, hook {worst['hook']:.1f} ms; "
+              f"during it {worst['skipped']:.0f} probe runs were skipped, the slowest fsync was <= {worst['fsync_slowest_ms']:g} ms, "
+              f"the slowest http probe <= {worst['probe_slowest_ms']:g} ms")
+    try:
+        load1, load5, _ = os.getloadavg()
+        print(f"machine load average (1 / 5 min) at the end: {load1:.2f} / {load5:.2f} on {os.cpu_count()} cores")
+    except OSError:
+        pass
     if n < 30:
         print(f"note: only {n} trials (fewer than 30): percentiles are rough")
     ok = n > 0 and p99_hook < args.target_ms
