@@ -69,6 +69,7 @@ pub struct Engine {
     time: TimeSanity,
     outputs: VecDeque<Output>,
     next_tick_ms: TimeMs,
+    last_tick_ms: TimeMs,
     last_plan: Vec<PlannedAction>,
     /// Per service: a fingerprint of the last blocked (refused / awaiting approval)
     /// decision, so an unchanged situation is journaled once, not every tick.
@@ -100,6 +101,7 @@ impl Engine {
             time: TimeSanity::new(),
             outputs: VecDeque::new(),
             next_tick_ms: now_ms,
+            last_tick_ms: now_ms,
             last_plan: Vec::new(),
             last_blocked: vec![None; services],
             jobs: jobs::JobRuntime::default(),
@@ -153,7 +155,12 @@ impl Engine {
                         self.on_clock_disagreement(now_ms, shift_ms);
                     }
                 }
-                self.health.ingest(&self.snapshot, &observation)
+                if self.health.ingest(&self.snapshot, &observation) {
+                    // A probe changed state: plan soon rather than at the next regular
+                    // tick (detection latency), but not more often than a tenth of a tick.
+                    let min_gap_ms = (self.snapshot.policy().tick_ms / 10).max(10);
+                    self.next_tick_ms = self.next_tick_ms.min((self.last_tick_ms + min_gap_ms).max(now_ms));
+                }
             }
             Input::Inventory(snapshot) => self.on_inventory(now_ms, snapshot),
             Input::InventoryRejected { source, errors } => self.on_inventory_rejected(now_ms, source, errors),

@@ -34,9 +34,11 @@ impl RiseFall {
         RiseFall { state: Status::Unknown, streak_pass: false, streak: 0, last_pass: None, last_at: None }
     }
 
-    /// Records one result. `rise`/`fall` of 0 are treated as 1.
+    /// Records one result. `rise`/`fall` of 0 are treated as 1. Returns whether
+    /// the hysteresis state or the latest outcome changed (worth planning early).
     #[inline]
-    pub(crate) fn record(&mut self, outcome: ProbeOutcome, at_ms: TimeMs, rise: u32, fall: u32) {
+    pub(crate) fn record(&mut self, outcome: ProbeOutcome, at_ms: TimeMs, rise: u32, fall: u32) -> bool {
+        let before = (self.state, self.last_pass);
         let pass = outcome.is_pass();
         if self.streak > 0 && self.streak_pass == pass {
             self.streak = self.streak.saturating_add(1);
@@ -57,6 +59,7 @@ impl RiseFall {
             Some(previous) => previous.max(at_ms),
             None => at_ms,
         });
+        before != (self.state, self.last_pass)
     }
 
     /// Forgets everything (used when the data predates an `invalidate_before` cutoff).

@@ -237,17 +237,17 @@ impl HealthTable {
     /// Observations for ids out of range are ignored (counted in `ignored()`).
     /// Observations received before an `invalidate_before` cutoff are dropped.
     #[inline]
-    pub fn ingest(&mut self, snapshot: &Snapshot, observation: &Observation) {
+    pub fn ingest(&mut self, snapshot: &Snapshot, observation: &Observation) -> bool {
         let _ = snapshot;
         let p = observation.probe.index();
         let o = observation.observer.index();
         if p >= self.probe_count() || o >= self.observers {
             self.ignored += 1;
-            return;
+            return false;
         }
         let at_ms = observation.at_ms;
         if at_ms < self.cutoff_ms {
-            return;
+            return false;
         }
         let cell = &mut self.cells[p * self.observers + o];
         if cell.last_at().is_some_and(|t| t < self.cutoff_ms) {
@@ -255,7 +255,7 @@ impl HealthTable {
             cell.reset();
         }
         let (rise, fall) = self.thresholds[p];
-        cell.record(observation.outcome, at_ms, rise, fall);
+        let changed = cell.record(observation.outcome, at_ms, rise, fall);
         let newest = &mut self.newest[p];
         if newest.is_none_or(|n| at_ms >= n.at_ms) {
             *newest = Some(Newest { at_ms, pass: observation.outcome.is_pass() });
@@ -263,6 +263,7 @@ impl HealthTable {
         if let Some(detail) = &observation.detail {
             self.ingest_detail(p, o, at_ms, detail);
         }
+        changed
     }
 
     #[cold]
