@@ -505,26 +505,33 @@ fn stale_bounds(snapshot: &Snapshot) -> Vec<u64> {
         .collect()
 }
 
-/// A check counts for node health unless services name it only as a verification.
+/// A check counts for node health unless it is only a verification: named in a
+/// service's `verify` while that service lists its health `checks` explicitly
+/// without it, and used as a health check nowhere else.
 fn counts_for_node(snapshot: &Snapshot) -> Vec<bool> {
-    let mut verification_only = vec![false; snapshot.checks().len()];
+    let checks = snapshot.checks().len();
+    let mut in_verify = vec![false; checks];
+    let mut health = vec![false; checks];
     for service in snapshot.services() {
         for check in &service.verify {
-            verification_only[check.index()] = true;
+            in_verify[check.index()] = true;
+            // No explicit health checks: every check on the node decides health.
+            if service.checks.is_empty() {
+                health[check.index()] = true;
+            }
         }
-    }
-    for service in snapshot.services() {
         for check in &service.checks {
-            verification_only[check.index()] = false;
+            health[check.index()] = true;
         }
     }
     for node in snapshot.nodes() {
         if let Some(replication) = &node.replication {
-            verification_only[replication.check.index()] = false;
+            health[replication.check.index()] = true;
         }
         if let Some(disk) = node.disk_check {
-            verification_only[disk.index()] = false;
+            health[disk.index()] = true;
         }
     }
+    let verification_only: Vec<bool> = (0..checks).map(|c| in_verify[c] && !health[c]).collect();
     snapshot.probes().iter().map(|p| !verification_only[p.check.index()]).collect()
 }

@@ -552,3 +552,36 @@ fn a_slow_check_is_not_stale_between_its_own_rounds() {
     table.refresh(&snapshot, 70_000, false);
     assert_eq!(table.node(node).status, Status::Unknown, "two missed rounds must make it unknown");
 }
+
+#[test]
+fn a_verification_only_check_does_not_make_nodes_down() {
+    let mut b = InventoryBuilder::new();
+    let site = b.site("s");
+    b.observer("o", site);
+    let web1 = b.node("web1", site, &[]);
+    let web2 = b.node("web2", site, &[]);
+    let http = b.check("http", CheckKind::Http, &[web1, web2], 1, 1);
+    let here = b.check("vip-here", CheckKind::Exec, &[web1, web2], 1, 1);
+    let www = b.service("www", crate::inventory::ServiceKind::Vip, "g", &[web1, web2], &[web1]);
+    b.service_mut(www).checks = vec![http];
+    b.service_mut(www).verify = vec![here];
+    let snapshot = b.build();
+    let mut table = HealthTable::new(&snapshot);
+    // http passes everywhere; "is the VIP here" fails on web2, which does not hold it.
+    for (probe, outcome) in [(0, Pass), (1, Pass), (2, Pass), (3, Fail)] {
+        table.ingest(&snapshot, &Observation::new(ProbeId(probe), ObserverId(0), 1_000, outcome));
+    }
+    table.refresh(&snapshot, 1_000, false);
+    assert_eq!(table.node(web2).status, Status::Up);
+
+    // Without explicit health checks, a verify check is also a health check.
+    let mut parts = snapshot.parts().clone();
+    parts.services[0].checks.clear();
+    let snapshot = Snapshot::assemble(parts);
+    let mut table = HealthTable::new(&snapshot);
+    for (probe, outcome) in [(0, Pass), (1, Pass), (2, Pass), (3, Fail)] {
+        table.ingest(&snapshot, &Observation::new(ProbeId(probe), ObserverId(0), 1_000, outcome));
+    }
+    table.refresh(&snapshot, 1_000, false);
+    assert_eq!(table.node(web2).status, Status::Down);
+}
