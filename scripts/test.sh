@@ -22,6 +22,11 @@ cargo test --workspace --release 2>&1 | tee target/cargo-test.log
 log "seed-incident scenarios: Ward vs the naive baseline"
 ./target/release/ward simulate --all scenarios/
 
+log "ward demo: a real failover on loopback, end to end"
+timeout 120 ./target/release/ward demo > target/demo-output.txt
+grep -q "verified end to end" target/demo-output.txt || { cat target/demo-output.txt; echo "the demo did not verify its failover" >&2; exit 1; }
+sed -n '/killed/,/verified/p' target/demo-output.txt
+
 log "validate: examples accepted, the seed 004 config rejected"
 for f in examples/*.toml; do
   case "$f" in
