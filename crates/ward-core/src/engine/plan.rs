@@ -63,9 +63,9 @@ impl Engine {
         let mut wanted = Vec::new();
         let mut no_candidate = Vec::new();
         let mut quiet = Vec::new();
-        for index in 0..self.snapshot.services().len() {
+        for (index, busy) in busy.iter().enumerate() {
             let service = ServiceId(index as u32);
-            if busy[index] {
+            if *busy {
                 continue;
             }
             match self.want(now_ms, service, &eligibility, &load) {
