@@ -138,7 +138,17 @@ impl GuardVerdict {
     pub fn refuse(guard: &str, sentence: impl Into<String>) -> Self {
         GuardVerdict { guard: guard.into(), outcome: Outcome::Refuse, sentence: sentence.into() }
     }
+    /// The guard has nothing to say about this kind of action.
+    pub fn not_applicable(guard: &str, why: &str) -> Self {
+        GuardVerdict { guard: guard.into(), outcome: Outcome::Allow, sentence: format!("{NOT_APPLICABLE}{why}") }
+    }
+    pub fn applies(&self) -> bool {
+        !self.sentence.starts_with(NOT_APPLICABLE)
+    }
 }
+
+/// The sentence prefix of a guard that does not apply to an action.
+pub const NOT_APPLICABLE: &str = "does not apply: ";
 
 /// The combined verdict: the strictest outcome wins; its sentences explain it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,7 +174,9 @@ impl Verdict {
         if !approved.is_empty() {
             return approved;
         }
-        self.guards.last().map(|g| vec![g.sentence.as_str()]).unwrap_or_default()
+        // The last guard that had something to say (the budget for a move, the
+        // preview for a sync).
+        self.guards.iter().rev().find(|g| g.applies()).map(|g| vec![g.sentence.as_str()]).unwrap_or_default()
     }
 }
 

@@ -185,7 +185,7 @@ impl Engine {
                     crate::action::Outcome::NeedsApproval => {
                         Ok(format!("waiting for approval (decision {decision}; `ward approve {decision}`): {what}. {reasons}"))
                     }
-                    _ => Err(format!("refused (decision {decision}): {what}. {reasons}")),
+                    _ => Err(format!("decision {decision}, {what}: {reasons}")),
                 }
             }
             (None, None) => Err(format!("nothing to do for {what}")),

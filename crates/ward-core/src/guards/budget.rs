@@ -17,10 +17,10 @@ impl Guard for BlastRadiusBudget {
 
     fn judge(&self, ctx: &GuardContext, proposal: &Proposal) -> GuardVerdict {
         if !proposal.action.is_move() {
-            return GuardVerdict::allow(NAME, "not a move");
+            return GuardVerdict::not_applicable(NAME, "not a move");
         }
         let Some(service) = proposal.action.service() else {
-            return GuardVerdict::allow(NAME, "not a service move");
+            return GuardVerdict::not_applicable(NAME, "not a service move");
         };
         let budget = &ctx.snapshot.policy().budget;
         let group = &ctx.snapshot.service(service).group;

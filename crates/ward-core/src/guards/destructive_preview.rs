@@ -15,7 +15,7 @@ impl Guard for DestructivePreview {
 
     fn judge(&self, ctx: &GuardContext, proposal: &Proposal) -> GuardVerdict {
         let Action::Sync { service, from, to, preview } = proposal.action else {
-            return GuardVerdict::allow(NAME, "deletes nothing");
+            return GuardVerdict::not_applicable(NAME, "not a sync");
         };
         let limit = ctx.snapshot.service(*service).sync_delete_max;
         let (from, to) = (ctx.snapshot.node_name(*from), ctx.snapshot.node_name(*to));

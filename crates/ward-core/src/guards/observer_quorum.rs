@@ -20,7 +20,7 @@ impl Guard for ObserverQuorum {
 
     fn judge(&self, ctx: &GuardContext, proposal: &Proposal) -> GuardVerdict {
         if !matches!(proposal.cause, Cause::HolderDown { .. } | Cause::TargetsChanged) {
-            return GuardVerdict::allow(NAME, "not a failover");
+            return GuardVerdict::not_applicable(NAME, "not a failover");
         }
         let fleet = ctx.fleet;
         let percent = ctx.snapshot.policy().observer_suspect_percent;

@@ -16,7 +16,7 @@ impl Guard for SingleWriter {
 
     fn judge(&self, ctx: &GuardContext, proposal: &Proposal) -> GuardVerdict {
         let Action::Promote { service, from: Some(old), to } = proposal.action else {
-            return GuardVerdict::allow(NAME, "not a promotion of a replacement primary");
+            return GuardVerdict::not_applicable(NAME, "not a promotion of a replacement primary");
         };
         let service_name = ctx.snapshot.service_name(*service);
         let old_name = ctx.snapshot.node_name(*old);
