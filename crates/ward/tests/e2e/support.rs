@@ -612,17 +612,21 @@ impl Ward {
         output
     }
 
-    /// Every journal record, oldest first (paged, bounded).
+    /// Every journal record, oldest first. `since` is exclusive and the first record
+    /// has seq 0, so the first page is asked for without `since` (the newest records)
+    /// and must reach back to seq 0; later pages follow with `since`.
     pub async fn journal(&self) -> Vec<Value> {
-        let mut all: Vec<Value> = Vec::new();
-        let mut since = 0u64;
+        const PAGE: usize = 10_000;
+        let mut all: Vec<Value> = self.get(&format!("/v1/journal?limit={PAGE}")).await.as_array().cloned().unwrap_or_default();
+        if let Some(first) = all.first() {
+            assert_eq!(first["seq"], 0, "the test journal outgrew one page of {PAGE}");
+        }
         for _ in 0..100 {
-            let page = self.get(&format!("/v1/journal?since={since}&limit=10000")).await;
-            let page = page.as_array().cloned().unwrap_or_default();
+            let Some(since) = all.last().map(|r| r["seq"].as_u64().unwrap()) else { break };
+            let page = self.get(&format!("/v1/journal?since={since}&limit={PAGE}")).await.as_array().cloned().unwrap_or_default();
             if page.is_empty() {
                 break;
             }
-            since = page.last().unwrap()["seq"].as_u64().unwrap();
             all.extend(page);
         }
         all
