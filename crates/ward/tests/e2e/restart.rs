@@ -65,7 +65,15 @@ async fn sigkill_mid_batch_loses_nothing_and_repeats_nothing() {
     for kill in 0..kills {
         let pause = 100 + rng.below(1_400);
         tokio::time::sleep(Duration::from_millis(pause)).await;
-        eprintln!("kill {} of {kills} after {pause} ms; hook calls so far: {}", kill + 1, env.hook_calls().len());
+        // Seeded: the calls in flight at this kill either still land or are lost.
+        let lose = rng.below(2) == 0;
+        env.set_lose_orphans(lose);
+        eprintln!(
+            "kill {} of {kills} after {pause} ms (calls in flight are {}); hook calls so far: {}",
+            kill + 1,
+            if lose { "lost" } else { "still landing" },
+            env.hook_calls().len()
+        );
         ward.kill9().await;
         ward.spawn().await;
     }
@@ -78,6 +86,25 @@ async fn sigkill_mid_batch_loses_nothing_and_repeats_nothing() {
             if unfinished_jobs(&journal).is_empty() {
                 break journal;
             }
+        }
+        if deadline.expired() {
+            let journal = ward.journal().await;
+            let jobs: Vec<String> = journal
+                .iter()
+                .filter(|r| r["job"].is_u64() && r["type"] != "decision" || r["type"] == "placement" || r["type"] == "started")
+                .map(|r| r.to_string())
+                .collect();
+            let mut state = String::new();
+            for s in SERVICES {
+                state.push_str(&format!("{s}: ward {:?}, actuator {:?}\n", ward.holders(s).await, env.vip(s)));
+            }
+            panic!(
+                "seed {seed}: not settled after 60 s\n{state}status {}\nunfinished jobs {:?}\n{}\njob records:\n{}",
+                ward.get("/v1/status").await,
+                unfinished_jobs(&journal),
+                env.actuator_log(),
+                jobs.join("\n")
+            );
         }
         deadline.tick().await;
     };
@@ -126,7 +153,8 @@ async fn sigkill_mid_batch_loses_nothing_and_repeats_nothing() {
         assert!(holders[0] == "web2" || holders[0] == "web3", "{s} on {holders:?}");
         assert_eq!(env.vip(s).as_deref(), Some(holders[0].as_str()), "{s}: Ward and the actuator disagree\n{log}");
     }
-    eprintln!("seed {seed}: {kills} kills, {} jobs, {} hook calls", jobs.len(), env.hook_calls().len());
+    let lost = env.hook_calls().iter().filter(|c| c.phase == "lost").count();
+    eprintln!("seed {seed}: {kills} kills, {} jobs, {} hook calls, {lost} lost", jobs.len(), env.hook_calls().len());
 }
 
 async fn settled(ward: &Ward, env: &Env) -> bool {

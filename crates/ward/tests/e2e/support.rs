@@ -127,15 +127,22 @@ d="$1"
 line="job=$WARD_JOB step=$WARD_STEP service=$WARD_SERVICE from=$WARD_FROM to=$WARD_TO token=$WARD_FENCING_TOKEN attempt=$WARD_ATTEMPT"
 echo "phase=start $line" >> "$d/actuator.log"
 cat > /dev/null
-if [ -f "$d/hook-sleep" ]; then sleep "$(cat "$d/hook-sleep")"; fi
 mkdir -p "$d/vip" "$d/target"
-printf '%s' "$WARD_TO" > "$d/vip/$WARD_SERVICE.tmp.$$" && mv "$d/vip/$WARD_SERVICE.tmp.$$" "$d/vip/$WARD_SERVICE"
+# Where the VIP is being sent: verification fails until it is there.
 printf '%s' "$WARD_TO" > "$d/target/$WARD_SERVICE.tmp.$$" && mv "$d/target/$WARD_SERVICE.tmp.$$" "$d/target/$WARD_SERVICE"
+if [ -f "$d/hook-sleep" ]; then sleep "$(cat "$d/hook-sleep")"; fi
+# With lose-orphans, a call whose controller died meanwhile never lands.
+if [ -f "$d/lose-orphans" ] && ! kill -0 "$PPID" 2>/dev/null; then
+  echo "phase=lost $line" >> "$d/actuator.log"
+  exit 1
+fi
+printf '%s' "$WARD_TO" > "$d/vip/$WARD_SERVICE.tmp.$$" && mv "$d/vip/$WARD_SERVICE.tmp.$$" "$d/vip/$WARD_SERVICE"
 echo "phase=done $line" >> "$d/actuator.log"
 echo "moved $WARD_SERVICE to $WARD_TO"
 "#;
 
-/// Verification: every service whose last move targeted NODE must have its VIP there.
+/// Verification: every service whose last move targeted NODE must have its VIP there
+/// (the hook records the target before it starts, the VIP when it is done).
 const VERIFY_SH: &str = r#"#!/bin/sh
 d="$1"; node="$2"
 for t in "$d"/target/*; do
@@ -199,6 +206,16 @@ impl Env {
 
     pub fn set_vip(&self, service: &str, node: &str) {
         std::fs::write(self.path("vip").join(service), node).unwrap();
+    }
+
+    /// Whether hook calls whose controller died before they finished are lost (true)
+    /// or still land (false).
+    pub fn set_lose_orphans(&self, lose: bool) {
+        if lose {
+            std::fs::write(self.path("lose-orphans"), "").unwrap();
+        } else {
+            let _ = std::fs::remove_file(self.path("lose-orphans"));
+        }
     }
 
     pub fn set_hook_sleep(&self, seconds: &str) {
@@ -413,7 +430,9 @@ target = "/bin/sh {root}/verify.sh {root} {{node}}"
 interval = "500ms"
 timeout = "400ms"
 rise = 1
-fall = 2
+# Fails on a move's destination while the actuator works (and after a lost call),
+# which must not make the node itself look down: only verification acts on it.
+fall = 30
 nodes = {nodes}
 
 [[hook]]
