@@ -15,6 +15,7 @@ async fn a_hold_on_the_only_standby_is_respected_until_released() {
 
     let out = ward.cli(&env, &["hold", "node:web2", "--reason", "disk replacement"]).await;
     assert!(out.status.success(), "ward hold: {}", String::from_utf8_lossy(&out.stderr));
+    // Read at once: the CLI's "done" must mean the hold is already in the journal.
     let journal = ward.journal().await;
     let holds = events(&journal, "hold_placed");
     assert_eq!(holds.len(), 1, "{holds:?}");
