@@ -31,6 +31,9 @@ pub trait Journal: Send + Sync {
     fn append(&self, records: &[JournalRecord]) -> Result<(), String>;
 }
 
+/// A command's answer waiting for its journal records to be written.
+type Reply = (oneshot::Sender<Result<String, String>>, Result<String, String>);
+
 pub enum Event {
     /// Probe results with the hash of the inventory their probe ids belong to:
     /// ids from another inventory would name other probes, so those are dropped.
@@ -78,14 +81,20 @@ impl Driver {
         loop {
             let wake_ms = self.engine.poll_timeout().unwrap_or_else(|| now_ms() + 1_000);
             let sleep = Duration::from_millis(wake_ms.saturating_sub(now_ms()));
+            let mut reply = None;
             tokio::select! {
                 event = self.events.recv() => match event {
                     None | Some(Event::Shutdown) => break,
-                    Some(event) => self.on_event(event),
+                    Some(event) => reply = self.on_event(event),
                 },
                 _ = tokio::time::sleep(sleep) => self.engine.handle(now_ms(), Input::Tick),
             }
             self.flush().await?;
+            // An operator is told "done" only once the command's records are durable.
+            if let Some((reply, answer)) = reply {
+                let _ = reply.send(answer);
+                self.publish(now_ms());
+            }
             if last_view.elapsed() >= VIEW_EVERY {
                 self.publish(now_ms());
                 last_view = tokio::time::Instant::now();
@@ -96,7 +105,9 @@ impl Driver {
         Ok(())
     }
 
-    fn on_event(&mut self, event: Event) {
+    /// Feeds one event to the engine. A command's answer is returned, not sent: it
+    /// goes out after the records the command produced are durable.
+    fn on_event(&mut self, event: Event) -> Option<Reply> {
         let now = now_ms();
         match event {
             Event::Observation(observation, inventory) => {
@@ -134,12 +145,13 @@ impl Driver {
             },
             Event::Command { command, reply } => {
                 let answer = self.engine.command(now, command);
-                let _ = reply.send(answer);
-                // Operators expect to see their command's effect at once.
-                self.publish(now);
+                // Operators expect to see their command's effect at once: the view is
+                // published when the answer is sent.
+                return Some((reply, answer));
             }
             Event::Shutdown => {}
         }
+        None
     }
 
     fn current(&self, inventory: &str) -> bool {

@@ -1,6 +1,7 @@
 //! The durable store as the driver's journal and the API's journal reader.
 
 use ward_core::journal::JournalRecord;
+use ward_core::time::TimeMs;
 use ward_store::Store;
 
 use crate::api::JournalReader;
@@ -25,9 +26,42 @@ impl JournalReader for Store {
         let Some(last) = self.last_seq().map_err(|e| e.to_string())? else { return Ok(Vec::new()) };
         // Seqs may have gaps: start early enough, then keep the newest `limit`.
         let from = last.saturating_sub(limit as u64 * 2);
-        let mut records = self.journal_since(from.saturating_sub(1), limit * 2 + 1).map_err(|e| e.to_string())?;
+        let mut records = match from.checked_sub(1) {
+            Some(before) => self.journal_since(before, limit * 2 + 1),
+            // `since` is exclusive and the first record is seq 0: a small journal is
+            // read from its start (a scan of at most `limit * 2 + 1` records).
+            None => self.journal_between_ms(0, TimeMs::MAX, limit * 2 + 1),
+        }
+        .map_err(|e| e.to_string())?;
         let skip = records.len().saturating_sub(limit);
         records.drain(..skip);
         Ok(records)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ward_core::journal::{JournalEvent, JournalRecord};
+
+    use crate::api::JournalReader;
+
+    fn record(seq: u64) -> JournalRecord {
+        JournalRecord {
+            seq,
+            at_ms: 1_000 + seq,
+            event: JournalEvent::Started { snapshot_hash: "h".into(), recovered_jobs: 0, mode: "guarded".into() },
+        }
+    }
+
+    #[test]
+    fn last_includes_the_first_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ward_store::Store::open(dir.path()).unwrap();
+        store.append(&(0..5).map(record).collect::<Vec<_>>()).unwrap();
+        let seqs = |records: Vec<JournalRecord>| records.iter().map(|r| r.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(store.last(10).unwrap()), [0, 1, 2, 3, 4], "a small journal is returned whole, seq 0 included");
+        assert_eq!(seqs(store.last(2).unwrap()), [3, 4]);
+        assert_eq!(seqs(store.last(5).unwrap()), [0, 1, 2, 3, 4]);
+        assert_eq!(seqs(JournalReader::since(&store, 0, 10).unwrap()), [1, 2, 3, 4], "since is exclusive");
     }
 }
