@@ -1,7 +1,6 @@
 //! The durable store as the driver's journal and the API's journal reader.
 
 use ward_core::journal::JournalRecord;
-use ward_core::time::TimeMs;
 use ward_store::Store;
 
 use crate::api::JournalReader;
@@ -18,6 +17,10 @@ impl JournalReader for Store {
         self.journal_since(seq_exclusive, limit).map_err(|e| e.to_string())
     }
 
+    fn from(&self, seq_inclusive: u64, limit: usize) -> Result<Vec<JournalRecord>, String> {
+        self.journal_from(seq_inclusive, limit).map_err(|e| e.to_string())
+    }
+
     fn between_ms(&self, from_ms: u64, to_ms: u64, limit: usize) -> Result<Vec<JournalRecord>, String> {
         self.journal_between_ms(from_ms, to_ms, limit).map_err(|e| e.to_string())
     }
@@ -26,13 +29,7 @@ impl JournalReader for Store {
         let Some(last) = self.last_seq().map_err(|e| e.to_string())? else { return Ok(Vec::new()) };
         // Seqs may have gaps: start early enough, then keep the newest `limit`.
         let from = last.saturating_sub(limit as u64 * 2);
-        let mut records = match from.checked_sub(1) {
-            Some(before) => self.journal_since(before, limit * 2 + 1),
-            // `since` is exclusive and the first record is seq 0: a small journal is
-            // read from its start (a scan of at most `limit * 2 + 1` records).
-            None => self.journal_between_ms(0, TimeMs::MAX, limit * 2 + 1),
-        }
-        .map_err(|e| e.to_string())?;
+        let mut records = self.journal_from(from, limit * 2 + 1).map_err(|e| e.to_string())?;
         let skip = records.len().saturating_sub(limit);
         records.drain(..skip);
         Ok(records)

@@ -94,8 +94,16 @@ impl Store {
 
     /// Up to `limit` records with seq > `seq_exclusive`, in order (strict).
     pub fn journal_since(&self, seq_exclusive: u64, limit: usize) -> Result<Vec<JournalRecord>, StoreError> {
+        match seq_exclusive.checked_add(1) {
+            Some(start) => self.journal_from(start, limit),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Up to `limit` records with seq >= `seq_inclusive`, in order (strict).
+    pub fn journal_from(&self, seq_inclusive: u64, limit: usize) -> Result<Vec<JournalRecord>, StoreError> {
         let mut records = Vec::new();
-        let Some(start) = seq_exclusive.checked_add(1) else { return Ok(records) };
+        let start = seq_inclusive;
         self.scan(start, limit, |seq, bytes| {
             records.push(self.decode(seq, bytes)?);
             Ok(records.len() < limit)

@@ -30,6 +30,7 @@ pub const JOURNAL_PAGE_MAX: usize = 10_000;
 /// Reads the durable journal for `/v1/journal`, `/v1/why` and `/v1/timeline`.
 pub trait JournalReader: Send + Sync {
     fn since(&self, seq_exclusive: u64, limit: usize) -> Result<Vec<JournalRecord>, String>;
+    fn from(&self, seq_inclusive: u64, limit: usize) -> Result<Vec<JournalRecord>, String>;
     fn between_ms(&self, from_ms: u64, to_ms: u64, limit: usize) -> Result<Vec<JournalRecord>, String>;
     fn last(&self, limit: usize) -> Result<Vec<JournalRecord>, String>;
 }

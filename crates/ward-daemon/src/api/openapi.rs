@@ -14,7 +14,7 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("get", "/v1/plan", "The latest planning round: actions with outcome and reasons.", false),
     ("get", "/v1/approvals", "Decisions waiting for an operator.", false),
     ("get", "/v1/alerts", "Open alert groups (one per cause).", false),
-    ("get", "/v1/journal", "Journal records (query: since=SEQ, limit=N).", false),
+    ("get", "/v1/journal", "Journal records (query: from=SEQ inclusive, or since=SEQ exclusive; limit=N; neither: the newest N).", false),
     ("get", "/v1/timeline", "The journal as Markdown (query: since=2h).", false),
     ("get", "/v1/why/{service}", "The latest decisions about a service with evidence and every guard's sentence.", false),
     ("post", "/v1/approve/{decision}", "Approve a pending decision.", true),

@@ -62,15 +62,19 @@ pub async fn alerts(State(state): State<AppState>) -> impl IntoResponse {
 
 #[derive(Deserialize)]
 pub struct JournalQuery {
+    /// Records after this seq (exclusive), for following the journal.
     since: Option<u64>,
+    /// Records from this seq (inclusive): `from=0` reads from the very start.
+    from: Option<u64>,
     limit: Option<usize>,
 }
 
 pub async fn journal(State(state): State<AppState>, Query(q): Query<JournalQuery>) -> Result<impl IntoResponse, ApiError> {
     let limit = q.limit.unwrap_or(1_000).min(JOURNAL_PAGE_MAX);
-    let records = match q.since {
-        Some(seq) => state.journal.since(seq, limit),
-        None => state.journal.last(limit),
+    let records = match (q.from, q.since) {
+        (Some(seq), _) => state.journal.from(seq, limit),
+        (None, Some(seq)) => state.journal.since(seq, limit),
+        (None, None) => state.journal.last(limit),
     }
     .map_err(ApiError::unavailable)?;
     Ok(Json(records))
