@@ -151,7 +151,8 @@ async fn pg_broken_replication_is_reported_and_the_primary_shows_the_wal_it_reta
     assert!(error.contains("not connected") || error.starts_with("WAL receiver "), "{broken:?}");
 
     // Seed 003: the slot keeps WAL for the absent standby, and the primary says how much.
-    pg(PG_PRIMARY, "INSERT INTO ward_probe_test VALUES (now()); SELECT pg_switch_wal()");
+    pg(PG_PRIMARY, "CREATE TABLE IF NOT EXISTS ward_probe_test (at timestamptz); INSERT INTO ward_probe_test VALUES (now())");
+    pg(PG_PRIMARY, "SELECT pg_switch_wal()");
     let primary = probe_at(CheckKind::Postgres, PG_PRIMARY).await;
     let message = primary.message().unwrap();
     let retained: u64 =
