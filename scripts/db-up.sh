@@ -7,7 +7,7 @@
 # packages only if missing; the servers run as the postgres / mysql users under
 # $WARD_DB_DIR (default target/db). A second run on a running setup changes nothing.
 # Env: WARD_DB_DIR; WARD_PG_SYNC_STANDBYS (synchronous_standby_names, default '' = async,
-#      e.g. 'FIRST 1 (standby1, standby2)'). Stop everything with scripts/db-down.sh.
+#      e.g. 'FIRST 1 (standby1, standby2)'; applied on every run). Stop everything with scripts/db-down.sh.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "db-up.sh: run as root (it installs packages and switches users)" >&2; exit 1; }
 source "$(dirname "$0")/db-env.sh"
@@ -34,11 +34,20 @@ as_pg test -w "$PG_DIR" && as_my test -w "$MY_DIR" ||
   die "$WARD_DB_DIR is not reachable by the postgres/mysql users (a parent without o+x?); set WARD_DB_DIR, e.g. /var/tmp/ward-db"
 
 # --- PostgreSQL ---------------------------------------------------------------------
-pg_start() { # data dir, name
-  pg_running "$1" && return 0
-  # -w: wait until it accepts connections (a hot standby too), bounded by -t.
-  as_pg "$PG_BIN/pg_ctl" -D "$1" -l "$PG_DIR/$2.log" -w -t 60 start >/dev/null ||
-    { tail -20 "$PG_DIR/$2.log" >&2; die "postgres $2 did not start"; }
+pg_start() { # data dir, name, port
+  # "Running" is not enough: a postmaster just killed may still look alive (until it is
+  # reaped), one just started may not accept connections yet. Wait, bounded, for either.
+  for _ in $(seq 1 120); do
+    if ! pg_running "$1"; then
+      # -w: wait until it accepts connections (a hot standby too), bounded by -t.
+      as_pg "$PG_BIN/pg_ctl" -D "$1" -l "$PG_DIR/$2.log" -w -t 60 start >/dev/null && return 0
+      tail -20 "$PG_DIR/$2.log" >&2
+      die "postgres $2 did not start"
+    fi
+    "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$3" -t 1 && return 0
+    sleep 0.5
+  done
+  die "postgres $2 is running but did not accept connections on $3 within 60 s"
 }
 pg_psql() { PGPASSWORD=$PG_PASSWORD as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d postgres -tAc "$2"; }
 
@@ -71,7 +80,7 @@ include_if_exists = 'ward-node.conf'
 EOF
   echo "port = $PG_PRIMARY_PORT" | as_pg tee "$primary/ward-node.conf" >/dev/null
 fi
-pg_start "$primary" primary
+pg_start "$primary" primary "$PG_PRIMARY_PORT"
 pg_psql "$PG_PRIMARY_PORT" "ALTER SYSTEM SET synchronous_standby_names = '${WARD_PG_SYNC_STANDBYS:-}'"
 pg_psql "$PG_PRIMARY_PORT" "SELECT pg_reload_conf()" >/dev/null
 
@@ -87,7 +96,7 @@ for i in 1 2; do
       die "pg_basebackup for $name failed"
     echo "port = $port" | as_pg tee "$dir/ward-node.conf" >/dev/null
   fi
-  pg_start "$dir" "$name"
+  pg_start "$dir" "$name" "$port"
 done
 
 # --- MariaDB ------------------------------------------------------------------------
