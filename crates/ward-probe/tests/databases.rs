@@ -269,3 +269,51 @@ async fn my_frozen_server_times_out_within_the_timeout() {
     assert_eq!(frozen.outcome, ProbeOutcome::Timeout, "{frozen:?}");
     assert!(frozen.latency < Duration::from_millis(TIMEOUT_MS + 200), "{frozen:?}");
 }
+
+/// A server that hangs mid-answer (here: a proxy that holds back the end of the answer
+/// to the probe's replication query). After the timeout the probe's
+/// connection must be closed, not left to a cleanup task that waits forever.
+#[tokio::test]
+async fn my_server_hanging_mid_query_times_out_and_the_connection_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _lock = MY_LOCK.lock().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (client, _) = listener.accept().await.unwrap();
+        let server = tokio::net::TcpStream::connect(("127.0.0.1", MY_REPLICA)).await.unwrap();
+        let (mut client_read, mut client_write) = client.into_split();
+        let (mut server_read, mut server_write) = server.into_split();
+        let (asked_tx, asked_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let mut buffer = vec![0u8; 1 << 16];
+            while let Ok(n @ 1..) = server_read.read(&mut buffer).await {
+                if *asked_rx.borrow() {
+                    // All of the answer but its last bytes: the client has the columns
+                    // and is inside a result set that never ends.
+                    let _ = client_write.write_all(&buffer[..n.saturating_sub(11)]).await;
+                    std::future::pending::<()>().await;
+                }
+                let _ = client_write.write_all(&buffer[..n]).await;
+            }
+        });
+        let mut buffer = [0u8; 4096];
+        loop {
+            match client_read.read(&mut buffer).await {
+                Ok(n) if n > 0 => {
+                    if buffer[..n].windows(12).any(|w| w == b"SHOW REPLICA") {
+                        let _ = asked_tx.send(true);
+                    }
+                    let _ = server_write.write_all(&buffer[..n]).await;
+                }
+                _ => break,
+            }
+        }
+        let _ = closed_tx.send(());
+    });
+    let target = format!("mysql://ward:ward@127.0.0.1:{port}");
+    let result = probe(&common::spec(CheckKind::Mysql, target, 500), &ProbeContext::default()).await;
+    assert_eq!(result.outcome, ProbeOutcome::Timeout, "{result:?}");
+    tokio::time::timeout(Duration::from_secs(2), closed_rx).await.expect("the probe's connection stayed open").unwrap();
+}

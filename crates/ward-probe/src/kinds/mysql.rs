@@ -29,15 +29,32 @@ pub async fn probe_mysql(spec: &ProbeSpec) -> ProbeResult {
         // to the server's unix socket, and the probe would no longer test the network path.
         let opts = OptsBuilder::from_opts(opts).prefer_socket(false).wait_timeout(Some(timeout_secs(spec.timeout)));
         let mut conn = match Conn::new(opts).await {
-            Ok(conn) => conn,
+            Ok(conn) => DropAway(Some(conn)),
             Err(error) => return fail(short_error(&error)),
         };
-        let verdict = observe(&mut conn).await.unwrap_or_else(|error| fail(short_error(&error)));
+        let verdict = observe(conn.0.as_mut().unwrap()).await.unwrap_or_else(|error| fail(short_error(&error)));
         // A polite COM_QUIT; the bound above still applies if the server stalls here.
-        let _ = conn.disconnect().await;
+        let _ = conn.0.take().unwrap().disconnect().await;
         verdict
     })
     .await
+}
+
+/// Holds the connection while the probe may be cut short by its timeout.
+///
+/// mysql_async's own Drop spawns a cleanup task on the runtime that first reads the rest
+/// of an unfinished result set: against a server that hangs mid-answer that task, and its
+/// socket, never end, one more per probe run (an unbounded leak; tests/databases.rs
+/// shows it). Dropped on a plain thread, outside any runtime, the connection just closes.
+struct DropAway(Option<Conn>);
+
+impl Drop for DropAway {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            // If no thread can be had, the closure (and the connection) drops here.
+            let _ = std::thread::Builder::new().name("ward-mysql-drop".into()).spawn(move || drop(conn));
+        }
+    }
 }
 
 /// The server closes the session by itself if the probe vanishes mid-way (a timeout).
