@@ -2,7 +2,20 @@
 # and which ports they use. Loopback only; never the system clusters' ports (5432, 3306).
 
 WARD_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-WARD_DB_DIR="${WARD_DB_DIR:-$WARD_REPO/target/db}"
+# Whether every directory from / to $1 lets other users through (o+x): the servers run
+# as postgres and mysql, not as the owner of the checkout.
+others_can_enter() {
+  local dir=$1
+  while [ "$dir" != / ]; do
+    [ $(("$(stat -c %a "$dir")" % 10 & 1)) = 1 ] || return 1
+    dir=$(dirname "$dir")
+  done
+}
+if [ -z "${WARD_DB_DIR:-}" ]; then
+  WARD_DB_DIR="$WARD_REPO/target/db"
+  # A checkout under a private home (/root is 0700): the servers could not reach it.
+  others_can_enter "$WARD_REPO" || WARD_DB_DIR="/var/tmp/ward-db-$(printf %s "$WARD_REPO" | sha256sum | cut -c1-12)"
+fi
 mkdir -p "$WARD_DB_DIR"
 WARD_DB_DIR="$(cd "$WARD_DB_DIR" && pwd)"
 

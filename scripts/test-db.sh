@@ -6,4 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/db-up.sh
+# The tests stop and signal servers through their pid files: same directory as db-up.sh.
+WARD_DB_DIR="$(source scripts/db-env.sh && echo "$WARD_DB_DIR")"
+export WARD_DB_DIR
 cargo test --release -p ward-probe --features db-tests --test databases
