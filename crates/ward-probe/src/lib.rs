@@ -1,8 +1,8 @@
 //! Ward's probes and their scheduler: the shell's eyes.
 //!
 //! - `spec`: what to probe, built from an inventory snapshot (`specs`).
-//! - `kinds`: one async function per check kind (tcp, http, exec, dns, disk, and a
-//!   tcp-only stand-in for postgres/mysql until issue 4). Every one is bounded by its
+//! - `kinds`: one async function per check kind (tcp, http, exec, dns, disk, postgres,
+//!   mysql: real clients reporting replication). Every one is bounded by its
 //!   check's timeout — DESIGN.md: no probe without a timeout.
 //! - `scheduler`: runs every probe each interval with jitter, bounded concurrency and
 //!   a bounded, never-blocking output channel; counts and latency histograms for metrics.

@@ -3,7 +3,7 @@ mod common;
 use common::{spec, tcp_accepting, tcp_closed_port};
 use ward_core::inventory::CheckKind;
 use ward_core::observation::ProbeOutcome;
-use ward_probe::kinds::{probe_database, probe_tcp};
+use ward_probe::kinds::probe_tcp;
 
 #[tokio::test]
 async fn tcp_passes_when_the_port_accepts() {
@@ -34,18 +34,4 @@ async fn tcp_rejects_a_target_without_a_port() {
     let result = probe_tcp(&spec(CheckKind::Tcp, "127.0.0.1", 1_000)).await;
     assert_eq!(result.outcome, ProbeOutcome::Fail);
     assert!(result.message().unwrap().contains("not host:port"), "{result:?}");
-}
-
-#[tokio::test]
-async fn database_kinds_are_tcp_only_and_say_so() {
-    let up = tcp_accepting().await;
-    let down = tcp_closed_port().await;
-    for kind in [CheckKind::Postgres, CheckKind::Mysql] {
-        let pass = probe_database(&spec(kind, up.to_string(), 1_000)).await;
-        assert_eq!(pass.outcome, ProbeOutcome::Pass);
-        assert_eq!(pass.message(), Some("tcp only: replication is probed in issue 4"));
-        let fail = probe_database(&spec(kind, down.to_string(), 1_000)).await;
-        assert_eq!(fail.outcome, ProbeOutcome::Fail);
-        assert_eq!(fail.message(), Some("connect refused (tcp only: replication is probed in issue 4)"));
-    }
 }

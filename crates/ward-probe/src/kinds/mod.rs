@@ -1,18 +1,20 @@
 //! One async function per check kind. Each is bounded by the check's timeout
 //! (through `result::bounded`), so a caller never has to add its own.
 
-mod database;
 mod disk;
 mod dns;
 mod exec;
 mod http;
+mod mysql;
+mod postgres;
 mod tcp;
 
-pub use database::probe_database;
 pub use disk::probe_disk;
 pub use dns::probe_dns;
 pub use exec::probe_exec;
 pub use http::probe_http;
+pub use mysql::probe_mysql;
+pub use postgres::probe_postgres;
 pub use tcp::probe_tcp;
 
 use ward_core::inventory::CheckKind;
@@ -23,7 +25,7 @@ use crate::spec::ProbeSpec;
 
 /// Runs one probe of any kind.
 ///
-/// exec's and dns's futures are large (34 KB and 4 KB: read buffers, the resolver),
+/// exec's, dns's and the database clients' futures are large (34 KB and 4 KB: read buffers, the resolver),
 /// and an enum future is as large as its largest variant: boxed, they no longer make
 /// every tcp run's task 34 KB (measured: RSS 306 MiB at 100k targets before this).
 pub async fn probe(spec: &ProbeSpec, context: &ProbeContext) -> ProbeResult {
@@ -33,6 +35,7 @@ pub async fn probe(spec: &ProbeSpec, context: &ProbeContext) -> ProbeResult {
         CheckKind::Exec => Box::pin(probe_exec(spec)).await,
         CheckKind::Dns => Box::pin(probe_dns(spec, context)).await,
         CheckKind::Disk => probe_disk(spec, context).await,
-        CheckKind::Postgres | CheckKind::Mysql => probe_database(spec).await,
+        CheckKind::Postgres => Box::pin(probe_postgres(spec)).await,
+        CheckKind::Mysql => Box::pin(probe_mysql(spec)).await,
     }
 }
