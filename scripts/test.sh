@@ -19,6 +19,11 @@ cargo build --release --workspace --quiet
 log "cargo test --workspace"
 cargo test --workspace --release 2>&1 | tee target/cargo-test.log
 
+log "databases: real PostgreSQL 15 (primary + 2 standbys) and MariaDB (primary + replica) on loopback"
+# The servers are stopped when this script ends, whatever happens.
+trap 'bash scripts/db-down.sh >/dev/null 2>&1 || true' EXIT
+bash scripts/test-db.sh 2>&1 | tee target/db-test.log
+
 log "seed-incident scenarios: Ward vs the naive baseline"
 ./target/release/ward simulate --all scenarios/
 
@@ -36,7 +41,7 @@ for f in examples/*.toml; do
 done
 echo "examples: ok"
 
-passed=$(grep -oE 'test result: ok\. [0-9]+ passed' target/cargo-test.log | awk '{ sum += $4 } END { print sum + 0 }')
+passed=$(cat target/cargo-test.log target/db-test.log | grep -oE 'test result: ok\. [0-9]+ passed' | awk '{ sum += $4 } END { print sum + 0 }')
 scenarios=$(ls scenarios/*.toml | wc -l)
 echo
 echo "cargo tests and ${scenarios} scenarios (Ward vs baseline) passed"
