@@ -35,6 +35,8 @@ pub struct StatusView {
     pub jobs_in_flight: u32,
     pub open_alerts: u32,
     pub pending_approvals: u32,
+    /// Moves used and allowed in the budget window, per group and for the fleet ("*").
+    pub budget: Vec<BudgetUsage>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -178,5 +180,6 @@ pub fn build(engine: &Engine, controller: &str, started_at_ms: TimeMs, now_ms: T
         })
         .collect();
     let budget = engine.budget_usage(now_ms);
+    status.budget = budget.clone();
     View { status, nodes, services, alerts, approvals, plan, budget }
 }

@@ -136,6 +136,10 @@ pub fn render_status(status: &Value, services: &Value, nodes: &Value, alerts: &V
             replication
         ));
     }
+    let budget: Vec<String> = status_budget(status);
+    if !budget.is_empty() {
+        out.push_str(&format!("\nBUDGET (moves used / allowed in the window): {}\n", budget.join(", ")));
+    }
     let alerts = alerts.as_array().cloned().unwrap_or_default();
     if !alerts.is_empty() {
         out.push_str("\nALERTS\n");
@@ -161,6 +165,23 @@ pub fn render_status(status: &Value, services: &Value, nodes: &Value, alerts: &V
         }
     }
     out
+}
+
+fn status_budget(status: &Value) -> Vec<String> {
+    status
+        .get("budget")
+        .and_then(Value::as_array)
+        .map(|groups| {
+            groups
+                .iter()
+                .map(|g| {
+                    let group = s(g, "group");
+                    let name = if group == "*" { "fleet" } else { group };
+                    format!("{name} {}/{}", n(g, "used"), n(g, "limit"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub fn render_why(service: &str, entries: &Value) -> String {
