@@ -158,8 +158,11 @@ impl Engine {
                 if self.health.ingest(&self.snapshot, &observation) {
                     // A probe changed state: plan soon rather than at the next regular
                     // tick (detection latency), but not more often than a tenth of a tick.
+                    // Never at this very instant: inputs that arrive together (a burst
+                    // after a pause) are all taken in before anything is decided, so a
+                    // pause or clock jump they reveal is noticed first.
                     let min_gap_ms = (self.snapshot.policy().tick_ms / 10).max(10);
-                    self.next_tick_ms = self.next_tick_ms.min((self.last_tick_ms + min_gap_ms).max(now_ms));
+                    self.next_tick_ms = self.next_tick_ms.min((self.last_tick_ms + min_gap_ms).max(now_ms + min_gap_ms));
                 }
             }
             Input::Inventory(snapshot) => self.on_inventory(now_ms, snapshot),
