@@ -20,12 +20,14 @@ mkdir -p "$WARD_DB_DIR"
 WARD_DB_DIR="$(cd "$WARD_DB_DIR" && pwd)"
 
 PG_BIN=/usr/lib/postgresql/15/bin
-PG_PRIMARY_PORT=15432
-PG_STANDBY_PORTS=(15433 15434)
+# A second, separate cluster (a destructive test, a benchmark) sets WARD_DB_DIR and
+# WARD_PG_PORT (its standbys take the next two ports) and WARD_DB_ONLY=pg.
+PG_PRIMARY_PORT=${WARD_PG_PORT:-15432}
+PG_STANDBY_PORTS=($((PG_PRIMARY_PORT + 1)) $((PG_PRIMARY_PORT + 2)))
 # Test-only credentials: the servers listen on 127.0.0.1 only.
 PG_PASSWORD=ward
-MY_PRIMARY_PORT=13306
-MY_REPLICA_PORT=13307
+MY_PRIMARY_PORT=${WARD_MY_PORT:-13306}
+MY_REPLICA_PORT=$((MY_PRIMARY_PORT + 1))
 MY_PASSWORD=ward
 
 PG_DIR="$WARD_DB_DIR/pg"

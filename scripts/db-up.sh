@@ -6,7 +6,8 @@
 # Run as root, without interaction (CI runs it on a fresh Debian 12). Installs the Debian
 # packages only if missing; the servers run as the postgres / mysql users under
 # $WARD_DB_DIR (default target/db). A second run on a running setup changes nothing.
-# Env: WARD_DB_DIR; WARD_PG_SYNC_STANDBYS (synchronous_standby_names, default '' = async,
+# Env: WARD_DB_DIR; WARD_PG_PORT (default 15432; standbys +1, +2); WARD_MY_PORT (13306; replica +1);
+#      WARD_DB_ONLY=pg (no MariaDB); WARD_PG_SYNC_STANDBYS (synchronous_standby_names, default '' = async,
 #      e.g. 'FIRST 1 (standby1, standby2)'; applied on every run). Stop everything with scripts/db-down.sh.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "db-up.sh: run as root (it installs packages and switches users)" >&2; exit 1; }
@@ -16,7 +17,7 @@ started=$SECONDS
 # --- packages ---------------------------------------------------------------------
 missing=()
 [ -x "$PG_BIN/pg_ctl" ] || missing+=(postgresql-15)
-command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
+[ "${WARD_DB_ONLY:-}" = pg ] || command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "db: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -76,6 +77,8 @@ wal_retrieve_retry_interval = 1s
 wal_sender_timeout = 10s
 wal_receiver_timeout = 10s
 fsync = on
+# pg_rewind needs it to re-attach a fenced or failed primary as a standby.
+wal_log_hints = on
 include_if_exists = 'ward-node.conf'
 EOF
   echo "port = $PG_PRIMARY_PORT" | as_pg tee "$primary/ward-node.conf" >/dev/null
@@ -100,6 +103,7 @@ for i in 1 2; do
 done
 
 # --- MariaDB ------------------------------------------------------------------------
+[ "${WARD_DB_ONLY:-}" = pg ] && { echo "db up (PostgreSQL only): $WARD_DB_DIR in $((SECONDS - started)) s"; exit 0; }
 my_start() { # name, port, server id, extra options...
   local name=$1 port=$2 id=$3
   my_running "$name" && return 0
