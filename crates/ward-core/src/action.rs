@@ -100,6 +100,8 @@ pub enum Cause {
     Unplaced,
     /// An operator asked for it (sync, switchover, rolling maintenance).
     Operator { author: String },
+    /// The primary service this one follows has a new writable node.
+    PrimaryMoved { primary: ServiceId, node: NodeId },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

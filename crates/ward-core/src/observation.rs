@@ -28,7 +28,8 @@ pub struct ReplicationStatus {
     pub lag_ms: Option<u64>,
     /// Verbatim error text from the server (`Last_IO_Error` and the like).
     pub last_error: Option<String>,
-    /// How far the node has replayed (an LSN or GTID sequence), for choosing whom to promote.
+    /// How far the node has received and will replay (an LSN or GTID sequence), for
+    /// choosing whom to promote: the furthest has every acknowledged synchronous commit.
     pub replayed_position: u64,
     /// Bytes of WAL/binlog the source retains for this replica.
     pub retained_bytes: u64,

@@ -104,6 +104,7 @@ pub struct RawCheck {
     pub timeout: Option<Text>,
     pub rise: Option<Spanned<u32>>,
     pub fall: Option<Spanned<u32>>,
+    pub timeout_fall: Option<Spanned<u32>>,
     pub nodes: Spanned<Selector>,
 }
 
@@ -146,6 +147,7 @@ pub struct RawService {
     pub min_targets: Option<Spanned<u32>>,
     pub fence: Option<Text>,
     pub sync_delete_max: Option<Spanned<u32>>,
+    pub follows: Option<Text>,
 }
 
 /// Which nodes something applies to: a list of node names, or a label selector

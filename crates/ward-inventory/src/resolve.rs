@@ -254,6 +254,17 @@ fn check(item: &Item<RawCheck>, doc: &RawDoc, names: &AllNames, sink: &mut Sink)
     }
     let rise = at_least_one(sink, &format!("{path}.rise"), &raw.rise, 2);
     let fall = at_least_one(sink, &format!("{path}.fall"), &raw.fall, 3);
+    let timeout_fall = at_least_one(sink, &format!("{path}.timeout_fall"), &raw.timeout_fall, fall);
+    if let Some(raw_timeout_fall) = &raw.timeout_fall {
+        if timeout_fall < fall {
+            sink.error(
+                raw_timeout_fall.span(),
+                format!("{path}.timeout_fall"),
+                format!("timeout_fall {timeout_fall} is below fall {fall}"),
+                "timeouts get the longer grace: set timeout_fall to at least fall, or leave it out (it defaults to fall)",
+            );
+        }
+    }
     let nodes = select(sink, &format!("{path}.nodes"), &raw.nodes, doc, &names.nodes);
     Some(Check {
         name: raw.name.get_ref().clone(),
@@ -265,6 +276,7 @@ fn check(item: &Item<RawCheck>, doc: &RawDoc, names: &AllNames, sink: &mut Sink)
         timeout_ms,
         rise,
         fall,
+        timeout_fall,
         nodes,
     })
 }
@@ -379,6 +391,10 @@ fn service(item: &Item<RawService>, doc: &RawDoc, names: &AllNames, sink: &mut S
     if let Some(s) = &raw.sync_delete_max {
         only_for(sink, &path, "sync_delete_max", s.span(), kind, ServiceKind::Sync);
     }
+    let follows = raw.follows.as_ref().and_then(|f| {
+        only_for(sink, &path, "follows", f.span(), kind, ServiceKind::Vip);
+        names.services.resolve(f, &format!("{path}.follows"), sink).map(|i| ServiceId(i as u32))
+    });
     Some(Service {
         name: raw.name.get_ref().clone(),
         kind: kind.unwrap_or(ServiceKind::Vip),
@@ -392,6 +408,7 @@ fn service(item: &Item<RawService>, doc: &RawDoc, names: &AllNames, sink: &mut S
         min_targets,
         fence,
         sync_delete_max: raw.sync_delete_max.as_ref().map_or(100, |v| *v.get_ref()),
+        follows,
     })
 }
 

@@ -373,3 +373,38 @@ fn several_bad_fields_in_one_item_are_all_reported() {
         assert!(errs.iter().any(|e| e.field == field), "no {field} in:\n{}", render(&errs));
     }
 }
+
+#[test]
+fn timeout_fall_below_fall_is_rejected() {
+    let text = with("timeout = \"500ms\"\nnodes", "timeout = \"500ms\"\nfall = 3\ntimeout_fall = 2\nnodes");
+    let e = assert_error(&text, "check[http].timeout_fall", "below fall 3");
+    assert!(e.hint.contains("at least fall"), "{}", e.hint);
+    let ok = with("timeout = \"500ms\"\nnodes", "timeout = \"500ms\"\nfall = 2\ntimeout_fall = 8\nnodes");
+    let s = load("t.toml", &ok).unwrap_or_else(|e| panic!("{}", render(&e)));
+    assert_eq!((s.checks()[0].fall, s.checks()[0].timeout_fall), (2, 8));
+    assert_eq!(load("t.toml", BASE).map(|s| s.checks()[0].timeout_fall).ok(), Some(3), "defaults to fall");
+}
+
+#[test]
+fn follows_must_name_a_primary_whose_candidates_it_covers() {
+    let db = r#"
+[[service]]
+name = "db"
+kind = "primary"
+candidates = ["n1"]
+actuator = "api"
+"#;
+    let not_primary = format!("{}\nfollows = \"svc\"\n", with("notify = [\"log\"]", "notify = [\"log\"]"));
+    assert_error(&not_primary, "service[svc].follows", "only a primary service can be followed");
+    let good = format!("{BASE}follows = \"db\"\n{db}");
+    let s = load("t.toml", &good).unwrap_or_else(|e| panic!("{}", render(&e)));
+    assert_eq!(s.services()[0].follows, Some(ward_core::ids::ServiceId(1)));
+    let narrow = format!(
+        "{}follows = \"db\"\n{}",
+        BASE.replace("candidates = { role = \"web\" }\ninitial", "candidates = [\"n2\"]\ninitial")
+            .replace("initial = [\"n1\"]", "initial = [\"n2\"]"),
+        db
+    );
+    assert_error(&narrow, "service[svc].follows", "n1 can become primary of \"db\"");
+    assert_error(&format!("{BASE}follows = \"nope\"\n"), "service[svc].follows", "nope");
+}

@@ -12,6 +12,36 @@ pub fn validate(doc: &RawDoc, r: &Resolved, sink: &mut Sink) {
     dependency_cycles(doc, r, sink);
     checks_run_where_needed(doc, r, sink);
     candidates_are_observable(doc, r, sink);
+    followers_can_follow(doc, r, sink);
+}
+
+/// A service that follows a primary must be able to go wherever the primary goes.
+fn followers_can_follow(doc: &RawDoc, r: &Resolved, sink: &mut Sink) {
+    for (item, service) in doc.services.iter().zip(&r.services) {
+        let (Some(raw), Some(service)) = (&item.raw, service) else { continue };
+        let (Some(target), Some(text)) = (service.follows, &raw.follows) else { continue };
+        let Some(Some(followed)) = r.services.get(target.index()) else { continue };
+        let field = format!("{}.follows", item.path());
+        if followed.kind != ward_core::inventory::ServiceKind::Primary {
+            sink.error(
+                text.span(),
+                field,
+                format!("\"{}\" is a {} service; only a primary service can be followed", followed.name, followed.kind.name()),
+                "name the primary service whose writable node this address must point at",
+            );
+            continue;
+        }
+        let missing: Vec<String> =
+            followed.candidates.iter().filter(|c| !service.candidates.contains(c)).map(|c| name(doc, c.index())).collect();
+        if !missing.is_empty() {
+            sink.error(
+                text.span(),
+                field,
+                format!("{} can become primary of \"{}\" but is not a candidate of this service", listing(&missing), followed.name),
+                "make every candidate of the followed primary service a candidate here too",
+            );
+        }
+    }
 }
 
 fn runs_on(r: &Resolved, check: CheckId, node: NodeId) -> Option<bool> {

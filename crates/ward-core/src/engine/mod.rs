@@ -156,18 +156,21 @@ impl Engine {
                     }
                 }
                 if self.health.ingest(&self.snapshot, &observation) {
-                    // A probe changed state: plan soon rather than at the next regular
-                    // tick (detection latency), but not more often than a tenth of a tick.
-                    // Never at this very instant: inputs that arrive together (a burst
-                    // after a pause) are all taken in before anything is decided, so a
-                    // pause or clock jump they reveal is noticed first.
-                    let min_gap_ms = (self.snapshot.policy().tick_ms / 10).max(10);
-                    self.next_tick_ms = self.next_tick_ms.min((self.last_tick_ms + min_gap_ms).max(now_ms + min_gap_ms));
+                    // A probe changed state: plan soon (detection latency).
+                    self.plan_soon(now_ms);
                 }
             }
             Input::Inventory(snapshot) => self.on_inventory(now_ms, snapshot),
             Input::InventoryRejected { source, errors } => self.on_inventory_rejected(now_ms, source, errors),
-            Input::JobOutcome(outcome) => self.on_job_outcome(now_ms, outcome),
+            Input::JobOutcome(outcome) => {
+                let finished_before = self.durable.jobs_finished_total;
+                self.on_job_outcome(now_ms, outcome);
+                if self.durable.jobs_finished_total != finished_before {
+                    // A finished job may unblock the next one (a promotion, then its
+                    // write address following it): plan soon.
+                    self.plan_soon(now_ms);
+                }
+            }
             Input::NotificationDelivered { notification, ok, error } => {
                 if self.durable.undelivered.contains_key(&notification) {
                     self.record(now_ms, JournalEvent::NotificationDelivered { notification, ok, error });
@@ -175,6 +178,15 @@ impl Engine {
             }
         }
         debug_assert!(self.outputs.len() < OUTPUTS_QUEUED_MAX, "the shell must drain poll_output after each input");
+    }
+
+    /// Plans soon rather than at the next regular tick, but not more often than a
+    /// tenth of a tick. Never at this very instant: inputs that arrive together (a
+    /// burst after a pause) are all taken in before anything is decided, so a pause or
+    /// clock jump they reveal is noticed first.
+    fn plan_soon(&mut self, now_ms: TimeMs) {
+        let min_gap_ms = (self.snapshot.policy().tick_ms / 10).max(10);
+        self.next_tick_ms = self.next_tick_ms.min((self.last_tick_ms + min_gap_ms).max(now_ms + min_gap_ms));
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {

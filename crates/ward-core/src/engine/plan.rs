@@ -285,6 +285,9 @@ impl Engine {
             Cause::TargetsChanged => "the set of eligible targets changed".into(),
             Cause::Unplaced => "the service has no holder".into(),
             Cause::Operator { author } => format!("{author} asked for it"),
+            Cause::PrimaryMoved { primary, node } => {
+                format!("{} is now the primary of {}", self.snapshot.node_name(*node), self.snapshot.service_name(*primary))
+            }
         }
     }
 
@@ -307,9 +310,21 @@ impl Engine {
     ) -> Want {
         let spec = self.snapshot.service(service);
         let holder = self.placement(service).first().copied();
+        if let Some(primary) = spec.follows {
+            return self.want_to_follow(service, primary, holder);
+        }
         let cause = match holder {
             None => Cause::Unplaced,
             Some(h) if !spec.candidates.contains(&h) => Cause::HolderNotCandidate { node: h },
+            // A fenced primary is read-only whatever its health says: coming back up does
+            // not make it writable again, so the service still needs a new primary (the
+            // frozen-clock run of seed 003 lost 10 hours to treating it as a healthy holder).
+            Some(h) if primary && self.durable.fenced.contains(&(spec.name.clone(), self.snapshot.node_name(h).to_string())) => {
+                Cause::HolderIneligible {
+                    node: h,
+                    why: format!("{} was fenced (made read-only) and cannot take writes", self.snapshot.node_name(h)),
+                }
+            }
             Some(h) => match self.health.node(h).status {
                 Status::Down => Cause::HolderDown { node: h },
                 Status::Unknown => return Want::Nothing,
@@ -345,6 +360,19 @@ impl Engine {
             }
             return Want::Action(Wanted { action: Action::Promote { service, from: holder, to }, cause, summary, preview_first: false });
         }
+        Want::Action(Wanted { action: Action::MoveVip { service, from: holder, to }, cause, summary, preview_first: false })
+    }
+
+    /// A write address points at the writable primary, wherever the primary service's
+    /// own guards put it: it moves when that placement changes (right after a
+    /// promotion), never on its own judgement of health.
+    fn want_to_follow(&self, service: ServiceId, primary: ServiceId, holder: Option<NodeId>) -> Want {
+        let Some(&to) = self.placement(primary).first() else { return Want::Nothing };
+        if holder == Some(to) {
+            return Want::Nothing;
+        }
+        let cause = Cause::PrimaryMoved { primary, node: to };
+        let summary = self.cause_sentence(&cause);
         Want::Action(Wanted { action: Action::MoveVip { service, from: holder, to }, cause, summary, preview_first: false })
     }
 

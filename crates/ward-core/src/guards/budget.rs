@@ -2,7 +2,7 @@
 //! fleet-wide, by count and by percent. Beyond it a person decides; a mass
 //! failover is never silent.
 
-use crate::action::GuardVerdict;
+use crate::action::{Cause, GuardVerdict};
 use crate::guards::{Guard, GuardContext, Proposal};
 use crate::inventory::Budget;
 
@@ -22,6 +22,13 @@ impl Guard for BlastRadiusBudget {
         let Some(service) = proposal.action.service() else {
             return GuardVerdict::not_applicable(NAME, "not a service move");
         };
+        if let Cause::PrimaryMoved { primary, .. } = proposal.cause {
+            // The promotion it completes was counted (and approved if it had to be).
+            return GuardVerdict::allow(
+                NAME,
+                format!("follows the promotion of {}, which the budget already counted", ctx.snapshot.service_name(*primary)),
+            );
+        }
         let budget = &ctx.snapshot.policy().budget;
         let group = &ctx.snapshot.service(service).group;
         let group_size = ctx.snapshot.services().iter().filter(|s| &s.group == group).count();

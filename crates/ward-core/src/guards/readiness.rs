@@ -7,6 +7,7 @@ use crate::guards::eligibility::{Ineligible, Role};
 use crate::guards::{Guard, GuardContext, Proposal};
 use crate::health::{ReplicationHealth, Status};
 use crate::ids::NodeId;
+use crate::inventory::ServiceKind;
 
 pub struct CandidateReadiness;
 
@@ -34,7 +35,8 @@ pub fn node_ready(ctx: &GuardContext, node: NodeId, role: Role) -> Result<(), In
         Status::Down => return Err(Ineligible::Down { since_ms: health.since_ms }),
         Status::Unknown => return Err(Ineligible::Unknown),
     }
-    if role == Role::Serve {
+    // The writable primary is the source of replication, not a replica of anything.
+    if role == Role::Serve && !holds_a_primary(ctx, node) {
         if let Some(replication) = &health.replication {
             if !replication.is_healthy() && !broke_with_its_source(ctx, node) {
                 return Err(Ineligible::Replication(replication.clone()));
@@ -51,8 +53,8 @@ pub fn node_ready(ctx: &GuardContext, node: NodeId, role: Role) -> Result<(), In
 /// replayed most is chosen); one that was already broken or lagging before is not
 /// (seed 003: promote the hot spare only when its lag is within bound).
 fn broke_with_its_source(ctx: &GuardContext, node: NodeId) -> bool {
-    let Some(replication) = &ctx.snapshot.node(node).replication else { return false };
-    let source = ctx.health.node(replication.source);
+    let Some(source) = replication_source(ctx, node) else { return false };
+    let source = ctx.health.node(source);
     if source.status != Status::Down {
         return false;
     }
@@ -60,6 +62,32 @@ fn broke_with_its_source(ctx: &GuardContext, node: NodeId) -> bool {
         Some(bad_since) => bad_since + SOURCE_FAILURE_GRACE_MS >= source.since_ms,
         None => true,
     }
+}
+
+/// Whom `node` replicates from now: the current primary of a `primary` service it is
+/// a candidate of (after a failover the standbys follow the new primary, whatever the
+/// inventory said at the start), otherwise the source the inventory names.
+pub fn replication_source(ctx: &GuardContext, node: NodeId) -> Option<NodeId> {
+    let declared = ctx.snapshot.node(node).replication.as_ref()?.source;
+    let current_primary = ctx
+        .snapshot
+        .services()
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.kind == ServiceKind::Primary && s.candidates.contains(&node))
+        .find_map(|(index, _)| ctx.durable.placements.get(index).and_then(|p| p.first().copied()));
+    match current_primary {
+        Some(primary) if primary != node => Some(primary),
+        _ => Some(declared),
+    }
+}
+
+fn holds_a_primary(ctx: &GuardContext, node: NodeId) -> bool {
+    ctx.snapshot
+        .services()
+        .iter()
+        .enumerate()
+        .any(|(index, s)| s.kind == ServiceKind::Primary && ctx.durable.placements.get(index).is_some_and(|p| p.first() == Some(&node)))
 }
 
 /// Replication noticed broken this long before its source was confirmed down still

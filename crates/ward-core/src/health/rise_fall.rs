@@ -8,6 +8,25 @@ use super::Status;
 use crate::observation::ProbeOutcome;
 use crate::time::TimeMs;
 
+/// A check's hysteresis thresholds. `rise`/`fall` of 0 are treated as 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Thresholds {
+    /// Passes in a row before a probe counts as up.
+    pub rise: u32,
+    /// Failures in a row, all hard ones (refused, wrong answer), before it counts as down.
+    pub fall: u32,
+    /// Failures in a row when some are timeouts: a freeze or a slow path may pass, a
+    /// refused connection does not (>= `fall`).
+    pub timeout_fall: u32,
+}
+
+#[cfg(test)]
+impl Thresholds {
+    pub(crate) const fn new(rise: u32, fall: u32) -> Self {
+        Thresholds { rise, fall, timeout_fall: fall }
+    }
+}
+
 /// Hysteresis state of one probe as one observer sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RiseFall {
@@ -17,6 +36,8 @@ pub(crate) struct RiseFall {
     streak_pass: bool,
     /// Length of the current streak of identical results.
     streak: u32,
+    /// Hard failures (not timeouts) in the current failure streak.
+    hard: u32,
     /// The outcome of the newest observation (`None`: never observed). Used by naive mode.
     last_pass: Option<bool>,
     /// Receive time of the newest observation.
@@ -31,13 +52,13 @@ impl Default for RiseFall {
 
 impl RiseFall {
     pub(crate) const fn new() -> Self {
-        RiseFall { state: Status::Unknown, streak_pass: false, streak: 0, last_pass: None, last_at: None }
+        RiseFall { state: Status::Unknown, streak_pass: false, streak: 0, hard: 0, last_pass: None, last_at: None }
     }
 
-    /// Records one result. `rise`/`fall` of 0 are treated as 1. Returns whether
-    /// the hysteresis state or the latest outcome changed (worth planning early).
+    /// Records one result. Returns whether the hysteresis state or the latest
+    /// outcome changed (worth planning early).
     #[inline]
-    pub(crate) fn record(&mut self, outcome: ProbeOutcome, at_ms: TimeMs, rise: u32, fall: u32) -> bool {
+    pub(crate) fn record(&mut self, outcome: ProbeOutcome, at_ms: TimeMs, limits: Thresholds) -> bool {
         let before = (self.state, self.last_pass);
         let pass = outcome.is_pass();
         if self.streak > 0 && self.streak_pass == pass {
@@ -45,12 +66,16 @@ impl RiseFall {
         } else {
             self.streak_pass = pass;
             self.streak = 1;
+            self.hard = 0;
+        }
+        if outcome == ProbeOutcome::Fail {
+            self.hard = self.hard.saturating_add(1);
         }
         if pass {
-            if self.streak >= rise.max(1) {
+            if self.streak >= limits.rise.max(1) {
                 self.state = Status::Up;
             }
-        } else if self.streak >= fall.max(1) {
+        } else if self.hard >= limits.fall.max(1) || self.streak >= limits.timeout_fall.max(limits.fall).max(1) {
             self.state = Status::Down;
         }
         self.last_pass = Some(pass);
@@ -129,7 +154,7 @@ mod tests {
             .enumerate()
             .map(|(i, &o)| {
                 let at = 1_000 * (i as u64 + 1);
-                cell.record(o, at, rise, fall);
+                cell.record(o, at, Thresholds::new(rise, fall));
                 cell.vote(at, STALE, 0)
             })
             .collect()
@@ -162,33 +187,33 @@ mod tests {
         let mut cell = RiseFall::new();
         feed(&mut cell, &[Pass, Pass], 2, 3);
         assert_eq!(cell.vote(2_000, STALE, 0), Status::Up);
-        cell.record(Fail, 3_000, 2, 3);
-        cell.record(Fail, 4_000, 2, 3);
-        cell.record(Pass, 5_000, 2, 3);
-        cell.record(Fail, 6_000, 2, 3);
-        cell.record(Fail, 7_000, 2, 3);
+        cell.record(Fail, 3_000, Thresholds::new(2, 3));
+        cell.record(Fail, 4_000, Thresholds::new(2, 3));
+        cell.record(Pass, 5_000, Thresholds::new(2, 3));
+        cell.record(Fail, 6_000, Thresholds::new(2, 3));
+        cell.record(Fail, 7_000, Thresholds::new(2, 3));
         assert_eq!(cell.vote(7_000, STALE, 0), Status::Up);
-        cell.record(Fail, 8_000, 2, 3);
+        cell.record(Fail, 8_000, Thresholds::new(2, 3));
         assert_eq!(cell.vote(8_000, STALE, 0), Status::Down);
         // One pass is not enough to come back with rise = 2.
-        cell.record(Pass, 9_000, 2, 3);
+        cell.record(Pass, 9_000, Thresholds::new(2, 3));
         assert_eq!(cell.vote(9_000, STALE, 0), Status::Down);
         assert_eq!(cell.naive_vote(9_000, STALE, 0), Status::Up);
-        cell.record(Pass, 10_000, 2, 3);
+        cell.record(Pass, 10_000, Thresholds::new(2, 3));
         assert_eq!(cell.vote(10_000, STALE, 0), Status::Up);
     }
 
     #[test]
     fn zero_thresholds_behave_like_one() {
         let mut cell = RiseFall::new();
-        cell.record(Fail, 1, 0, 0);
+        cell.record(Fail, 1, Thresholds::new(0, 0));
         assert_eq!(cell.vote(1, STALE, 0), Status::Down);
     }
 
     #[test]
     fn stale_is_unknown_never_down() {
         let mut cell = RiseFall::new();
-        cell.record(Fail, 1_000, 1, 1);
+        cell.record(Fail, 1_000, Thresholds::new(1, 1));
         assert_eq!(cell.vote(1_000 + STALE, STALE, 0), Status::Down);
         assert_eq!(cell.vote(1_001 + STALE, STALE, 0), Status::Unknown);
         assert_eq!(cell.naive_vote(1_001 + STALE, STALE, 0), Status::Unknown);
@@ -199,7 +224,7 @@ mod tests {
     #[test]
     fn cutoff_makes_older_data_unknown() {
         let mut cell = RiseFall::new();
-        cell.record(Fail, 1_000, 1, 1);
+        cell.record(Fail, 1_000, Thresholds::new(1, 1));
         assert_eq!(cell.vote(1_500, STALE, 1_001), Status::Unknown);
         assert_eq!(cell.vote(1_500, STALE, 1_000), Status::Down);
     }
@@ -207,10 +232,41 @@ mod tests {
     #[test]
     fn out_of_order_keeps_newest_time() {
         let mut cell = RiseFall::new();
-        cell.record(Pass, 5_000, 1, 1);
-        cell.record(Pass, 4_000, 1, 1);
+        cell.record(Pass, 5_000, Thresholds::new(1, 1));
+        cell.record(Pass, 4_000, Thresholds::new(1, 1));
         assert_eq!(cell.last_at(), Some(5_000));
         cell.reset();
         assert_eq!(cell, RiseFall::new());
+    }
+
+    #[test]
+    fn a_refused_connection_counts_at_fall_but_timeouts_get_the_longer_grace() {
+        let limits = Thresholds { rise: 1, fall: 2, timeout_fall: 4 };
+        let mut cell = RiseFall::new();
+        cell.record(Pass, 1_000, limits);
+        // A freeze: timeouts only count at timeout_fall.
+        for (i, expect) in [Status::Up, Status::Up, Status::Up, Status::Down].into_iter().enumerate() {
+            cell.record(Timeout, 2_000 + i as u64, limits);
+            assert_eq!(cell.vote(2_000 + i as u64, STALE, 0), expect, "timeout #{}", i + 1);
+        }
+        // A crash: two refusals in a row are enough.
+        let mut cell = RiseFall::new();
+        cell.record(Pass, 1_000, limits);
+        cell.record(Fail, 2_000, limits);
+        assert_eq!(cell.vote(2_000, STALE, 0), Status::Up);
+        cell.record(Fail, 3_000, limits);
+        assert_eq!(cell.vote(3_000, STALE, 0), Status::Down);
+        // A timeout then refusals (a process that froze, then died): the refusals count.
+        let mut cell = RiseFall::new();
+        cell.record(Pass, 1_000, limits);
+        cell.record(Timeout, 2_000, limits);
+        cell.record(Fail, 3_000, limits);
+        assert_eq!(cell.vote(3_000, STALE, 0), Status::Up);
+        cell.record(Fail, 4_000, limits);
+        assert_eq!(cell.vote(4_000, STALE, 0), Status::Down);
+        // A pass in between starts over.
+        cell.record(Pass, 5_000, limits);
+        cell.record(Fail, 6_000, limits);
+        assert_eq!(cell.vote(6_000, STALE, 0), Status::Up);
     }
 }

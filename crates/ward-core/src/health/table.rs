@@ -18,7 +18,7 @@ use crate::inventory::{Damping, Snapshot};
 use crate::observation::{Observation, ProbeDetail};
 use crate::time::TimeMs;
 
-use super::rise_fall::RiseFall;
+use super::rise_fall::{RiseFall, Thresholds};
 
 /// No slot: the probe carries no replication or disk detail we track.
 const NO_SLOT: u32 = u32::MAX;
@@ -64,8 +64,8 @@ pub struct HealthTable {
     cells: Vec<RiseFall>,
     /// Each cell's vote as of the last refresh (before suspicion masking).
     cell_votes: Vec<Status>,
-    /// Per probe: (rise, fall) of its check.
-    thresholds: Vec<(u32, u32)>,
+    /// Per probe: the hysteresis thresholds of its check.
+    thresholds: Vec<Thresholds>,
     /// Per probe.
     newest: Vec<Option<Newest>>,
     /// Per probe, as of the last refresh.
@@ -110,7 +110,7 @@ impl HealthTable {
             .iter()
             .map(|p| {
                 let check = snapshot.check(p.check);
-                (check.rise, check.fall)
+                Thresholds { rise: check.rise, fall: check.fall, timeout_fall: check.timeout_fall }
             })
             .collect();
         let mut rep_slot = vec![NO_SLOT; probes.len()];
@@ -254,8 +254,7 @@ impl HealthTable {
             // Hysteresis restarts from what is observed after the cutoff.
             cell.reset();
         }
-        let (rise, fall) = self.thresholds[p];
-        let changed = cell.record(observation.outcome, at_ms, rise, fall);
+        let changed = cell.record(observation.outcome, at_ms, self.thresholds[p]);
         let newest = &mut self.newest[p];
         if newest.is_none_or(|n| at_ms >= n.at_ms) {
             *newest = Some(Newest { at_ms, pass: observation.outcome.is_pass() });

@@ -112,6 +112,10 @@ pub struct Check {
     pub rise: u32,
     /// Consecutive failures before an up probe counts as down.
     pub fall: u32,
+    /// Consecutive failures *that include timeouts* before an up probe counts as down
+    /// (>= `fall`). A refused connection says the process is gone; a timeout may be a
+    /// freeze or a slow network that passes, so it gets this longer grace.
+    pub timeout_fall: u32,
     /// The nodes this check runs against (resolved from its selector).
     pub nodes: Vec<NodeId>,
 }
@@ -221,6 +225,9 @@ pub struct Service {
     pub fence: FenceMode,
     /// sync: a preview that deletes more files than this needs approval.
     pub sync_delete_max: u32,
+    /// vip: the `primary` service whose holder this address always points at (the
+    /// write endpoint of a replicated database follows its promotions).
+    pub follows: Option<ServiceId>,
 }
 
 /// Blast-radius allowance: moves per window, per service group and fleet-wide.

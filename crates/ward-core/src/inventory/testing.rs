@@ -85,6 +85,7 @@ impl InventoryBuilder {
     /// A check on the given nodes with rise/fall and a 1 s interval.
     pub fn check(&mut self, name: &str, kind: CheckKind, nodes: &[NodeId], rise: u32, fall: u32) -> CheckId {
         self.parts.checks.push(Check {
+            timeout_fall: fall,
             name: name.into(),
             kind,
             target: "{address}:80".into(),
@@ -130,6 +131,7 @@ impl InventoryBuilder {
             min_targets: 1,
             fence: FenceMode::Stop,
             sync_delete_max: 100,
+            follows: None,
         });
         let id = ServiceId(self.parts.services.len() as u32 - 1);
         self.parts.hooks[0].services.push(id);

@@ -69,7 +69,9 @@ async fn standby(client: &Client) -> Result<Verdict, tokio_postgres::Error> {
     let row = client
         .query_one(
             "SELECT r.status, r.sender_host, r.sender_port,
-                    pg_last_wal_replay_lsn()::text,
+                    -- Received WAL counts: a promoted standby replays all it has flushed, and
+                    -- synchronous commit acknowledges on flush, not on replay.
+                    GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text,
                     CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
                          ELSE (1000 * EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()))::bigint
                     END

@@ -1,0 +1,194 @@
+//! A replicated database through the engine: fence, promote the standby that has the
+//! most WAL, and the write address following the promotion; a freeze shorter than the
+//! timeout grace moves nothing; a fenced primary that comes back is not trusted again.
+
+use std::sync::Arc;
+
+use ward_core::action::Action;
+use ward_core::engine::{Engine, Input, JobOutcome, JobRequest, Mode, Output};
+use ward_core::ids::*;
+use ward_core::inventory::testing::InventoryBuilder;
+use ward_core::inventory::{CheckKind, FenceMode, Replication, ServiceKind, Snapshot};
+use ward_core::journal::{JobStep, JournalRecord};
+use ward_core::observation::{Observation, ProbeDetail, ProbeOutcome, ReplicationStatus};
+
+const PG1: NodeId = NodeId(0);
+const _PG2: NodeId = NodeId(1);
+const PG3: NodeId = NodeId(2);
+const MAIN: ServiceId = ServiceId(0);
+const WRITE_ADDRESS: ServiceId = ServiceId(1);
+
+/// pg1 primary, pg2 and pg3 standbys; probes every 250 ms: two refusals make a node
+/// down, a freeze (timeouts) needs eight.
+fn cluster() -> Arc<Snapshot> {
+    let mut b = InventoryBuilder::new().policy(|p| {
+        p.tick_ms = 250;
+        p.budget.group_moves_max = 100;
+        p.budget.fleet_moves_max = 100;
+    });
+    let site = b.site("dc1");
+    b.observer("controller", site);
+    let nodes: Vec<NodeId> = ["pg1", "pg2", "pg3"].iter().map(|n| b.node(n, site, &[])).collect();
+    let check = b.check("pg", CheckKind::Postgres, &nodes, 1, 2);
+    b.check_mut(check).interval_ms = 250;
+    b.check_mut(check).timeout_ms = 200;
+    b.check_mut(check).timeout_fall = 8;
+    for &standby in &nodes[1..] {
+        b.node_mut(standby).replication = Some(Replication { source: PG1, lag_max_ms: 10_000, check });
+    }
+    let main = b.service("pg-main", ServiceKind::Primary, "pg-main", &nodes, &[PG1]);
+    b.service_mut(main).fence = FenceMode::ReadOnly;
+    let write = b.service("pg-rw", ServiceKind::Vip, "pg-rw", &nodes, &[PG1]);
+    b.service_mut(write).follows = Some(main);
+    Arc::new(b.build())
+}
+
+struct Cluster {
+    engine: Engine,
+    now_ms: u64,
+    journal: Vec<JournalRecord>,
+    started: Vec<JobRequest>,
+    /// What each node's probe answers.
+    answer: [ProbeOutcome; 3],
+    /// Each standby's received WAL position.
+    received: [u64; 3],
+}
+
+impl Cluster {
+    fn new() -> Cluster {
+        let engine = Engine::new(cluster(), Mode::Guarded, 0);
+        let mut c = Cluster {
+            engine,
+            now_ms: 0,
+            journal: Vec::new(),
+            started: Vec::new(),
+            answer: [ProbeOutcome::Pass; 3],
+            received: [0, 900, 1_000],
+        };
+        c.drain();
+        c.run_ms(2_000);
+        c
+    }
+
+    fn drain(&mut self) {
+        while let Some(output) = self.engine.poll_output() {
+            match output {
+                Output::Journal(record) => self.journal.push(record),
+                Output::StartJob(request) => self.started.push(request),
+                Output::Notify(_) => {}
+            }
+        }
+    }
+
+    /// Probes every 250 ms, the engine woken whenever it asks.
+    fn run_ms(&mut self, duration_ms: u64) {
+        let end = self.now_ms + duration_ms;
+        while self.now_ms < end {
+            self.now_ms += 10;
+            if self.now_ms % 250 == 0 {
+                for node in 0..3 {
+                    let mut observation = Observation::new(ProbeId(node as u32), ObserverId(0), self.now_ms, self.answer[node]);
+                    let standby = self.engine.placement(MAIN).first() != Some(&NodeId(node as u32));
+                    if standby && self.answer[node].is_pass() {
+                        // A standby's receiver stops when its primary is gone.
+                        let running = self.answer[PG1.index()].is_pass() || self.engine.placement(MAIN) != [PG1];
+                        observation.detail = Some(Box::new(ProbeDetail::Replication(ReplicationStatus {
+                            running,
+                            lag_ms: Some(0),
+                            last_error: (!running).then(|| "WAL receiver stopped".into()),
+                            replayed_position: self.received[node],
+                            retained_bytes: 0,
+                        })));
+                    }
+                    self.engine.handle(self.now_ms, Input::Observation(observation));
+                }
+            }
+            if self.engine.poll_timeout().is_some_and(|t| t <= self.now_ms) {
+                self.engine.handle(self.now_ms, Input::Tick);
+            }
+            self.drain();
+            self.engine.check_invariants().expect("invariants");
+        }
+    }
+
+    /// Answers every started step, then lets 10 ms pass so the engine can go on.
+    fn answer_steps(&mut self, ok: bool) -> Vec<(String, JobStep)> {
+        let started = std::mem::take(&mut self.started);
+        let mut seen = Vec::new();
+        for request in started {
+            seen.push((request.action.kind_name().to_string(), request.step));
+            let outcome = JobOutcome { job: request.job, step: request.step, ok, message: "done".into(), preview: None };
+            self.engine.handle(self.now_ms, Input::JobOutcome(outcome));
+            self.drain();
+        }
+        self.run_ms(50);
+        seen
+    }
+
+    fn started_kinds(&self) -> Vec<&'static str> {
+        self.started.iter().map(|r| r.action.kind_name()).collect()
+    }
+}
+
+#[test]
+fn a_crashed_primary_is_fenced_the_furthest_standby_promoted_and_the_write_address_follows() {
+    let mut c = Cluster::new();
+    c.answer[PG1.index()] = ProbeOutcome::Fail; // connection refused: the process is gone
+    c.run_ms(600);
+    assert_eq!(c.started_kinds(), vec!["fence"], "two refusals at 250 ms make pg1 down");
+    assert_eq!(c.answer_steps(true), vec![("fence".to_string(), JobStep::Apply)]);
+    // Fencing needs no verification through the service's checks; promotion comes next.
+    let mut steps = Vec::new();
+    for _ in 0..6 {
+        steps.extend(c.answer_steps(true));
+        if c.engine.placement(WRITE_ADDRESS) == [PG3] {
+            break;
+        }
+    }
+    assert!(steps.iter().any(|(kind, _)| kind == "promote"), "{steps:?}");
+    assert!(
+        matches!(
+            c.journal.iter().rev().find_map(|r| match &r.event {
+                ward_core::journal::JournalEvent::JobQueued { action, .. } if action.kind == "promote" => Some(action.to.clone()),
+                _ => None,
+            }),
+            Some(to) if to == vec!["pg3".to_string()]
+        ),
+        "pg3 has received the most WAL"
+    );
+    assert_eq!(c.engine.placement(MAIN), &[PG3]);
+    assert_eq!(c.engine.placement(WRITE_ADDRESS), &[PG3], "the write address follows the promotion: {steps:?}");
+}
+
+#[test]
+fn a_freeze_shorter_than_the_timeout_grace_moves_nothing() {
+    let mut c = Cluster::new();
+    c.answer[PG1.index()] = ProbeOutcome::Timeout;
+    c.run_ms(1_500); // six timeouts: below timeout_fall (8)
+    assert!(c.started.is_empty(), "a 1.5 s freeze failed over: {:?}", c.started_kinds());
+    c.answer[PG1.index()] = ProbeOutcome::Pass;
+    c.run_ms(1_000);
+    assert!(c.started.is_empty());
+    // A freeze beyond the grace is a failure like any other.
+    c.answer[PG1.index()] = ProbeOutcome::Timeout;
+    c.run_ms(2_300);
+    assert_eq!(c.started_kinds(), vec!["fence"]);
+}
+
+#[test]
+fn a_fenced_primary_that_comes_back_up_is_still_replaced() {
+    let mut c = Cluster::new();
+    c.answer[PG1.index()] = ProbeOutcome::Fail;
+    c.run_ms(600);
+    assert_eq!(c.started_kinds(), vec!["fence"]);
+    // pg1 is back (read-only now) by the time the fence is confirmed.
+    c.answer[PG1.index()] = ProbeOutcome::Pass;
+    c.run_ms(500);
+    c.answer_steps(true);
+    c.run_ms(500);
+    assert!(
+        c.started.iter().any(|r| matches!(r.action, Action::Promote { from: Some(PG1), .. })),
+        "a read-only pg1 is not a primary: {:?}",
+        c.started_kinds()
+    );
+}
