@@ -1,5 +1,5 @@
 //! CLI verbs that talk to a running controller: `status`, `why`, `hold`,
-//! `release`, `drain`, `undrain`, `approve`, `reject`, `ack`, `timeline`.
+//! `release`, `drain`, `undrain`, `approve`, `reject`, `ack`, `timeline`, `switchover`.
 
 use serde_json::{json, Value};
 
@@ -19,6 +19,7 @@ pub enum Ctl {
     Reject { decision: u64, reason: String },
     Ack { alert: u64 },
     Timeline { since: String },
+    Switchover { service: String, to: String, wait: bool, wait_max: String },
 }
 
 pub async fn run(command: Ctl, args: ControllerArgs) -> Result<(), String> {
@@ -58,12 +59,63 @@ pub async fn run(command: Ctl, args: ControllerArgs) -> Result<(), String> {
         Ctl::Approve { decision } => client.post_json(&format!("/v1/approve/{decision}"), json!({})).await?,
         Ctl::Reject { decision, reason } => client.post_json(&format!("/v1/reject/{decision}"), json!({"reason": reason})).await?,
         Ctl::Ack { alert } => client.post_json(&format!("/v1/ack/{alert}"), json!({})).await?,
+        Ctl::Switchover { service, to, wait, wait_max } => {
+            let wait_max_ms = ward_inventory::parse_duration_ms(&wait_max)
+                .map_err(|e| format!("--wait-max {wait_max:?}: {e} (write it like 30s or 2m)"))?;
+            let answer = client.post_json("/v1/switchover", json!({"service": service, "to": to})).await?;
+            if !wait {
+                answer
+            } else {
+                let outcome = wait_for_holder(&client, &service, &to, wait_max_ms, json).await?;
+                json!({"answer": outcome, "asked": answer})
+            }
+        }
     };
     if json {
         return print_json(&answer);
     }
     println!("{}", answer.get("answer").and_then(Value::as_str).unwrap_or("done"));
     Ok(())
+}
+
+/// Polls the service until `to` holds it, showing what the controller is doing;
+/// gives up (an error) after `wait_max_ms` and points at `ward why`.
+async fn wait_for_holder(client: &Client, service: &str, to: &str, wait_max_ms: u64, quiet: bool) -> Result<String, String> {
+    let started = std::time::Instant::now();
+    let spinner = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new_spinner() };
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    loop {
+        let services = client.get_json("/v1/services").await?;
+        let holders: Vec<String> = services
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s.get("name").and_then(Value::as_str) == Some(service))
+            .and_then(|s| s.get("holders")?.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|h| h.as_str().map(str::to_string))
+            .collect();
+        if holders.iter().any(|h| h == to) {
+            spinner.finish_and_clear();
+            return Ok(format!("{service} is on {to} ({:.1} s)", started.elapsed().as_secs_f64()));
+        }
+        let latest = client.get_json(&format!("/v1/why/{service}")).await.ok();
+        let doing = latest
+            .as_ref()
+            .and_then(|entries| entries.as_array()?.last()?.get("summary")?.as_str().map(str::to_string))
+            .unwrap_or_else(|| "waiting for the controller".into());
+        spinner.set_message(format!("{service}: on [{}]; {doing}", holders.join(", ")));
+        if started.elapsed().as_millis() as u64 >= wait_max_ms {
+            spinner.finish_and_clear();
+            return Err(format!(
+                "{service} is still on [{}] after {}; see `ward why {service}` for what held it back",
+                holders.join(", "),
+                ward_core::time::human_duration(wait_max_ms)
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }
 
 fn print_json(value: &Value) -> Result<(), String> {

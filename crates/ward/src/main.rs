@@ -67,6 +67,10 @@ enum Verb {
     Reject(RejectArgs),
     /// Acknowledge an alert so it stops escalating.
     Ack(Numbered),
+    /// Move a vip or a primary to another node on purpose. A primary is fenced
+    /// (read-only) first and the new one promoted only once it has replayed
+    /// everything the old one wrote: no acknowledged write is lost.
+    Switchover(SwitchoverArgs),
     /// The journal as Markdown, in the style of the seed reports.
     Timeline(TimelineArgs),
 }
@@ -110,6 +114,22 @@ struct RejectArgs {
 }
 
 #[derive(clap::Args)]
+struct SwitchoverArgs {
+    service: String,
+    /// The node that takes over.
+    #[arg(long)]
+    to: String,
+    /// Return once asked instead of waiting (bounded by --wait-max) for the move to complete.
+    #[arg(long)]
+    no_wait: bool,
+    /// Longest wait for the move: 30s, 2m.
+    #[arg(long, default_value = "2m")]
+    wait_max: String,
+    #[command(flatten)]
+    controller: client::ControllerArgs,
+}
+
+#[derive(clap::Args)]
 struct TimelineArgs {
     /// How far back: 30m, 2h, 1d.
     #[arg(long, default_value = "1h")]
@@ -138,6 +158,9 @@ fn main() -> ExitCode {
         Verb::Approve(a) => ctl(cmd_ctl::Ctl::Approve { decision: a.id }, a.controller),
         Verb::Reject(a) => ctl(cmd_ctl::Ctl::Reject { decision: a.id, reason: a.reason }, a.controller),
         Verb::Ack(a) => ctl(cmd_ctl::Ctl::Ack { alert: a.id }, a.controller),
+        Verb::Switchover(a) => {
+            ctl(cmd_ctl::Ctl::Switchover { service: a.service, to: a.to, wait: !a.no_wait, wait_max: a.wait_max }, a.controller)
+        }
         Verb::Timeline(a) => ctl(cmd_ctl::Ctl::Timeline { since: a.since }, a.controller),
     };
     ExitCode::from(code.clamp(0, 255) as u8)

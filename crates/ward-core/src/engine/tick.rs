@@ -129,6 +129,26 @@ impl Engine {
                 );
                 self.raise(now_ms, &format!("observer:{name}"), Severity::Warning, sentence, &[]);
             }
+            HealthEvent::ObserverSilent { observer, last_at_ms } => {
+                let name = self.snapshot.observer(observer).name.clone();
+                let others = self.snapshot.observers().len().saturating_sub(1);
+                let when = match last_at_ms {
+                    Some(at) => {
+                        format!("for {} (its last report came at {})", human_duration(now_ms.saturating_sub(at)), crate::time::clock(at))
+                    }
+                    None => "since this controller started".to_string(),
+                };
+                let sentence = format!(
+                    "Observer {name} has reported nothing {when}: its probes no longer count, so quorum rests on the other {others} observer(s). \
+                     Check that its `ward observe` agent runs and can reach the controller."
+                );
+                let routes = self.snapshot.policy().default_notify.clone();
+                self.raise(now_ms, &format!("observer-silent:{name}"), Severity::Warning, sentence, &routes);
+            }
+            HealthEvent::ObserverReporting { observer } => {
+                let name = self.snapshot.observer(observer).name.clone();
+                self.resolve(now_ms, &format!("observer-silent:{name}"), format!("observer {name} reports again"));
+            }
             HealthEvent::ObserverCleared { observer } => {
                 let name = self.snapshot.observer(observer).name.clone();
                 self.resolve(now_ms, &format!("observer:{name}"), format!("observer {name} agrees with the others again"));

@@ -16,6 +16,7 @@ use crate::time::TimeMs;
 
 mod damping;
 mod disk_forecast;
+mod observer_silence;
 mod observer_suspicion;
 mod quorum;
 mod replication;
@@ -134,6 +135,14 @@ pub enum HealthEvent {
         of: u32,
     },
     ObserverCleared {
+        observer: ObserverId,
+    },
+    /// Nothing arrived from this observer for longer than any of its probes may be quiet.
+    ObserverSilent {
+        observer: ObserverId,
+        last_at_ms: Option<TimeMs>,
+    },
+    ObserverReporting {
         observer: ObserverId,
     },
 }

@@ -9,6 +9,7 @@
 
 use super::damping::{DampChange, Damper};
 use super::disk_forecast::DiskSeries;
+use super::observer_silence::Silence;
 use super::observer_suspicion::{assess, Suspicion};
 use super::quorum::{worst, Tally};
 use super::replication::{self, ReplicationReport};
@@ -85,6 +86,7 @@ pub struct HealthTable {
     disk_nodes: Vec<NodeId>,
     disks: Vec<DiskSeries>,
     suspicion: Suspicion,
+    silence: Silence,
     /// Everything received before this is stale (`invalidate_before`).
     cutoff_ms: TimeMs,
     ignored: u64,
@@ -154,6 +156,7 @@ impl HealthTable {
             disks: vec![DiskSeries::default(); disk_nodes.len()],
             disk_nodes,
             suspicion: Suspicion::new(observers),
+            silence: Silence::new(observers),
             cutoff_ms: 0,
             ignored: 0,
             stale_of_probe: stale_bounds(snapshot),
@@ -178,6 +181,7 @@ impl HealthTable {
                 next.suspicion.set(o, self.suspicion.is_suspect(old_o));
             }
         }
+        next.silence = self.silence.carried(&old_observer);
         for (p, probe) in new.probes().iter().enumerate() {
             let old_probe = old
                 .node_id(new.node_name(probe.node))
@@ -249,6 +253,7 @@ impl HealthTable {
         if at_ms < self.cutoff_ms {
             return false;
         }
+        self.silence.heard(o, at_ms);
         let cell = &mut self.cells[p * self.observers + o];
         if cell.last_at().is_some_and(|t| t < self.cutoff_ms) {
             // Hysteresis restarts from what is observed after the cutoff.
@@ -317,6 +322,11 @@ impl HealthTable {
         } else {
             let stats = assess(&self.cell_votes, observers);
             self.suspicion.update(Some(&stats), policy.observer_suspect_percent, &mut observer_events);
+        }
+        // The longest any probe may be quiet (slow checks stretch it) before its observer counts as silent.
+        let quiet_max_ms = self.stale_of_probe.iter().copied().max().unwrap_or(policy.stale_after_ms).max(policy.stale_after_ms);
+        if self.probe_count() > 0 {
+            self.silence.update(now_ms, quiet_max_ms, cutoff, &mut observer_events);
         }
 
         // Quorum per probe.
