@@ -1,0 +1,10 @@
+//! End-to-end tests of the real `ward` binary against real data directories and
+//! database servers (issue 4). They need root (tmpfs mounts; PostgreSQL started by
+//! `scripts/db-up.sh` as the postgres user), so they run from `scripts/test-db.sh`:
+//! `cargo test --release -p ward --features db-tests --test db`.
+
+#[path = "../e2e/support.rs"]
+mod support;
+
+mod disk_forecast;
+mod replication_gate;
