@@ -7,4 +7,5 @@
 mod support;
 
 mod disk_forecast;
+mod pg_failover;
 mod replication_gate;
