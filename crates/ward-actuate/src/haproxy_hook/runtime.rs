@@ -6,6 +6,8 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::time::Instant;
 use ward_core::time::human_duration;
 
+use crate::text::rounded_ms;
+
 /// Answers beyond this are not answers to any command we send.
 const ANSWER_MAX_BYTES: usize = 1 << 20;
 
@@ -27,7 +29,7 @@ impl Runtime<'_> {
             Err(_elapsed) => Err(format!(
                 "HAProxy at {} did not answer `{command}` within {}; whether it took effect is unknown",
                 self.socket,
-                human_duration(limit.as_millis() as u64)
+                human_duration(rounded_ms(limit))
             )),
         }
     }

@@ -8,12 +8,14 @@
 //!
 //! Columns are found by name in the `#` header line (HAProxy adds columns over
 //! versions). `srv_admin_state` is a bit field: 0x01 forced maintenance, 0x02
-//! inherited, 0x04 from the configuration, 0x20 resolution failure (all
-//! maintenance), 0x08/0x10 drain. `srv_op_state`: 0 stopped, 1 starting, 2 running,
+//! inherited, 0x20 resolution failure (all maintenance), 0x08/0x10 drain, 0x04
+//! "disabled in the configuration" (kept after the server is made ready). `srv_op_state`: 0 stopped, 1 starting, 2 running,
 //! 3 stopping.
 
-/// Maintenance flags: forced, inherited, configured, resolution.
-const ADMIN_MAINT: u32 = 0x01 | 0x02 | 0x04 | 0x20;
+/// Maintenance flags: forced, inherited, resolution (HAProxy's `SRV_ADMF_MAINT`).
+/// 0x04 only records that the configuration said `disabled`: it stays set after
+/// `state ready` while the server runs.
+const ADMIN_MAINT: u32 = 0x01 | 0x02 | 0x20;
 const ADMIN_DRAIN: u32 = 0x08 | 0x10;
 /// Set by `set server ... state maint`.
 const ADMIN_FORCED_MAINT: u32 = 0x01;
@@ -90,13 +92,14 @@ pub(crate) fn parse(answer: &str) -> Result<Vec<ServerState>, String> {
 mod tests {
     use super::*;
 
-    // Captured from HAProxy 2.6 (Debian 12).
+    // Captured from HAProxy 2.6.12 (Debian 12): pg1 after `state maint`, pg2 (`disabled` in
+    // haproxy.cfg) after `state ready`; pg3 draining made up from pg2.
     const ANSWER: &str = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight \
         srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state \
         bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n\
-        2 pg_rw 1 pg1 127.0.0.1 0 1 1 1 5 1 0 0 0 0 0 0 - 16432 - 0 0 - - 0\n\
-        2 pg_rw 2 pg2 127.0.0.1 2 0 1 1 5 1 0 0 0 0 0 0 - 16433 - 0 0 - - 0\n\
-        2 pg_rw 3 pg3 127.0.0.1 2 8 1 1 5 1 0 0 0 0 0 0 - 16434 - 0 0 - - 0\n\n";
+        2 pg_rw 1 pg1 127.0.0.1 0 1 1 1 0 1 0 0 0 0 0 0 - 1 - 0 0 - - 0\n\
+        2 pg_rw 2 pg2 127.0.0.1 2 4 1 1 0 1 0 0 8 0 0 0 - 2 - 0 0 - - 0\n\
+        2 pg_rw 3 pg3 127.0.0.1 2 8 1 1 0 1 0 0 8 0 0 0 - 3 - 0 0 - - 0\n\n";
 
     #[test]
     fn reads_admin_and_operational_state_by_column_name() {
@@ -105,7 +108,8 @@ mod tests {
         assert_eq!(servers[0], ServerState { name: "pg1".into(), admin: 1, operational: 0 });
         assert!(servers[0].is_in_maint() && !servers[0].is_ready());
         assert_eq!(servers[0].describe(), "maint, stopped");
-        assert!(servers[1].is_ready() && !servers[1].is_in_maint());
+        assert_eq!(servers[1].admin, 4);
+        assert!(servers[1].is_ready() && !servers[1].is_in_maint(), "0x04 alone is not maintenance");
         assert_eq!(servers[1].describe(), "ready, running");
         assert!(!servers[2].is_ready(), "draining takes no new traffic");
         assert_eq!(servers[2].describe(), "drain, running");

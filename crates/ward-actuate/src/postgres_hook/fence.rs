@@ -66,6 +66,7 @@ async fn read_only(job: &Job<'_>, server: &Server) -> StepResult {
     if let Err(e) = set.await {
         return not_confirmed(&server.node, &e);
     }
+    drop(session);
     // The postmaster applies a reload asynchronously: a new session sees it once it has.
     let checker = match until_read_only(server, job.until).await {
         Confirmation::ReadOnly(session) => session,

@@ -44,7 +44,7 @@ impl Unreachable {
     pub fn describe(&self) -> String {
         match self {
             Unreachable::Refused(error) => format!("connection refused ({error})"),
-            Unreachable::TimedOut(limit) => format!("no answer within {}", human_duration(limit.as_millis() as u64)),
+            Unreachable::TimedOut(limit) => format!("no answer within {}", human_duration(crate::text::rounded_ms(*limit))),
             Unreachable::Failed { error, .. } => error.clone(),
         }
     }
