@@ -392,7 +392,7 @@ async fn crash_fence_is_confirmed_by_refusal_and_the_most_advanced_standby_takes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_frozen_server_is_not_confirmed_fenced() {
+async fn a_frozen_server_is_not_confirmed_fenced_and_a_stop_command_is_confirmed_by_refusal() {
     let _lock = LOCK.lock().await;
     let cluster = Cluster::up();
     let snapshot = snapshot(FenceMode::ReadOnly);
@@ -418,4 +418,26 @@ async fn a_frozen_server_is_not_confirmed_fenced() {
     let fenced = fence(&snapshot, &short, "pg1").await;
     assert!(!fenced.ok && fenced.message.contains("no answer within 1s"), "{}", fenced.message);
     assert!(started.elapsed() < Duration::from_millis(1_500), "{:?}", started.elapsed());
+    kill("-CONT", &pid);
+
+    // fence = "stop": the hook's fence_command, then the same confirmation rule.
+    let snapshot = self::snapshot(FenceMode::Stop);
+    let with_command = |argv: &[&str]| {
+        let mut hook = hook(30_000);
+        hook.kind = HookKind::Postgres { dsn: DSN.into(), fence_command: Some(argv.iter().map(|a| a.to_string()).collect()) };
+        hook
+    };
+    let failing = fence(&snapshot, &with_command(&["/bin/sh", "-c", "echo 'stonith: {node} has no power switch' >&2; exit 3"]), "pg1").await;
+    assert!(!failing.ok);
+    assert!(
+        failing.message.starts_with("hook pg: fencing pg1 is NOT confirmed: /bin/sh failed (exit 3): stonith: pg1 has no power switch."),
+        "{}",
+        failing.message
+    );
+    let data = format!("{DIR}/pg/primary");
+    let pg_ctl = "/usr/lib/postgresql/15/bin/pg_ctl";
+    let stop = with_command(&["runuser", "-u", "postgres", "--", pg_ctl, "-D", &data, "-m", "immediate", "-w", "stop"]);
+    let stopped = fence(&snapshot, &stop, "pg1").await;
+    assert!(stopped.ok, "{}", stopped.message);
+    assert!(stopped.message.starts_with("hook pg: runuser ran (server stopped); pg1 refuses connections at 127.0.0.1:16432"), "{}", stopped.message);
 }

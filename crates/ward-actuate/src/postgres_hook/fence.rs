@@ -214,11 +214,8 @@ async fn until_read_only(server: &Server, until: Instant) -> Confirmation {
 }
 
 fn gone(server: &Server, error: &str, before: &str) -> StepResult {
-    confirmed(format!(
-        "{before}{} refuses connections at {} ({error}): nothing listens there, the server is gone",
-        server.node,
-        server.endpoint()
-    ))
+    tracing::debug!(node = %server.node, "fence confirmed by a refused connection: {error}");
+    confirmed(format!("{before}{} refuses connections at {}: nothing listens there, the server is gone", server.node, server.endpoint()))
 }
 
 fn confirmed(what: String) -> StepResult {

@@ -43,7 +43,7 @@ pub(crate) enum Unreachable {
 impl Unreachable {
     pub fn describe(&self) -> String {
         match self {
-            Unreachable::Refused(error) => format!("connection refused ({error})"),
+            Unreachable::Refused(_) => "connection refused".to_string(),
             Unreachable::TimedOut(limit) => format!("no answer within {}", human_duration(crate::text::rounded_ms(*limit))),
             Unreachable::Failed { error, .. } => error.clone(),
         }
