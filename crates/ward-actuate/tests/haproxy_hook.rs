@@ -173,10 +173,7 @@ async fn move_vip_readies_the_new_server_and_cuts_the_old_ones_sessions() {
 
     let outcome = step(&haproxy.hook(5_000), &request("move_vip", &["pg1"], &["pg2"], JobStep::Apply)).await;
     assert!(outcome.ok, "{outcome:?}");
-    assert_eq!(
-        outcome.message,
-        "hook haproxy: backend pg_rw: pg2 ready, running, pg1 maint, stopped; confirmed by show servers state"
-    );
+    assert_eq!(outcome.message, "hook haproxy: backend pg_rw: pg2 ready, running, pg1 maint, stopped; confirmed by show servers state");
     // The old holder's client was cut off (HAProxy closed it) and new ones land on pg2.
     let mut rest = [0u8; 16];
     let closed = tokio::time::timeout(Duration::from_secs(5), old_client.read(&mut rest)).await.expect("old session still open after 5 s");

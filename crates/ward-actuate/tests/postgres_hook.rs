@@ -67,7 +67,12 @@ impl Cluster {
         }
         let started = Instant::now();
         let output = script("db-up.sh").output().expect("bash");
-        assert!(output.status.success(), "db-up.sh failed: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "db-up.sh failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
         eprintln!("cluster up in {:?}", started.elapsed());
         Cluster
     }
@@ -216,7 +221,8 @@ async fn until(port: u16, sql: &str, what: &str, accept: impl Fn(&str) -> bool) 
 }
 
 async fn both_standbys_streaming() {
-    until(PRIMARY, "SELECT count(*)::text FROM pg_stat_replication WHERE state = 'streaming'", "had both standbys streaming", |v| v == "2").await;
+    until(PRIMARY, "SELECT count(*)::text FROM pg_stat_replication WHERE state = 'streaming'", "had both standbys streaming", |v| v == "2")
+        .await;
 }
 
 async fn ids_on(port: u16) -> BTreeSet<i64> {
@@ -427,7 +433,8 @@ async fn a_frozen_server_is_not_confirmed_fenced_and_a_stop_command_is_confirmed
         hook.kind = HookKind::Postgres { dsn: DSN.into(), fence_command: Some(argv.iter().map(|a| a.to_string()).collect()) };
         hook
     };
-    let failing = fence(&snapshot, &with_command(&["/bin/sh", "-c", "echo 'stonith: {node} has no power switch' >&2; exit 3"]), "pg1").await;
+    let failing =
+        fence(&snapshot, &with_command(&["/bin/sh", "-c", "echo 'stonith: {node} has no power switch' >&2; exit 3"]), "pg1").await;
     assert!(!failing.ok);
     assert!(
         failing.message.starts_with("hook pg: fencing pg1 is NOT confirmed: /bin/sh failed (exit 3): stonith: pg1 has no power switch."),
@@ -439,5 +446,9 @@ async fn a_frozen_server_is_not_confirmed_fenced_and_a_stop_command_is_confirmed
     let stop = with_command(&["runuser", "-u", "postgres", "--", pg_ctl, "-D", &data, "-m", "immediate", "-w", "stop"]);
     let stopped = fence(&snapshot, &stop, "pg1").await;
     assert!(stopped.ok, "{}", stopped.message);
-    assert!(stopped.message.starts_with("hook pg: runuser ran (server stopped); pg1 refuses connections at 127.0.0.1:16432"), "{}", stopped.message);
+    assert!(
+        stopped.message.starts_with("hook pg: runuser ran (server stopped); pg1 refuses connections at 127.0.0.1:16432"),
+        "{}",
+        stopped.message
+    );
 }

@@ -40,15 +40,14 @@ pub(crate) async fn run(hook: &Hook, socket: &str, backend: &str, named: &NamedA
     let until = deadline.min(Instant::now() + Duration::from_millis(hook.timeout_ms.max(1)));
     let api = Runtime { socket };
     let mut done: Vec<String> = Vec::new();
-    let commands = ready
-        .iter()
-        .map(|node| (format!("set server {backend}/{node} state ready"), format!("{node} ready")))
-        .chain(leaving.iter().flat_map(|node| {
+    let commands = ready.iter().map(|node| (format!("set server {backend}/{node} state ready"), format!("{node} ready"))).chain(
+        leaving.iter().flat_map(|node| {
             [
                 (format!("set server {backend}/{node} state maint"), format!("{node} in maint")),
                 (format!("shutdown sessions server {backend}/{node}"), format!("{node}'s sessions shut down")),
             ]
-        }));
+        }),
+    );
     for (command, what) in commands {
         let failure = match api.ask(&command, until).await {
             Ok(answer) => error_in(&answer).map(|said| format!("`{command}` failed: HAProxy said: {said}")),
@@ -61,7 +60,9 @@ pub(crate) async fn run(hook: &Hook, socket: &str, backend: &str, named: &NamedA
         done.push(what);
     }
     match confirm(&api, backend, &ready, &leaving, until).await {
-        Ok(states) => StepResult { ok: true, message: format!("backend {backend}: {}; confirmed by show servers state", states), preview: None },
+        Ok(states) => {
+            StepResult { ok: true, message: format!("backend {backend}: {}; confirmed by show servers state", states), preview: None }
+        }
         Err(e) => StepResult::failed(format!("backend {backend}: {} done, but {e}", done.join(", "))),
     }
 }

@@ -59,10 +59,9 @@ impl ServerState {
 
 /// Every server of the answer, or why it cannot be read (HAProxy's error verbatim).
 pub(crate) fn parse(answer: &str) -> Result<Vec<ServerState>, String> {
-    let header = answer
-        .lines()
-        .find_map(|line| line.strip_prefix('#'))
-        .ok_or_else(|| format!("HAProxy answered `show servers state` with: {}", answer.split_whitespace().collect::<Vec<_>>().join(" ")))?;
+    let header = answer.lines().find_map(|line| line.strip_prefix('#')).ok_or_else(|| {
+        format!("HAProxy answered `show servers state` with: {}", answer.split_whitespace().collect::<Vec<_>>().join(" "))
+    })?;
     let columns: Vec<&str> = header.split_whitespace().collect();
     let column = |name: &str| columns.iter().position(|c| *c == name).ok_or_else(|| format!("`show servers state` has no {name} column"));
     let (name, op, admin) = (column("srv_name")?, column("srv_op_state")?, column("srv_admin_state")?);
@@ -79,9 +78,7 @@ pub(crate) fn parse(answer: &str) -> Result<Vec<ServerState>, String> {
         }
         let number = |index: usize| fields.get(index).and_then(|f| f.parse::<u32>().ok());
         match (fields.get(name), number(op), number(admin)) {
-            (Some(server), Some(operational), Some(admin)) => {
-                servers.push(ServerState { name: server.to_string(), admin, operational })
-            }
+            (Some(server), Some(operational), Some(admin)) => servers.push(ServerState { name: server.to_string(), admin, operational }),
             _ => return Err(format!("`show servers state` has a line Ward cannot read: {line}")),
         }
     }

@@ -91,8 +91,7 @@ fn uri_with_host_port(scheme: &str, rest: &str, host: &str, port: u16) -> String
     let tail = match tail.split_once('?') {
         None => tail.to_string(),
         Some((path, query)) => {
-            let kept: Vec<&str> =
-                query.split('&').filter(|p| !matches!(p.split('=').next(), Some("host" | "hostaddr" | "port"))).collect();
+            let kept: Vec<&str> = query.split('&').filter(|p| !matches!(p.split('=').next(), Some("host" | "hostaddr" | "port"))).collect();
             if kept.is_empty() {
                 path.to_string()
             } else {

@@ -55,7 +55,9 @@ async fn read_only(job: &Job<'_>, server: &Server) -> StepResult {
         Err(other) => return not_confirmed(&server.node, &format!("{} at {}", other.describe(), server.endpoint())),
     };
     match is_read_only(&session).await {
-        Ok(Some(why)) if why == IN_RECOVERY => return confirmed(format!("{} is a standby (in recovery): it accepts no writes", server.node)),
+        Ok(Some(why)) if why == IN_RECOVERY => {
+            return confirmed(format!("{} is a standby (in recovery): it accepts no writes", server.node))
+        }
         Ok(_) => {}
         Err(e) => return not_confirmed(&server.node, &e),
     }
@@ -156,7 +158,9 @@ pub(super) async fn unfence(job: &Job<'_>, node: &Node, mode: FenceMode) -> Step
     };
     let session = match server.connect(job.until).await {
         Ok(session) => session,
-        Err(e) => return StepResult::failed(format!("{} at {}: {}; it was not made writable again", node.name, server.endpoint(), e.describe())),
+        Err(e) => {
+            return StepResult::failed(format!("{} at {}: {}; it was not made writable again", node.name, server.endpoint(), e.describe()))
+        }
     };
     let reset = async {
         session.run("ALTER SYSTEM RESET default_transaction_read_only").await?;

@@ -48,10 +48,9 @@ impl Job<'_> {
     }
 
     fn node(&self, name: &str) -> Result<&Node, String> {
-        self.snapshot
-            .node_id(name)
-            .map(|id| self.snapshot.node(id))
-            .ok_or_else(|| format!("node {name} is not in inventory {} (renamed or removed since the job was decided)", self.snapshot.short_hash()))
+        self.snapshot.node_id(name).map(|id| self.snapshot.node(id)).ok_or_else(|| {
+            format!("node {name} is not in inventory {} (renamed or removed since the job was decided)", self.snapshot.short_hash())
+        })
     }
 
     fn service(&self, name: Option<&str>) -> Result<&Service, String> {

@@ -172,7 +172,9 @@ async fn wait_for_replay(job: &Job<'_>, t: &Session, to: &str, from: &str, goal:
             return Ok(replayed);
         }
         if Instant::now() + REPLAY_POLL >= give_up {
-            return Err(format!("{to} had replayed {replayed} of {goal} from {from}; promoting it would lose writes, so it was not promoted"));
+            return Err(format!(
+                "{to} had replayed {replayed} of {goal} from {from}; promoting it would lose writes, so it was not promoted"
+            ));
         }
         tokio::time::sleep(REPLAY_POLL).await;
     }

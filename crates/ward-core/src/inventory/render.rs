@@ -32,7 +32,10 @@ mod tests {
     #[test]
     fn renders_address_and_node() {
         let dsn = "postgresql://u:p@{address}/db?application_name={node}";
-        assert_eq!(render_target(dsn, "127.0.0.1:15432", "pg1", AddressForm::HostPort), "postgresql://u:p@127.0.0.1:15432/db?application_name=pg1");
+        assert_eq!(
+            render_target(dsn, "127.0.0.1:15432", "pg1", AddressForm::HostPort),
+            "postgresql://u:p@127.0.0.1:15432/db?application_name=pg1"
+        );
         assert_eq!(render_target("{address}:80", "::1", "n", AddressForm::HostPort), "[::1]:80");
         assert_eq!(render_target("[{address}]:80", "::1", "n", AddressForm::HostPort), "[::1]:80");
         assert_eq!(render_target("{address}", "[::1]:5432", "n", AddressForm::HostPort), "[::1]:5432");
