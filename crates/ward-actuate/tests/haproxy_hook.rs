@@ -224,6 +224,11 @@ async fn haproxys_error_is_surfaced_verbatim_and_nothing_else_is_touched() {
     let outcome = step(&wrong_backend, &request("move_vip", &["pg1"], &["pg2"], JobStep::Apply)).await;
     assert!(outcome.message.ends_with("HAProxy said: No such backend. (nothing changed)"), "{}", outcome.message);
 
+    let outcome = step(&haproxy.hook(5_000), &request("move_vip", &["pg1"], &["pg2;disable server pg_rw/pg1"], JobStep::Apply)).await;
+    assert!(!outcome.ok);
+    assert!(outcome.message.contains("cannot be named in a HAProxy command"), "{}", outcome.message);
+    assert_eq!(haproxy.lands_on().await, "pg1");
+
     let outcome = step(&haproxy.hook(5_000), &request("fence", &["pg1"], &[], JobStep::Apply)).await;
     assert!(!outcome.ok);
     assert!(outcome.message.contains("cannot carry out fence"), "{}", outcome.message);

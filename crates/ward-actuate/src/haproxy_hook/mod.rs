@@ -37,6 +37,13 @@ pub(crate) async fn run(hook: &Hook, socket: &str, backend: &str, named: &NamedA
             ))
         }
     };
+    // The runtime API splits commands on ';' and words on spaces: a name with either
+    // would run something else than intended.
+    if let Some(bad) = ready.iter().chain(&leaving).map(|n| n.as_str()).chain([backend]).find(|n| !usable_name(n)) {
+        return StepResult::failed(format!(
+            "\"{bad}\" cannot be named in a HAProxy command (empty, or has a space, ';' or '/'); nothing was changed"
+        ));
+    }
     let until = deadline.min(Instant::now() + Duration::from_millis(hook.timeout_ms.max(1)));
     let api = Runtime { socket };
     let mut done: Vec<String> = Vec::new();
@@ -65,6 +72,10 @@ pub(crate) async fn run(hook: &Hook, socket: &str, backend: &str, named: &NamedA
         }
         Err(e) => StepResult::failed(format!("backend {backend}: {} done, but {e}", done.join(", "))),
     }
+}
+
+fn usable_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(|c: char| c.is_whitespace() || c == ';' || c == '/')
 }
 
 /// `show servers state` must show `ready` ready and `leaving` in maintenance.
