@@ -355,6 +355,18 @@ async fn switchover_fences_read_only_promotes_after_replay_and_repoints_the_othe
     assert!(again.ok, "{}", again.message);
     assert!(again.message.contains("pg2 was already primary (timeline 2"), "{}", again.message);
     assert!(again.message.contains("pg3 already pointed at pg2 (slot standby2 exists), streaming"), "{}", again.message);
+
+    // A promotion has no undo; a read-only fence has one (the engine asks for it only
+    // if `rollback_of` gives one: today it does not, so this is the hook's contract alone).
+    let mut undo_promote = request(Action::Promote { service: ServiceId(0), from: Some(node_id("pg1")), to: node_id("pg2") }, "pg1", "pg2");
+    undo_promote.step = JobStep::Rollback;
+    let outcome = run(&snapshot, &hook(30_000), undo_promote).await;
+    assert!(!outcome.ok && outcome.message.contains("a promotion cannot be rolled back"), "{}", outcome.message);
+    let mut unfence = request(Action::Fence { service: ServiceId(0), node: node_id("pg1") }, "pg1", "");
+    unfence.step = JobStep::Rollback;
+    let outcome = run(&snapshot, &hook(30_000), unfence).await;
+    assert!(outcome.ok, "{}", outcome.message);
+    until(PRIMARY, "SHOW default_transaction_read_only", "accepted writes again", |v| v == "off").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
