@@ -1,12 +1,33 @@
 #!/usr/bin/env bash
-# The database probe tests against real servers (issue 4): starts them with db-up.sh
-# (installs PostgreSQL 15 and MariaDB if missing; run as root), then runs
-# crates/ward-probe/tests/databases.rs. The servers stay up for other suites; stop them
-# with scripts/db-down.sh.
+# The tests against real servers (issue 4), as root:
+#   1. the database probes: starts the shared servers with db-up.sh (installs PostgreSQL 15
+#      and MariaDB if missing), then crates/ward-probe/tests/databases.rs. The servers stay
+#      up for other suites; stop them with scripts/db-down.sh.
+#   2. the haproxy hook: installs haproxy if missing (haproxy-up.sh), then
+#      crates/ward-actuate/tests/haproxy_hook.rs (it starts its own haproxy processes).
+#   3. the postgres hook: crates/ward-actuate/tests/postgres_hook.rs, which starts and
+#      deletes its own PostgreSQL-only cluster on 16432-16434 (the shared one is untouched).
+# Each test run is bounded by `timeout` (compiling is done before, unbounded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+TEST_TIME_MAX=${WARD_TEST_TIME_MAX:-900}
+bounded() { # name, cargo test arguments...
+  local name=$1
+  shift
+  cargo test --release "$@" --no-run
+  local started=$SECONDS
+  timeout --kill-after=10 "$TEST_TIME_MAX" cargo test --release "$@" ||
+    { echo "test-db: $name failed or ran out of its ${TEST_TIME_MAX} s" >&2; exit 1; }
+  echo "test-db: $name passed in $((SECONDS - started)) s"
+}
+
 bash scripts/db-up.sh
 # The tests stop and signal servers through their pid files: same directory as db-up.sh.
 WARD_DB_DIR="$(source scripts/db-env.sh && echo "$WARD_DB_DIR")"
 export WARD_DB_DIR
-cargo test --release -p ward-probe --features db-tests --test databases
+bounded "database probes" -p ward-probe --features db-tests --test databases
+unset WARD_DB_DIR
+
+bash scripts/haproxy-up.sh
+bounded "haproxy hook" -p ward-actuate --features haproxy-tests --test haproxy_hook
+bounded "postgres hook" -p ward-actuate --features db-tests --test postgres_hook

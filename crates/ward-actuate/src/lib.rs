@@ -3,7 +3,9 @@
 //!
 //! - Hooks carry out job steps (apply, rollback, preview): [`run_step`]. Exec hooks
 //!   run a command with the step in the environment and as JSON on stdin
-//!   ([`StepPayload`]); HTTP hooks get the same JSON in a POST.
+//!   ([`StepPayload`]); HTTP hooks get the same JSON in a POST. Two kinds are built
+//!   in: `postgres` (fence, promote, repoint over SQL) and `haproxy` (server states
+//!   through the runtime API).
 //! - Routes deliver notifications: [`deliver`] (Slack, Alertmanager webhook, exec, log).
 //!
 //! Everything has a timeout, and nothing here retries a call that may have acted
@@ -11,9 +13,11 @@
 
 mod actuators;
 mod exec_hook;
+mod haproxy_hook;
 mod http;
 mod http_hook;
 mod notify;
+mod postgres_hook;
 mod preview;
 mod process;
 mod retry;

@@ -2,24 +2,29 @@
 //! `Output::StartJob`. Apply, rollback and preview go to the hook; verify does not
 //! (the daemon verifies with the service's own probes, end to end, seed 004).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 use ward_core::action::SyncPreview;
 use ward_core::engine::naming::rollback_of;
 use ward_core::engine::{JobOutcome, JobRequest};
-use ward_core::inventory::{Hook, HookKind};
+use ward_core::inventory::{Hook, HookKind, Snapshot};
 use ward_core::journal::{JobStep, NamedAction};
 
 use crate::wire::StepPayload;
-use crate::{exec_hook, http_hook};
+use crate::{exec_hook, haproxy_hook, http_hook, postgres_hook};
 
 /// What a step needs to know about the process running it. Kept minimal on purpose.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct StepContext {
     /// This controller's identity, passed to hooks (`controller`, `WARD_CONTROLLER`,
     /// `X-Ward-Controller`) so their logs say who acted.
     pub controller: String,
+    /// The inventory in force: the built-in hooks read node addresses, the service's
+    /// fence mode and its other candidates from it (by name: the step's ids may
+    /// belong to an older snapshot).
+    pub snapshot: Arc<Snapshot>,
 }
 
 /// What a hook module reports back; `run_step` adds the job and step.
@@ -45,6 +50,17 @@ pub async fn run_step(hook: &Hook, request: &JobRequest, ctx: &StepContext, clie
 }
 
 async fn run(hook: &Hook, request: &JobRequest, ctx: &StepContext, client: &reqwest::Client) -> StepResult {
+    if let HookKind::Postgres { dsn, fence_command } = &hook.kind {
+        // Its rollbacks are its own (a fence's undo is not a swap of from and to).
+        if request.step == JobStep::Verify {
+            return StepResult::failed("verify is not a hook step: the daemon verifies with the service's probes");
+        }
+        let Some(deadline) = deadline_of(request) else {
+            return StepResult::failed("the step's deadline had passed before it could start");
+        };
+        let payload = StepPayload::new(request, &request.named, &ctx.controller);
+        return postgres_hook::run(hook, dsn, fence_command.as_deref(), request, &payload, &ctx.snapshot, deadline).await;
+    }
     let named = match request.step {
         JobStep::Apply | JobStep::Preview => request.named.clone(),
         JobStep::Rollback => match undo(request) {
@@ -60,16 +76,22 @@ async fn run(hook: &Hook, request: &JobRequest, ctx: &StepContext, client: &reqw
             return StepResult::failed("verify is not a hook step: the daemon verifies with the service's probes");
         }
     };
-    let remaining_ms = request.deadline_ms.saturating_sub(now_unix_ms());
-    if remaining_ms == 0 {
+    let Some(deadline) = deadline_of(request) else {
         return StepResult::failed("the step's deadline had passed before it could start");
-    }
-    let deadline = Instant::now() + Duration::from_millis(remaining_ms);
+    };
     let payload = StepPayload::new(request, &named, &ctx.controller);
     match &hook.kind {
         HookKind::Exec { command } => exec_hook::run(hook, command, &payload, deadline).await,
         HookKind::Http { url } => http_hook::run(hook, url, &payload, deadline, client).await,
+        HookKind::Haproxy { socket, backend } => haproxy_hook::run(hook, socket, backend, &named, request.step, deadline).await,
+        HookKind::Postgres { .. } => StepResult::failed("internal error: postgres hooks are dispatched above"),
     }
+}
+
+/// `request.deadline_ms` (Unix ms) as an `Instant`; `None` once it has passed.
+fn deadline_of(request: &JobRequest) -> Option<Instant> {
+    let remaining_ms = request.deadline_ms.saturating_sub(now_unix_ms());
+    (remaining_ms > 0).then(|| Instant::now() + Duration::from_millis(remaining_ms))
 }
 
 /// The rollback of `request.action`, named: the engine sends the *original* action

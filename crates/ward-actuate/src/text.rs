@@ -27,6 +27,12 @@ pub(crate) fn one_line(bytes: &[u8]) -> String {
     cap(&joined, MESSAGE_MAX_CHARS)
 }
 
+/// Milliseconds, rounded: a limit computed as "deadline - now" is a hair under the
+/// configured value, and "699ms" for a 700 ms timeout would only confuse.
+pub(crate) fn rounded_ms(duration: std::time::Duration) -> u64 {
+    ((duration.as_micros() + 500) / 1000) as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,7 +75,7 @@ impl Executor {
                 let hook = snapshot.hooks().get(request.hook.index()).cloned();
                 match hook {
                     Some(hook) => {
-                        let ctx = StepContext { controller: self.controller.clone() };
+                        let ctx = StepContext { controller: self.controller.clone(), snapshot: snapshot.clone() };
                         self.actuators.run_step(&hook, request, &ctx).await
                     }
                     None => failed(request, format!("hook #{} is not in inventory {}", request.hook.0, snapshot.short_hash())),

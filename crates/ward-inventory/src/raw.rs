@@ -115,6 +115,14 @@ pub struct RawHook {
     pub kind: Text,
     pub url: Option<Text>,
     pub command: Option<Spanned<Vec<String>>>,
+    /// postgres: the connection string, rendered per node (`{address}`, `{node}`).
+    pub dsn: Option<Text>,
+    /// postgres: how to fence a node when the service's fence is `stop` or `hook`.
+    pub fence_command: Option<Spanned<Vec<String>>>,
+    /// haproxy: the runtime API (a unix socket path or `host:port`).
+    pub socket: Option<Text>,
+    /// haproxy: the backend whose servers are named after Ward's nodes.
+    pub backend: Option<Text>,
     pub timeout: Option<Text>,
     pub retries: Option<u32>,
     pub parallel_max: Option<Spanned<u32>>,

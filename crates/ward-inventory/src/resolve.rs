@@ -16,6 +16,8 @@ use crate::names::{listing, Names};
 use crate::parse::{Item, Kind, RawDoc};
 use crate::raw::*;
 
+mod hook_kinds;
+
 pub struct AllNames {
     pub sites: Names,
     pub observers: Names,
@@ -76,7 +78,7 @@ pub fn resolve(doc: &RawDoc, sink: &mut Sink) -> (Resolved, AllNames) {
     let policy = policy(doc, &names, observers.len(), sink);
     let nodes = doc.nodes.iter().map(|item| node(item, &names, sink)).collect();
     let checks = doc.checks.iter().map(|item| check(item, doc, &names, sink)).collect();
-    let hooks = doc.hooks.iter().map(|item| hook(item, &names, &policy, sink)).collect();
+    let hooks = doc.hooks.iter().map(|item| hook(item, doc, &names, &policy, sink)).collect();
     let routes = doc.routes.iter().map(|item| route(item, &names, sink)).collect();
     let services = doc.services.iter().map(|item| service(item, doc, &names, sink)).collect();
     (Resolved { policy, sites, observers, nodes, checks, hooks, routes, services }, names)
@@ -281,12 +283,17 @@ fn check(item: &Item<RawCheck>, doc: &RawDoc, names: &AllNames, sink: &mut Sink)
     })
 }
 
-fn hook(item: &Item<RawHook>, names: &AllNames, policy: &Policy, sink: &mut Sink) -> Option<Hook> {
+fn hook(item: &Item<RawHook>, doc: &RawDoc, names: &AllNames, policy: &Policy, sink: &mut Sink) -> Option<Hook> {
     let raw = item.raw.as_ref()?;
     let path = item.path();
-    let kind = endpoint(sink, &path, &raw.kind, &raw.url, &raw.command, &["http", "exec"]).map(|(kind, url, command)| match kind {
-        "http" => HookKind::Http { url },
-        _ => HookKind::Exec { command },
+    let kind = endpoint(sink, &path, &raw.kind, &raw.url, &raw.command, hook_kinds::HOOK_KINDS).map(|(kind, url, command)| {
+        hook_kinds::foreign_fields(sink, &path, kind, raw);
+        match kind {
+            "http" => HookKind::Http { url },
+            "postgres" => hook_kinds::postgres(sink, &path, raw, doc),
+            "haproxy" => hook_kinds::haproxy(sink, &path, raw, doc),
+            _ => HookKind::Exec { command },
+        }
     });
     let timeout_ms = positive_duration(sink, &format!("{path}.timeout"), &raw.timeout, policy.job_timeout_ms);
     let parallel_max = at_least_one(sink, &format!("{path}.parallel_max"), &raw.parallel_max, 1);
@@ -518,7 +525,11 @@ fn endpoint<'k>(
             c.span(),
             format!("{path}.command"),
             format!("a {kind} endpoint takes no command"),
-            "remove command, or set kind = \"exec\"",
+            if kind == "postgres" {
+                "remove command (a postgres hook fences with fence_command), or set kind = \"exec\""
+            } else {
+                "remove command, or set kind = \"exec\""
+            },
         ),
         Some(c) if c.get_ref().first().is_none_or(|p| p.is_empty()) => sink.error(
             c.span(),

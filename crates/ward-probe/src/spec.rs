@@ -3,11 +3,10 @@
 //! Specs are plain values built once per inventory snapshot, so the scheduler's hot
 //! path never looks anything up in the snapshot.
 
-use std::net::Ipv6Addr;
 use std::time::Duration;
 
 use ward_core::ids::ProbeId;
-use ward_core::inventory::{CheckKind, Snapshot};
+use ward_core::inventory::{render_target, AddressForm, CheckKind, Snapshot};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProbeSpec {
@@ -86,8 +85,6 @@ pub fn specs(snapshot: &Snapshot) -> Vec<ProbeSpec> {
 /// an IPv6 literal address is put in brackets (`[::1]:80`) unless the template already
 /// has them; exec command lines and disk paths get the address verbatim.
 pub fn render(template: &str, address: &str, node: &str, kind: CheckKind) -> String {
-    let needs_brackets =
-        !matches!(kind, CheckKind::Exec | CheckKind::Disk) && address.parse::<Ipv6Addr>().is_ok() && !template.contains("[{address}]");
-    let address = if needs_brackets { format!("[{address}]") } else { address.to_string() };
-    template.replace("{address}", &address).replace("{node}", node)
+    let form = if matches!(kind, CheckKind::Exec | CheckKind::Disk) { AddressForm::Verbatim } else { AddressForm::HostPort };
+    render_target(template, address, node, form)
 }

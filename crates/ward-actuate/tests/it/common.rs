@@ -51,6 +51,11 @@ pub fn sync(step: JobStep) -> JobRequest {
     request
 }
 
+/// An inventory with nothing in it: exec and http hooks do not read it.
+pub fn empty_snapshot() -> Arc<ward_core::inventory::Snapshot> {
+    Arc::new(ward_core::inventory::testing::InventoryBuilder::new().build())
+}
+
 pub fn hook(kind: HookKind, timeout_ms: u64, retries: u32) -> Hook {
     Hook { name: "test-hook".into(), kind, timeout_ms, retries, parallel_max: 1, services: vec![ServiceId(0)] }
 }

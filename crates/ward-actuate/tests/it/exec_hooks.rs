@@ -11,7 +11,7 @@ use ward_core::journal::JobStep;
 use crate::common::*;
 
 fn ctx() -> StepContext {
-    StepContext { controller: "ctl-a".into() }
+    StepContext { controller: "ctl-a".into(), snapshot: empty_snapshot() }
 }
 
 #[tokio::test]

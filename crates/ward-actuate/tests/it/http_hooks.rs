@@ -9,7 +9,7 @@ use ward_core::journal::JobStep;
 use crate::common::*;
 
 fn ctx() -> StepContext {
-    StepContext { controller: "ctl-a".into() }
+    StepContext { controller: "ctl-a".into(), snapshot: empty_snapshot() }
 }
 
 fn http_hook(url: &str, timeout_ms: u64, retries: u32) -> Hook {

@@ -2,5 +2,6 @@
 
 mod common;
 mod exec_hooks;
+mod hook_inventory;
 mod http_hooks;
 mod routes;

@@ -2,8 +2,10 @@
 //! `ward-inventory` crate, which produces these types whole or not at all.
 
 pub mod model;
+mod render;
 mod snapshot;
 pub mod testing;
 
 pub use model::*;
+pub use render::{render_target, AddressForm};
 pub use snapshot::{Snapshot, SnapshotParts};

@@ -128,6 +128,26 @@ pub enum HookKind {
     Exec { command: Vec<String> },
     /// A JSON POST with an idempotency key header.
     Http { url: String },
+    /// Built in (ward-actuate `postgres_hook`): fence, promote and repoint PostgreSQL
+    /// servers over SQL. `dsn` is rendered per node like a check target (`{address}`,
+    /// `{node}`); `fence_command` (rendered the same way, run without a shell) fences
+    /// a node of a service whose `fence` is `stop` or `hook`.
+    Postgres { dsn: String, fence_command: Option<Vec<String>> },
+    /// Built in (ward-actuate `haproxy_hook`): server states in one HAProxy backend
+    /// through its runtime API. `socket` is a unix socket path or `host:port`; the
+    /// backend's server names are Ward's node names.
+    Haproxy { socket: String, backend: String },
+}
+
+impl HookKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            HookKind::Exec { .. } => "exec",
+            HookKind::Http { .. } => "http",
+            HookKind::Postgres { .. } => "postgres",
+            HookKind::Haproxy { .. } => "haproxy",
+        }
+    }
 }
 
 /// An actuator hook. Services name the hook that carries out their moves.
