@@ -642,6 +642,13 @@ def summarize(name, rows, notes):
     }
 
 
+def report(text, path):
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+    with open(path, "a") as f:
+        f.write(text + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--systems", default="patroni-default,patroni-tuned,ward")
@@ -728,39 +735,44 @@ def main():
         write_csv()
         return 130
 
-    print()
-    print(f"Failover under load: {args.trials} primary crashes (SIGKILL of the whole node) and {args.freezes} "
+    out = []
+    def emit(line=""):  # the report: stdout and summary.md in the run dir
+        out.append(line)
+
+    emit()
+    emit(f"Failover under load: {args.trials} primary crashes (SIGKILL of the whole node) and {args.freezes} "
           f"{args.freeze_s:.0f}-second freezes (SIGSTOP/SIGCONT) per system; pgbench -c {args.clients} -R {args.rate}; "
           f"probe: one INSERT every 50 ms through HAProxy, 1 s client timeouts.")
-    print()
-    print("| system | trials | median recovery | worst | acknowledged writes lost | false failovers / freezes |")
-    print("|---|---:|---:|---:|---:|---:|")
+    emit()
+    emit("| system | trials | median recovery | worst | acknowledged writes lost | false failovers / freezes |")
+    emit("|---|---:|---:|---:|---:|---:|")
     for s in summaries:
         med = f"{s['median']:.2f} s" if s["median"] is not None else "-"
         worst = f"{s['worst']:.2f} s" if s["worst"] is not None else "-"
-        print(f"| {s['system']} | {s['trials']} | {med} | {worst} | {s['lost']} | {s['false']} / {s['freezes']} |")
+        emit(f"| {s['system']} | {s['trials']} | {med} | {worst} | {s['lost']} | {s['false']} / {s['freezes']} |")
     for name, why in skipped.items():
         if not any(s["system"] == name for s in summaries):
-            print(f"| {name} | skipped | - | - | - | - |")
-    print()
+            emit(f"| {name} | skipped | - | - | - | - |")
+    emit()
     for s in summaries:
-        print(f"- {s['system']}: {s['notes']}")
+        emit(f"- {s['system']}: {s['notes']}")
     for name, why in skipped.items():
-        print(f"- {name}: {why}")
+        emit(f"- {name}: {why}")
     try:
         load = open("/proc/loadavg").read().split()[:3]
     except OSError:
         load = ["?"]
-    print(f"- machine: {os.cpu_count()} cores, load average {' '.join(load)} at the end; seed {seed}; "
+    emit(f"- machine: {os.cpu_count()} cores, load average {' '.join(load)} at the end; seed {seed}; "
           f"per-trial data: {csv_path}")
+    report("\n".join(out), os.path.join(args.run_dir, "summary.md"))
     default = next((s for s in summaries if s["system"] == "patroni-default" and s["median"]), None)
     ward = next((s for s in summaries if s["system"] == "ward" and s["median"]), None)
     tuned = next((s for s in summaries if s["system"] == "patroni-tuned" and s["median"]), None)
     if ward and default:
         ok = (ward["median"] <= default["median"] / 5 and (not tuned or ward["median"] < tuned["median"])
               and ward["lost"] == 0 and ward["false"] == 0)
-        print(f"\ntarget: Ward's median <= 1/5 of default Patroni's, below tuned Patroni's, 0 lost, "
-              f"0 false failovers: {'PASS' if ok else 'FAIL'}")
+        report(f"\ntarget: Ward's median <= 1/5 of default Patroni's, below tuned Patroni's, 0 lost, "
+              f"0 false failovers: {'PASS' if ok else 'FAIL'}", os.path.join(args.run_dir, "summary.md"))
         if not ok:
             return 2
     return 1 if failed else 0
