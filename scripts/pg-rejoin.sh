@@ -26,12 +26,20 @@ psql_new() { as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$src" -tAc "$1"; 
 # The new primary must be a primary, or we would follow a standby (or nothing).
 [ "$(psql_new "SELECT pg_is_in_recovery()")" = f ] || die "127.0.0.1:$new_port is not a primary"
 
-# 1. Down. A killed postmaster leaves postmaster.pid behind; pg_ctl status sees through it.
-if pg_running "$dir"; then
+# 1. Down. A killed postmaster leaves postmaster.pid behind, and for a moment a zombie that
+# pg_ctl status still counts as running: look at the process itself.
+postmaster_alive() {
+  local pid
+  pid=$(head -1 "$dir/postmaster.pid" 2>/dev/null) || return 1
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
+  [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
+}
+if postmaster_alive; then
   as_pg "$PG_BIN/pg_ctl" -D "$dir" -m fast -w -t 20 stop >/dev/null 2>&1 ||
-    as_pg "$PG_BIN/pg_ctl" -D "$dir" -m immediate -w -t 20 stop >/dev/null ||
-    die "could not stop the server in $dir"
+    as_pg "$PG_BIN/pg_ctl" -D "$dir" -m immediate -w -t 20 stop >/dev/null 2>&1 || true
 fi
+for _ in $(seq 1 40); do postmaster_alive || break; sleep 0.25; done
+postmaster_alive && die "could not stop the server in $dir"
 
 # 2. Rewind (or re-clone). Both copy the source's configuration files over this node's,
 # ward-node.conf (this node's port) included: keep ours and put it back.
