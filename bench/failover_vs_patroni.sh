@@ -6,6 +6,8 @@
 #        [--seed N] [--rate TPS] [--clients N] [--freeze-s S]   (any option of bench/failover/driver.py)
 #   WARD_BIN=path  the ward binary (default: target/release/ward, built with cargo if missing; only for ward)
 #   KEEP=1         keep the data dirs under /var/tmp/ward-bench (the run dir with logs and CSV is always kept)
+#   --ward-standin run the ward system with bench/failover/standin.py, a naive stand-in controller,
+#                  instead of ward: checks this bench's Ward-side plumbing; reported as `standin`
 #   LIMIT_S=N      kill the whole run after N seconds (default: 150 s per crash trial per system + 1800)
 #
 # The same topology three ways, one system at a time, all on 127.0.0.1:
@@ -62,7 +64,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 [ "$(id -u)" = 0 ] || { echo "failover_vs_patroni.sh: run as root (installs packages, runs PostgreSQL as postgres)" >&2; exit 1; }
 
-trials=20 systems="patroni-default,patroni-tuned,ward"
+trials=20 systems="patroni-default,patroni-tuned,ward" standin=0
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
     case "${args[$i]}" in
@@ -70,6 +72,7 @@ for ((i = 0; i < ${#args[@]}; i++)); do
         --trials=*) trials="${args[$i]#*=}" ;;
         --systems) systems="${args[$((i + 1))]}" ;;
         --systems=*) systems="${args[$i]#*=}" ;;
+        --ward-standin) standin=1 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//;$d'; exit 0 ;;
     esac
 done
@@ -96,7 +99,7 @@ py=/usr/bin/python3   # Debian's, where python3-psycopg2 is installed (not a pye
 
 # --- ward binary (only when ward is measured) -----------------------------------------
 ward_bin=""
-if [[ ",$systems," == *",ward,"* ]]; then
+if [[ ",$systems," == *",ward,"* && $standin == 0 ]]; then
     if [[ -n "${WARD_BIN:-}" ]]; then
         ward_bin="$WARD_BIN"
     else

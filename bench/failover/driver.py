@@ -466,6 +466,8 @@ class Ward(Cluster):
     frontend = WARD_FRONTEND
 
     def __init__(self, args, run_dir):
+        if args.ward_standin:
+            self.name = "standin"
         super().__init__(args, run_dir)
         self.db_dir = os.path.join(args.data_root, "ward")
         self.pg_dir = os.path.join(self.db_dir, "pg")
@@ -474,6 +476,9 @@ class Ward(Cluster):
         self.inventory = os.path.join(run_dir, "ward.toml")
 
     def notes(self):
+        if self.args.ward_standin:
+            return ("NOT Ward: bench/failover/standin.py, a naive stand-in controller (no fencing, no quorum) that "
+                    "checks the Ward side's plumbing; its figures say nothing about Ward")
         return (f"postgres check every 250 ms, fall 2 (refused), timeout_fall 32 (grace for a freeze: 8 s); "
                 f"synchronous_standby_names '{WARD_SYNC}'; HAProxy without checks, set by Ward's runtime-API actuator")
 
@@ -486,6 +491,8 @@ class Ward(Cluster):
 
     def validate(self):
         """None if Ward can run this bench, else why not."""
+        if self.args.ward_standin:
+            return None
         if not self.args.ward_bin or not os.access(self.args.ward_bin, os.X_OK):
             return f"no ward binary at {self.args.ward_bin!r}"
         self.render_inventory()
@@ -529,9 +536,13 @@ frontend ward_rw
         with open(cfg, "w") as f:
             f.write(self.haproxy_cfg())
         self.spawn("haproxy", ["haproxy", "-db", "-f", cfg], "haproxy-ward.log")
-        self.render_inventory()
-        self.spawn("ward", [self.args.ward_bin, "run", "--inventory", self.inventory,
-                            "--data-dir", os.path.join(self.run, "ward-data"), "--listen", WARD_API], "ward.log")
+        if self.args.ward_standin:
+            self.spawn("ward", ["/usr/bin/python3", os.path.join(self.args.repo, "bench/failover/standin.py"),
+                                "--socket", os.path.join(self.run, "haproxy.sock")], "standin.log")
+        else:
+            self.render_inventory()
+            self.spawn("ward", [self.args.ward_bin, "run", "--inventory", self.inventory,
+                                "--data-dir", os.path.join(self.run, "ward-data"), "--listen", WARD_API], "ward.log")
         self.wait_healthy(120)
         self.create_tables()
 
@@ -667,6 +678,9 @@ def main():
     ap.add_argument("--repo", required=True)
     ap.add_argument("--ward-bin", default="")
     ap.add_argument("--limit-s", type=float, default=4 * 3600)
+    ap.add_argument("--ward-standin", action="store_true",
+                    help="run the ward system with bench/failover/standin.py instead of ward (a plumbing check; "
+                         "reported as `standin`, never as Ward)")
     args = ap.parse_args()
 
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
@@ -724,7 +738,7 @@ def main():
                 skipped[name] = f"aborted: {e}"
             finally:
                 write_csv()
-                summaries.append(summarize(name, rows, sys_.notes()))
+                summaries.append(summarize(sys_.name, rows, sys_.notes()))
                 log(f"{name}: stopping")
                 sys_.stop()
                 current.clear()
