@@ -141,6 +141,8 @@ cleanup() {
             kill -QUIT "$pid" 2>/dev/null || true
         done
     fi
+    # The servers' own logs live in the data dirs: keep a copy with the run's.
+    for f in "$data_root"/ward/pg/*.log; do [[ -f "$f" ]] && cp "$f" "$run/pg-ward-$(basename "$f")"; done
     if [[ "${KEEP:-0}" != 1 ]]; then
         rm -rf "$data_root/patroni" "$data_root/ward" "$run"/etcd-* "$run/ward-data"
     fi

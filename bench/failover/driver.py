@@ -595,14 +595,15 @@ def crash_trial(sys_, n, rnd, rows):
         rows.append(dict(system=sys_.name, kind="crash", trial=n, node=f"pg{p + 1}", new_primary="",
                          recovery_s="", lost=0, lost_ids="", primary_changed="", note="no recovery within bound"))
         raise BenchError(f"{sys_.name}: no recovery in trial {n}")
+    row = dict(system=sys_.name, kind="crash", trial=n, node=f"pg{p + 1}", new_primary=f"pg{new + 1}",
+               recovery_s=f"{rec_s:.3f}", lost=0, lost_ids="", primary_changed=int(new != p), note="rejoin failed")
+    rows.append(row)  # measured: it counts even if healing fails below
     sys_.rejoin(p, new)
     sys_.wait_healthy()
     lost = sys_.lost_writes()
     if lost:
         log(f"{sys_.name} crash {n}: {len(lost)} acknowledged writes LOST: {lost[:10]}")
-    rows.append(dict(system=sys_.name, kind="crash", trial=n, node=f"pg{p + 1}", new_primary=f"pg{new + 1}",
-                     recovery_s=f"{rec_s:.3f}", lost=len(lost), lost_ids=" ".join(map(str, lost[:50])),
-                     primary_changed=int(new != p), note=""))
+    row.update(lost=len(lost), lost_ids=" ".join(map(str, lost[:50])), note="")
 
 
 def freeze_trial(sys_, n, rnd, rows):
@@ -735,7 +736,7 @@ def main():
             except BenchError as e:
                 failed = True
                 log(f"{name}: ABORTED: {e}")
-                skipped[name] = f"aborted: {e}"
+                skipped[sys_.name] = f"aborted: {e}"
             finally:
                 write_csv()
                 summaries.append(summarize(sys_.name, rows, sys_.notes()))
