@@ -53,7 +53,8 @@
 # Patroni, etcd, HAProxy, pgbench, ward) in the run dir /var/tmp/ward-bench/runs/<time>.
 # Target (issue 4): Ward's median recovery at most a fifth of default Patroni's, below tuned
 # Patroni's, no acknowledged write lost, no false failover for a freeze shorter than the grace.
-# Exit 0; 2 when the target line says FAIL; 1 when a system could not be measured.
+# Exit 0 (also when ward is skipped for want of features); 2 when the target line says FAIL;
+# 1 when a system was aborted (a bounded wait ran out).
 #
 # Bounded: every wait inside a trial is bounded (recovery 120 s, healing 180 s), the run by
 # LIMIT_S. Everything started is stopped at the end, on error and on Ctrl-C (the driver stops

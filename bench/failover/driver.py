@@ -498,9 +498,11 @@ class Ward(Cluster):
         self.render_inventory()
         r = subprocess.run([self.args.ward_bin, "validate", self.inventory], capture_output=True, text=True, timeout=60)
         if r.returncode != 0:
-            return ("`ward validate` rejects bench/failover/ward.toml; it needs the postgres and haproxy hook kinds, "
-                    "`follows` on vip services and `timeout_fall` on checks, which are not in this ward binary yet:\n"
-                    + "\n".join("    " + line for line in (r.stdout + r.stderr).strip().splitlines()[:12]))
+            lines = (r.stdout + r.stderr).strip().splitlines()
+            errors = [line.split(": ", 1)[-1] for line in lines if ": " in line and not line.strip().startswith("hint")]
+            return (f"skipped: `ward validate` rejects bench/failover/ward.toml ({'; '.join(errors[:6])}); it needs the "
+                    "postgres and haproxy hook kinds, `follows` on vip services and `timeout_fall` on checks, which "
+                    "this ward binary does not have yet\n" + "\n".join("    " + line for line in lines[:16]))
         return None
 
     def haproxy_cfg(self):
@@ -716,7 +718,7 @@ def main():
                 sys_ = Ward(args, args.run_dir)
                 why = sys_.validate()
                 if why:
-                    log(f"ward: SKIPPED. {why}")
+                    log(f"ward: {why}")
                     skipped[name] = why.splitlines()[0]
                     continue
             else:
