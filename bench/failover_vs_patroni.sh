@@ -23,6 +23,7 @@
 #   patroni-tuned    the same at the fastest settings Patroni's documentation allows: ttl 20,
 #                    loop_wait 1, retry_timeout 3 (the documented minimums; see driver.py for
 #                    where they are written and enforced); HAProxy checks inter 500ms fall 2 rise 1.
+#   patroni-tuned-nonstrict  (only when asked for) patroni-tuned without synchronous_mode_strict.
 #   ward             scripts/db-up.sh's cluster (PostgreSQL 26432-26434, synchronous_standby_names
 #                    'ANY 1 (primary, standby1, standby2)'), `ward run` with bench/failover/ward.toml
 #                    (API 127.0.0.1:26080), HAProxy frontend 26000 whose servers have no checks: Ward's
