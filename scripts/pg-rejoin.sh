@@ -40,6 +40,16 @@ if postmaster_alive; then
 fi
 for _ in $(seq 1 40); do postmaster_alive || break; sleep 0.25; done
 postmaster_alive && die "could not stop the server in $dir"
+# A dead postmaster's lock file makes the next postgres (pg_rewind's single-user crash
+# recovery) refuse to start for as long as the PID exists, and an unreaped zombie does
+# (seen here: init reaps late). The server is gone and so are its children: remove it.
+rm -f "$dir/postmaster.pid"
+
+# A just-promoted server writes its new timeline to pg_control only at its next checkpoint;
+# until then pg_rewind sees one timeline, says "no rewind required", and the old primary,
+# ahead on the old timeline, can never stream. Patroni checkpoints after promoting for the
+# same reason.
+psql_new "CHECKPOINT" >/dev/null
 
 # 2. Rewind (or re-clone). Both copy the source's configuration files over this node's,
 # ward-node.conf (this node's port) included: keep ours and put it back.
