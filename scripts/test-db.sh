@@ -5,6 +5,8 @@
 #      up for other suites; stop them with scripts/db-down.sh.
 #   2. the haproxy hook: installs haproxy if missing (haproxy-up.sh), then
 #      crates/ward-actuate/tests/haproxy_hook.rs (it starts its own haproxy processes).
+#   2b. the real `ward` binary against them (crates/ward/tests/db): replication gate and
+#      alert, disk forecast on a tmpfs, kill -9 and switchover on a cluster of its own.
 #   3. the postgres hook: crates/ward-actuate/tests/postgres_hook.rs, which starts and
 #      deletes its own PostgreSQL-only cluster on 16432-16434 (the shared one is untouched).
 # Each test run is bounded by `timeout` (compiling is done before, unbounded).
@@ -27,6 +29,9 @@ WARD_DB_DIR="$(source scripts/db-env.sh && echo "$WARD_DB_DIR")"
 export WARD_DB_DIR
 bounded "database probes" -p ward-probe --features db-tests --test databases
 unset WARD_DB_DIR
+# The real ward binary: broken replication against the shared cluster, a filling tmpfs,
+# and kill -9 / switchover under writes on a synchronous cluster of its own (17432-17434).
+bounded "ward with real servers" -p ward --features db-tests --test db
 
 bash scripts/haproxy-up.sh
 bounded "haproxy hook" -p ward-actuate --features haproxy-tests --test haproxy_hook

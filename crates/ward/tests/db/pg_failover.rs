@@ -59,7 +59,12 @@ impl Cluster {
         let cluster = Cluster { dir };
         let _ = std::fs::remove_dir_all(&cluster.dir);
         let output = cluster.script("db-up.sh", &[]);
-        assert!(output.status.success(), "db-up.sh: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "db-up.sh: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
         cluster
     }
 
@@ -130,7 +135,8 @@ impl Writer {
                     }
                     if let Some((_, c)) = &client {
                         next_id += 1;
-                        let insert = c.execute("INSERT INTO acked (id) VALUES ($1)", &[&next_id]);
+                        let id = next_id;
+                        let insert = async move { c.execute("INSERT INTO acked (id) VALUES ($1)", &[&id]).await };
                         match tokio::time::timeout(Duration::from_secs(2), insert).await {
                             Ok(Ok(1)) => acked.lock().unwrap().push(next_id),
                             _ => client = None,
@@ -161,7 +167,13 @@ async fn assert_none_lost(node: &str, acked: &[i64]) {
     let rows = client.query("SELECT id FROM acked", &[]).await.unwrap();
     let present: BTreeSet<i64> = rows.iter().map(|r| r.get(0)).collect();
     let lost: Vec<i64> = acked.iter().copied().filter(|id| !present.contains(id)).collect();
-    assert!(lost.is_empty(), "{} of {} acknowledged writes are missing on {node}: {:?}", lost.len(), acked.len(), &lost[..lost.len().min(20)]);
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged writes are missing on {node}: {:?}",
+        lost.len(),
+        acked.len(),
+        &lost[..lost.len().min(20)]
+    );
 }
 
 async fn wait_streaming_from(standby: &str, primary: &str, within: Duration) {
@@ -283,7 +295,11 @@ notify = ["log"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_primary_and_a_switchover_under_writes_lose_no_acknowledged_write() {
     let cluster = Cluster::up();
-    sql("pg1", "CREATE TABLE IF NOT EXISTS acked (id bigint PRIMARY KEY); CREATE TABLE IF NOT EXISTS ward_verify (at timestamptz DEFAULT now())").await;
+    sql(
+        "pg1",
+        "CREATE TABLE IF NOT EXISTS acked (id bigint PRIMARY KEY); CREATE TABLE IF NOT EXISTS ward_verify (at timestamptz DEFAULT now())",
+    )
+    .await;
     let env = Env::new();
     env.set_vip("pg-rw", "pg1");
     env.write_inventory(&inventory(&env));
@@ -335,7 +351,12 @@ async fn kill_9_of_the_primary_and_a_switchover_under_writes_lose_no_acknowledge
     let writer = Writer::start(&env);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let switch = ward.cli(&env, &["switchover", "pg-main", "--to", "pg1", "--wait-max", "60s"]).await;
-    assert!(switch.status.success(), "ward switchover: {}{}", String::from_utf8_lossy(&switch.stdout), String::from_utf8_lossy(&switch.stderr));
+    assert!(
+        switch.status.success(),
+        "ward switchover: {}{}",
+        String::from_utf8_lossy(&switch.stdout),
+        String::from_utf8_lossy(&switch.stderr)
+    );
     assert!(String::from_utf8_lossy(&switch.stdout).contains("pg-main is on pg1"), "{}", String::from_utf8_lossy(&switch.stdout));
     ward.wait_holders("pg-rw", &["pg1"], Duration::from_secs(30)).await;
     let deadline = Instant::now() + Duration::from_secs(20);
