@@ -1,13 +1,40 @@
-//! tcp: connect to `host:port`; an established connection is a pass.
+//! tcp: does `host:port` accept connections? Half-open (`syn.rs`) when the context
+//! has a raw socket and the target is an IPv4 literal; otherwise connect to it, and
+//! an established connection is a pass.
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 
 use tokio::net::TcpSocket;
 
+use crate::context::ProbeContext;
 use crate::result::{bounded, fail, pass, short_io_error, ProbeResult};
 use crate::spec::ProbeSpec;
 
+/// A tcp check the way `context` runs them (`TcpPath`).
+pub async fn probe_tcp_in(spec: &ProbeSpec, context: &ProbeContext) -> ProbeResult {
+    let tcp = &context.tcp;
+    if let Some(prober) = &tcp.half_open {
+        match spec.target.parse::<SocketAddr>() {
+            Ok(SocketAddr::V4(target)) => {
+                if let Some(pending) = prober.start(target) {
+                    tcp.half_open_runs.fetch_add(1, Ordering::Relaxed);
+                    return bounded(spec.timeout, pending.verdict(spec.timeout)).await;
+                }
+            }
+            _ => {
+                if !tcp.fallback_logged.swap(true, Ordering::Relaxed) {
+                    tracing::debug!(target = %spec.target, "half-open tcp checks take IPv4 literals only: this target (and any other name or IPv6 address) connects");
+                }
+            }
+        }
+    }
+    tcp.connect_runs.fetch_add(1, Ordering::Relaxed);
+    probe_tcp(spec).await
+}
+
+/// A tcp check by `connect()`, whatever the context.
 pub async fn probe_tcp(spec: &ProbeSpec) -> ProbeResult {
     bounded(spec.timeout, async { connect_verdict(&spec.target).await.map_or_else(fail, |_| pass()) }).await
 }
