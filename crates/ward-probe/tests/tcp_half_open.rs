@@ -215,6 +215,7 @@ async fn the_scheduler_uses_the_half_open_path_when_available() {
         while let Ok(observation) = receiver.try_recv() {
             passed += (observation.outcome == ProbeOutcome::Pass) as u64;
         }
-        assert_eq!(passed, stats.passed);
+        // Runs in flight when the stats were read finish (and report) before `stop` returns.
+        assert!(passed >= stats.passed, "{passed} < {}", stats.passed);
     }
 }

@@ -18,6 +18,7 @@ pub use mysql::probe_mysql;
 pub use postgres::probe_postgres;
 pub use syn::HalfOpenCounts;
 pub(crate) use syn::SynProber;
+pub(crate) use tcp::{ipv4_literal, probe_tcp_parsed};
 pub use tcp::{probe_tcp, probe_tcp_in};
 
 use ward_core::inventory::CheckKind;

@@ -3,7 +3,7 @@
 //! an established connection is a pass.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::atomic::Ordering;
 
 use tokio::net::TcpSocket;
@@ -14,16 +14,29 @@ use crate::spec::ProbeSpec;
 
 /// A tcp check the way `context` runs them (`TcpPath`).
 pub async fn probe_tcp_in(spec: &ProbeSpec, context: &ProbeContext) -> ProbeResult {
+    probe_tcp_parsed(spec, ipv4_literal(&spec.target), context).await
+}
+
+/// The target if it is an IPv4 literal `a.b.c.d:port` (what the half-open path takes).
+pub(crate) fn ipv4_literal(target: &str) -> Option<SocketAddrV4> {
+    match target.parse::<SocketAddr>() {
+        Ok(SocketAddr::V4(address)) => Some(address),
+        _ => None,
+    }
+}
+
+/// `probe_tcp_in` with the target already parsed (the scheduler parses once per inventory).
+pub(crate) async fn probe_tcp_parsed(spec: &ProbeSpec, ipv4: Option<SocketAddrV4>, context: &ProbeContext) -> ProbeResult {
     let tcp = &context.tcp;
     if let Some(prober) = &tcp.half_open {
-        match spec.target.parse::<SocketAddr>() {
-            Ok(SocketAddr::V4(target)) => {
+        match ipv4 {
+            Some(target) => {
                 if let Some(pending) = prober.start(target) {
                     tcp.half_open_runs.fetch_add(1, Ordering::Relaxed);
                     return bounded(spec.timeout, pending.verdict(spec.timeout)).await;
                 }
             }
-            _ => {
+            None => {
                 if !tcp.fallback_logged.swap(true, Ordering::Relaxed) {
                     tracing::debug!(target = %spec.target, "half-open tcp checks take IPv4 literals only: this target (and any other name or IPv6 address) connects");
                 }
