@@ -211,36 +211,42 @@ impl Drop for Pending<'_> {
 
 impl Pending<'_> {
     /// Sends the SYN and waits for the verdict, resending it after 1 s, 3 s, 7 s, ...
-    /// when `timeout` leaves room (no retransmission timer otherwise). Not bounded by
-    /// itself: the caller wraps it in `result::bounded(timeout, ..)`.
+    /// when `timeout` leaves room. Not bounded by itself: the caller wraps it in
+    /// `result::bounded(timeout, ..)`. The rare paths (a full socket buffer, waiting
+    /// beyond 1 s) are boxed futures: this one is in every run's task, which stays
+    /// small enough for the allocator's fast path.
     pub(crate) async fn verdict(mut self, timeout: Duration) -> Verdict {
         let source = match self.shared.source_for(*self.target.ip()) {
             Ok(source) => source,
             Err(error) => return fail(format!("route to {}: {}", self.target.ip(), short_io_error(&error))),
         };
         let packet = syn_packet(source, self.source_port, self.target, self.token ^ self.shared.secret);
+        if let Err(error) = self.shared.send_now_or_wait(&packet, self.target).await {
+            return fail(short_io_error(&error));
+        }
+        let reply = if timeout <= RETRANSMIT_FIRST {
+            (&mut self.receiver).await
+        } else {
+            Box::pin(self.resending(&packet)).await
+        };
+        match reply {
+            Ok(Reply::SynAck) => pass(),
+            Ok(Reply::Reset) => fail("connect refused"),
+            Err(_) => fail("half-open prober stopped"),
+        }
+    }
+
+    /// Waits for the reply, resending the SYN after 1 s, 3 s, 7 s, ... (as connect()
+    /// retransmits) until the caller's bound drops this future.
+    async fn resending(&mut self, packet: &[u8]) -> Result<Reply, oneshot::error::RecvError> {
         let mut wait = RETRANSMIT_FIRST;
         loop {
-            if let Err(error) = self.shared.send(&packet, self.target).await {
-                return fail(short_io_error(&error));
+            if let Ok(reply) = tokio::time::timeout(wait, &mut self.receiver).await {
+                return reply;
             }
-            Shared::add(&self.shared.counters.sent);
-            let reply = if timeout <= wait {
-                (&mut self.receiver).await
-            } else {
-                match tokio::time::timeout(wait, &mut self.receiver).await {
-                    Ok(reply) => reply,
-                    Err(_) => {
-                        wait *= 2;
-                        continue;
-                    }
-                }
-            };
-            return match reply {
-                Ok(Reply::SynAck) => pass(),
-                Ok(Reply::Reset) => fail("connect refused"),
-                Err(_) => fail("half-open prober stopped"),
-            };
+            wait *= 2;
+            // A failed resend is not an answer: keep waiting for the first SYN's.
+            let _ = self.shared.send_now_or_wait(packet, self.target).await;
         }
     }
 }
@@ -250,10 +256,22 @@ impl Shared {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    async fn send(&self, packet: &[u8], target: SocketAddrV4) -> io::Result<()> {
+    /// Sends at once; only when the socket's buffer is full, waits (a boxed future).
+    async fn send_now_or_wait(&self, packet: &[u8], target: SocketAddrV4) -> io::Result<()> {
+        match self.send_once(packet, target) {
+            Ok(true) => {
+                Shared::add(&self.counters.sent);
+                Ok(())
+            }
+            Ok(false) => Box::pin(self.send(packet, target)).await,
+            Err(error) => Err(error),
+        }
+    }
+
+    /// One `sendto`: `Ok(false)` when it would have to wait.
+    fn send_once(&self, packet: &[u8], target: SocketAddrV4) -> io::Result<bool> {
         let address = sockaddr_in(target);
         loop {
-            let mut ready = self.raw.writable().await?;
             // SAFETY: sendto reads `packet` and `address`, both alive for the call.
             let sent = unsafe {
                 libc::sendto(
@@ -266,17 +284,28 @@ impl Shared {
                 )
             };
             if sent >= 0 {
-                return Ok(());
+                return Ok(true);
             }
             let error = io::Error::last_os_error();
             match error.raw_os_error() {
-                Some(libc::EAGAIN) => ready.clear_ready(),
-                // The device queue is full for a moment (not the socket buffer):
-                // wait a little rather than spin; the run stays bounded by its timeout.
-                Some(libc::ENOBUFS) => tokio::time::sleep(Duration::from_millis(1)).await,
+                Some(libc::EAGAIN) | Some(libc::ENOBUFS) => return Ok(false),
                 Some(libc::EINTR) => {}
                 _ => return Err(error),
             }
+        }
+    }
+
+    async fn send(&self, packet: &[u8], target: SocketAddrV4) -> io::Result<()> {
+        loop {
+            let mut ready = self.raw.writable().await?;
+            if self.send_once(packet, target)? {
+                Shared::add(&self.counters.sent);
+                return Ok(());
+            }
+            ready.clear_ready();
+            // ENOBUFS (the device queue, not the socket buffer) raises no writable
+            // event: wait a little rather than spin; the run stays bounded by its timeout.
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 

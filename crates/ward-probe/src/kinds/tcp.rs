@@ -44,7 +44,9 @@ pub(crate) async fn probe_tcp_parsed(spec: &ProbeSpec, ipv4: Option<SocketAddrV4
         }
     }
     tcp.connect_runs.fetch_add(1, Ordering::Relaxed);
-    probe_tcp(spec).await
+    // Boxed: name resolution and connect() make a large future, which would make
+    // every half-open run's task as large.
+    Box::pin(probe_tcp(spec)).await
 }
 
 /// A tcp check by `connect()`, whatever the context.
