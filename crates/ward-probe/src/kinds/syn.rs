@@ -12,9 +12,9 @@
 //!
 //! - SYN-ACK (acknowledging our sequence number): something listens → Pass. Our own
 //!   kernel answers the SYN-ACK with a RST (no socket owns the port), so the handshake
-//!   never completes and neither side creates a socket; the application never sees
-//!   the probe (a pure layer-4 check, like HAProxy's `check` without `check-send-proxy`
-//!   ... minus the connection the application would have had to accept and drop).
+//!   never completes and neither side creates a socket: the application never sees
+//!   the probe (a layer-4 check, like HAProxy's plain `check`, but without even the
+//!   connection the application would accept and see reset).
 //! - RST acknowledging our SYN: refused → Fail (`connect refused`, as `connect()` says).
 //! - nothing: Timeout, bounded by `result::bounded` as every probe; the SYN is resent
 //!   after 1 s, 3 s, ... like `connect()`'s retransmissions when the timeout allows.
