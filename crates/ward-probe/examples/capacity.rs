@@ -44,7 +44,11 @@ struct Options {
 
 fn options() -> Options {
     let mut options = Options {
-        targets: 100_000, seconds: 20, ports: 50, concurrency: 4096, interval_ms: 1_000,
+        targets: 100_000,
+        seconds: 20,
+        ports: 50,
+        concurrency: 4096,
+        interval_ms: 1_000,
         timeout_ms: 1_000,
         addresses: 0,
         syn: false,

@@ -24,8 +24,8 @@ pub enum TcpPath {
     /// targets a second fit on two cores.
     #[default]
     HalfOpenWhenAvailable,
-    /// Testing: `HalfOpenWhenAvailable` on a host where the raw socket cannot be opened.
-    #[doc(hidden)]
+    /// For tests: behave as `HalfOpenWhenAvailable` on a host where the raw socket
+    /// cannot be opened (the fallback to `Connect`, with its debug line).
     HalfOpenDenied,
 }
 

@@ -161,11 +161,8 @@ async fn concurrent_runs_get_their_own_answers() {
     let runs: Vec<_> = (0..2_000)
         .map(|index| {
             let context = context.clone();
-            let (target, expected) = if index % 3 == 0 {
-                (closed[index % 8], ProbeOutcome::Fail)
-            } else {
-                (open[index % 8], ProbeOutcome::Pass)
-            };
+            let (target, expected) =
+                if index % 3 == 0 { (closed[index % 8], ProbeOutcome::Fail) } else { (open[index % 8], ProbeOutcome::Pass) };
             tokio::spawn(async move { (probe(&spec(CheckKind::Tcp, target.to_string(), 3_000), &context).await, expected) })
         })
         .collect();
@@ -184,11 +181,7 @@ async fn concurrent_runs_get_their_own_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scheduler_uses_the_half_open_path_when_available() {
     let address = tcp_accepting().await.to_string();
-    for (path, half_open) in [
-        (TcpPath::default(), raw_socket_allowed()),
-        (TcpPath::HalfOpenDenied, false),
-        (TcpPath::Connect, false),
-    ] {
+    for (path, half_open) in [(TcpPath::default(), raw_socket_allowed()), (TcpPath::HalfOpenDenied, false), (TcpPath::Connect, false)] {
         let specs: Vec<ProbeSpec> = (0..50)
             .map(|index| {
                 let mut spec = ProbeSpec::new(ProbeId(index), CheckKind::Tcp, address.clone());

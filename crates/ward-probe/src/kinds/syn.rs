@@ -224,11 +224,7 @@ impl Pending<'_> {
         if let Err(error) = self.shared.send_now_or_wait(&packet, self.target).await {
             return fail(short_io_error(&error));
         }
-        let reply = if timeout <= RETRANSMIT_FIRST {
-            (&mut self.receiver).await
-        } else {
-            Box::pin(self.resending(&packet)).await
-        };
+        let reply = if timeout <= RETRANSMIT_FIRST { (&mut self.receiver).await } else { Box::pin(self.resending(&packet)).await };
         match reply {
             Ok(Reply::SynAck) => pass(),
             Ok(Reply::Reset) => fail("connect refused"),
@@ -559,9 +555,7 @@ fn bind_block(base: u16, count: u16) -> io::Result<Vec<OwnedFd>> {
             let socket = unsafe { OwnedFd::from_raw_fd(fd) };
             let address = sockaddr_in(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
             // SAFETY: bind reads the sockaddr_in we pass.
-            check(unsafe {
-                libc::bind(fd, (&raw const address).cast(), mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
-            })?;
+            check(unsafe { libc::bind(fd, (&raw const address).cast(), mem::size_of::<libc::sockaddr_in>() as libc::socklen_t) })?;
             Ok(socket)
         })
         .collect()
@@ -583,18 +577,18 @@ fn attach_filter(fd: RawFd, base: u16, count: u16) -> io::Result<()> {
     let op = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
     // Jumps are relative to the next instruction; ACCEPT is 10, DROP 11.
     let program = [
-        op(LD_H_ABS, 0, 0, 6),                          // 0: flags + fragment offset
-        op(JSET, 9, 0, 0x1fff),                         // 1: a fragment → DROP
-        op(LDX_B_MSH, 0, 0, 0),                         // 2: X = IP header length
-        op(LD_H_IND, 0, 0, 2),                          // 3: TCP destination port
-        op(JGE, 0, 6, base as u32),                     // 4: below the block → DROP
-        op(JGE, 5, 0, base as u32 + count as u32),      // 5: above the block → DROP
-        op(LD_B_IND, 0, 0, 13),                         // 6: TCP flags
-        op(JSET, 2, 0, 0x04),                           // 7: RST → ACCEPT
-        op(AND, 0, 0, 0x12),                            // 8: SYN|ACK bits
-        op(JEQ, 0, 1, 0x12),                            // 9: both → ACCEPT, else DROP
-        op(RET, 0, 0, SNAP as u32),                     // 10: ACCEPT
-        op(RET, 0, 0, 0),                               // 11: DROP
+        op(LD_H_ABS, 0, 0, 6),                     // 0: flags + fragment offset
+        op(JSET, 9, 0, 0x1fff),                    // 1: a fragment → DROP
+        op(LDX_B_MSH, 0, 0, 0),                    // 2: X = IP header length
+        op(LD_H_IND, 0, 0, 2),                     // 3: TCP destination port
+        op(JGE, 0, 6, base as u32),                // 4: below the block → DROP
+        op(JGE, 5, 0, base as u32 + count as u32), // 5: above the block → DROP
+        op(LD_B_IND, 0, 0, 13),                    // 6: TCP flags
+        op(JSET, 2, 0, 0x04),                      // 7: RST → ACCEPT
+        op(AND, 0, 0, 0x12),                       // 8: SYN|ACK bits
+        op(JEQ, 0, 1, 0x12),                       // 9: both → ACCEPT, else DROP
+        op(RET, 0, 0, SNAP as u32),                // 10: ACCEPT
+        op(RET, 0, 0, 0),                          // 11: DROP
     ];
     let fprog = libc::sock_fprog { len: program.len() as u16, filter: program.as_ptr().cast_mut() };
     set_option(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)

@@ -40,7 +40,13 @@ pub struct SchedulerConfig {
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        SchedulerConfig { concurrency_max: 1024, jitter_percent: 10, http_connect_timeout: Duration::from_secs(5), batch_max: 4096, tcp_path: TcpPath::default() }
+        SchedulerConfig {
+            concurrency_max: 1024,
+            jitter_percent: 10,
+            http_connect_timeout: Duration::from_secs(5),
+            batch_max: 4096,
+            tcp_path: TcpPath::default(),
+        }
     }
 }
 

@@ -44,8 +44,7 @@ pub(crate) struct Generation {
 impl Generation {
     fn new(number: u64, specs: Vec<ProbeSpec>) -> Arc<Generation> {
         let busy = specs.iter().map(|_| AtomicBool::new(false)).collect();
-        let tcp_ipv4 =
-            specs.iter().map(|spec| if spec.kind == CheckKind::Tcp { ipv4_literal(&spec.target) } else { None }).collect();
+        let tcp_ipv4 = specs.iter().map(|spec| if spec.kind == CheckKind::Tcp { ipv4_literal(&spec.target) } else { None }).collect();
         Arc::new(Generation { number, specs, busy, tcp_ipv4 })
     }
 }
