@@ -86,6 +86,9 @@ impl ProbeContext {
     pub fn with_tcp_path(mut self, path: TcpPath) -> ProbeContext {
         let opened = match path {
             TcpPath::Connect => None,
+            TcpPath::HalfOpenWhenAvailable if tokio::runtime::Handle::try_current().is_err() => {
+                Some(Err(std::io::Error::other("not inside a tokio runtime")))
+            }
             TcpPath::HalfOpenWhenAvailable => Some(SynProber::open()),
             TcpPath::HalfOpenDenied => Some(Err(std::io::Error::from_raw_os_error(libc::EPERM))),
         };

@@ -212,3 +212,21 @@ async fn the_scheduler_uses_the_half_open_path_when_available() {
         assert!(passed >= stats.passed, "{passed} < {}", stats.passed);
     }
 }
+
+/// Outside a tokio runtime there is no reactor for the raw socket: connect, no panic.
+#[test]
+fn outside_a_runtime_the_context_connects() {
+    let context = ProbeContext::default().with_tcp_path(TcpPath::HalfOpenWhenAvailable);
+    assert!(!context.tcp_half_open());
+}
+
+/// Special IPv4 addresses are not sent SYNs (the reply would not come from them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unspecified_address_connects() {
+    let context = half_open_context();
+    let before = context.tcp_runs();
+    let _ = probe(&spec(CheckKind::Tcp, "0.0.0.0:1", 500), &context).await;
+    let _ = probe(&spec(CheckKind::Tcp, "127.0.0.1:0", 500), &context).await;
+    let (half_open, connect) = context.tcp_runs();
+    assert_eq!((half_open - before.0, connect - before.1), (0, 2));
+}

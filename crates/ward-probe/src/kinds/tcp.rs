@@ -17,10 +17,16 @@ pub async fn probe_tcp_in(spec: &ProbeSpec, context: &ProbeContext) -> ProbeResu
     probe_tcp_parsed(spec, ipv4_literal(&spec.target), context).await
 }
 
-/// The target if it is an IPv4 literal `a.b.c.d:port` (what the half-open path takes).
+/// The target if it is an IPv4 unicast literal `a.b.c.d:port` with a port (what the
+/// half-open path takes). 0.0.0.0 (connect() turns it into a local address, so the
+/// reply would come from another one), broadcast, multicast and port 0 connect.
 pub(crate) fn ipv4_literal(target: &str) -> Option<SocketAddrV4> {
     match target.parse::<SocketAddr>() {
-        Ok(SocketAddr::V4(address)) => Some(address),
+        Ok(SocketAddr::V4(address))
+            if address.port() != 0 && !address.ip().is_unspecified() && !address.ip().is_broadcast() && !address.ip().is_multicast() =>
+        {
+            Some(address)
+        }
         _ => None,
     }
 }
@@ -38,7 +44,7 @@ pub(crate) async fn probe_tcp_parsed(spec: &ProbeSpec, ipv4: Option<SocketAddrV4
             }
             None => {
                 if !tcp.fallback_logged.swap(true, Ordering::Relaxed) {
-                    tracing::debug!(target = %spec.target, "half-open tcp checks take IPv4 literals only: this target (and any other name or IPv6 address) connects");
+                    tracing::debug!(target = %spec.target, "half-open tcp checks take IPv4 unicast literals only: this target (and any other name, IPv6 or special address) connects");
                 }
             }
         }
