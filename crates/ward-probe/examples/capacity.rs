@@ -1,13 +1,21 @@
 //! Probe capacity on this machine: how many tcp probes per second the scheduler
-//! sustains, at what CPU and memory cost.
+//! sustains, at what CPU and memory cost, by `connect()` or half-open (`--path syn`,
+//! needs CAP_NET_RAW; without it the run says it fell back to connect).
 //!
 //! The listeners run in a child process (this same binary with `--serve`), so the CPU
 //! figures separate the prober from the servers it probes; both share the machine's
-//! cores, as they would not in production. Everything is on 127.0.0.1, and the run
-//! always ends after `--seconds` (the child exits when our stdin pipe to it closes, or
-//! after a hard deadline).
+//! cores, as they would not in production. The listeners are real sockets (backlog
+//! 4096, capped by net.core.somaxconn) on `--ports` ports of 0.0.0.0 bound to the
+//! loopback device (SO_BINDTODEVICE lo: nothing off the machine reaches them), and each
+//! target is a distinct `127.1.x.y:port` (`--addresses 1` puts them all on 127.0.0.1).
+//! Loopback only; the run always ends after `--seconds` (the child exits when our
+//! stdin pipe to it closes, or after a hard deadline).
 //!
-//! cargo run --release -p ward-probe --example capacity -- --targets 100000 --seconds 20
+//! Kernel work for loopback packets runs mostly in the sender's context, so with the
+//! half-open path the listeners' side of each exchange (SYN → SYN-ACK, RST) is charged
+//! to the prober, and the listener process itself does nothing (it never accepts).
+//!
+//! cargo run --release -p ward-probe --example capacity -- --targets 100000 --seconds 20 --path syn
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -18,7 +26,7 @@ use tokio::sync::mpsc;
 use ward_core::ids::{ObserverId, ProbeId};
 use ward_core::inventory::CheckKind;
 use ward_core::observation::{Observation, ProbeOutcome};
-use ward_probe::{ProbeSpec, Scheduler, SchedulerConfig};
+use ward_probe::{ProbeSpec, Scheduler, SchedulerConfig, TcpPath};
 
 struct Options {
     targets: u32,
@@ -27,12 +35,25 @@ struct Options {
     concurrency: usize,
     interval_ms: u64,
     timeout_ms: u64,
+    /// Distinct 127.1.x.y addresses the targets spread over (0: as many as needed
+    /// for every target to be a distinct address:port).
+    addresses: u32,
+    syn: bool,
     serve: bool,
 }
 
 fn options() -> Options {
-    let mut options =
-        Options { targets: 100_000, seconds: 20, ports: 50, concurrency: 4096, interval_ms: 1_000, timeout_ms: 1_000, serve: false };
+    let mut options = Options {
+        targets: 100_000,
+        seconds: 20,
+        ports: 50,
+        concurrency: 4096,
+        interval_ms: 1_000,
+        timeout_ms: 1_000,
+        addresses: 0,
+        syn: false,
+        serve: false,
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut index = 0;
     while index < args.len() {
@@ -49,6 +70,14 @@ fn options() -> Options {
             "--concurrency" => options.concurrency = value().max(1) as usize,
             "--interval-ms" => options.interval_ms = value().max(1),
             "--timeout-ms" => options.timeout_ms = value().max(1),
+            "--addresses" => options.addresses = value().min(60_000) as u32,
+            "--path" => {
+                options.syn = match args.get(index + 1).map(String::as_str) {
+                    Some("syn") => true,
+                    Some("connect") => false,
+                    _ => usage(&args[index]),
+                }
+            }
             other => usage(other),
         }
         index += 2;
@@ -58,7 +87,7 @@ fn options() -> Options {
 
 fn usage(at: &str) -> ! {
     eprintln!(
-        "bad argument {at:?}\nusage: capacity [--targets N] [--seconds D] [--ports P] [--concurrency C] [--interval-ms I] [--timeout-ms T]"
+        "bad argument {at:?}\nusage: capacity [--targets N] [--seconds D] [--ports P] [--concurrency C] [--interval-ms I] [--timeout-ms T] [--addresses A] [--path connect|syn]"
     );
     std::process::exit(2)
 }
@@ -130,7 +159,9 @@ fn serve(options: &Options) {
         let mut ports = Vec::new();
         for _ in 0..options.ports {
             let socket = TcpSocket::new_v4().unwrap();
-            socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            // Every 127.x.y.z address, loopback device only.
+            socket.bind_device(Some(b"lo")).unwrap();
+            socket.bind("0.0.0.0:0".parse().unwrap()).unwrap();
             let listener = socket.listen(4096).unwrap();
             ports.push(listener.local_addr().unwrap().port().to_string());
             tokio::spawn(async move {
@@ -167,9 +198,19 @@ fn main() {
     let ports: Vec<u16> = line.split_whitespace().map(|p| p.parse().unwrap()).collect();
     assert_eq!(ports.len(), options.ports as usize, "listener process did not report its ports");
 
+    let addresses = if options.addresses == 0 { options.targets.div_ceil(options.ports).max(1) } else { options.addresses };
+    let address = |index: u32| {
+        let a = (index / options.ports) % addresses;
+        if addresses == 1 {
+            "127.0.0.1".to_string()
+        } else {
+            format!("127.1.{}.{}", a / 250, 1 + a % 250)
+        }
+    };
     let specs: Vec<ProbeSpec> = (0..options.targets)
         .map(|index| {
-            let mut spec = ProbeSpec::new(ProbeId(index), CheckKind::Tcp, format!("127.0.0.1:{}", ports[index as usize % ports.len()]));
+            let target = format!("{}:{}", address(index), ports[(index % options.ports) as usize]);
+            let mut spec = ProbeSpec::new(ProbeId(index), CheckKind::Tcp, target);
             spec.node = format!("node{index}");
             spec.interval = Duration::from_millis(options.interval_ms);
             spec.timeout = Duration::from_millis(options.timeout_ms);
@@ -196,10 +237,12 @@ fn main() {
         let cpu_self_start = cpu_seconds("self");
         let cpu_server_start = cpu_seconds(&server_pid);
         let started = Instant::now();
-        let config = SchedulerConfig { concurrency_max: options.concurrency, ..SchedulerConfig::default() };
+        let tcp_path = if options.syn { TcpPath::HalfOpenWhenAvailable } else { TcpPath::Connect };
+        let config = SchedulerConfig { concurrency_max: options.concurrency, tcp_path, ..SchedulerConfig::default() };
         let handle = Scheduler::start(specs, ObserverId(0), sink, config);
         tokio::time::sleep(Duration::from_secs(options.seconds)).await;
         let stats = handle.stats();
+        let counts = handle.tcp_half_open_counts();
         let wall = started.elapsed().as_secs_f64();
         let cpu_self = cpu_seconds("self") - cpu_self_start;
         let cpu_server = cpu_seconds(&server_pid) - cpu_server_start;
@@ -207,9 +250,9 @@ fn main() {
         let machine = (machine_end.0 - machine_start.0) as f64 * 100.0 / (machine_end.1 - machine_start.1).max(1) as f64;
         handle.stop().await;
         let (total, passed, latency_ms) = consumer.await.unwrap();
-        (stats, wall, cpu_self, cpu_server, machine, total, passed, latency_ms)
+        (stats, counts, wall, cpu_self, cpu_server, machine, total, passed, latency_ms)
     });
-    let (stats, wall, cpu_self, cpu_server, machine, total, passed, latency_ms) = report;
+    let (stats, counts, wall, cpu_self, cpu_server, machine, total, passed, latency_ms) = report;
     let server_rss = max_rss_mib(&server_pid);
     drop(server.stdin.take());
     let _ = server.kill();
@@ -224,8 +267,20 @@ fn main() {
         })
     };
     let finished = stats.passed + stats.failed + stats.timed_out;
+    let path = match (options.syn, stats.tcp_half_open) {
+        (false, _) => "connect",
+        (true, true) => "syn",
+        (true, false) => "syn unavailable: connect",
+    };
+    let half_open = counts.map_or_else(
+        || "-".to_string(),
+        |c| format!("{} SYNs sent, {} SYN-ACKs, {} RSTs, {} late", c.sent, c.syn_acks, c.resets, c.unmatched),
+    );
+    let prober_rss = max_rss_mib("self");
     let rows = [
-        ("targets", format!("{}", options.targets)),
+        ("targets", format!("{} ({addresses} addresses × {} ports)", options.targets, options.ports)),
+        ("tcp path", format!("{path} (half-open runs {}, connect runs {})", stats.tcp_half_open_runs, stats.tcp_connect_runs)),
+        ("half-open packets", half_open),
         ("interval / timeout", format!("{} ms / {} ms", options.interval_ms, options.timeout_ms)),
         ("concurrency limit", format!("{} (max in flight seen {})", options.concurrency, stats.in_flight_max)),
         ("duration", format!("{wall:.1} s")),
@@ -242,7 +297,8 @@ fn main() {
         ),
         ("listeners CPU %", format!("{:.1} of {} cores", cpu_server * 100.0 / wall / cores(), cores())),
         ("machine CPU busy %", format!("{machine:.1} (all processes, softirq included)")),
-        ("prober max RSS", format!("{:.1} MiB", max_rss_mib("self"))),
+        ("prober CPU per probe", format!("{:.1} µs", cpu_self * 1e6 / finished.max(1) as f64)),
+        ("prober max RSS", format!("{prober_rss:.1} MiB")),
         ("listeners max RSS", format!("{server_rss:.1} MiB")),
         ("fd limit", format!("{fd_limit}")),
     ];
@@ -250,4 +306,17 @@ fn main() {
     for (name, value) in rows {
         println!("| {name} | {value} |");
     }
+    // One line for bench/probe_capacity.sh's summary table.
+    println!(
+        "row: | {} | {path} | {:.0} | {:.0} | {} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {prober_rss:.1} MiB |",
+        options.targets,
+        options.targets as f64 * 1_000.0 / options.interval_ms as f64,
+        finished as f64 / wall,
+        stats.skipped,
+        if total == 0 { 0.0 } else { passed as f64 * 100.0 / total as f64 },
+        cpu_self * 100.0 / wall / cores(),
+        cpu_server * 100.0 / wall / cores(),
+        machine,
+        cpu_self * 1e6 / finished.max(1) as f64,
+    );
 }

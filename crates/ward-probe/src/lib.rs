@@ -13,7 +13,7 @@ mod result;
 pub mod scheduler;
 pub mod spec;
 
-pub use context::ProbeContext;
+pub use context::{ProbeContext, TcpPath};
 pub use kinds::probe;
 pub use result::ProbeResult;
 pub use scheduler::{LatencyHistogram, Scheduler, SchedulerConfig, SchedulerHandle, SchedulerStats};

@@ -1,13 +1,61 @@
-//! tcp: connect to `host:port`; an established connection is a pass.
+//! tcp: does `host:port` accept connections? Half-open (`syn.rs`) when the context
+//! has a raw socket and the target is an IPv4 literal; otherwise connect to it, and
+//! an established connection is a pass.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, SocketAddrV4};
+use std::sync::atomic::Ordering;
 
 use tokio::net::TcpSocket;
 
+use crate::context::ProbeContext;
 use crate::result::{bounded, fail, pass, short_io_error, ProbeResult};
 use crate::spec::ProbeSpec;
 
+/// A tcp check the way `context` runs them (`TcpPath`).
+pub async fn probe_tcp_in(spec: &ProbeSpec, context: &ProbeContext) -> ProbeResult {
+    probe_tcp_parsed(spec, ipv4_literal(&spec.target), context).await
+}
+
+/// The target if it is an IPv4 unicast literal `a.b.c.d:port` with a port (what the
+/// half-open path takes). 0.0.0.0 (connect() turns it into a local address, so the
+/// reply would come from another one), broadcast, multicast and port 0 connect.
+pub(crate) fn ipv4_literal(target: &str) -> Option<SocketAddrV4> {
+    match target.parse::<SocketAddr>() {
+        Ok(SocketAddr::V4(address))
+            if address.port() != 0 && !address.ip().is_unspecified() && !address.ip().is_broadcast() && !address.ip().is_multicast() =>
+        {
+            Some(address)
+        }
+        _ => None,
+    }
+}
+
+/// `probe_tcp_in` with the target already parsed (the scheduler parses once per inventory).
+pub(crate) async fn probe_tcp_parsed(spec: &ProbeSpec, ipv4: Option<SocketAddrV4>, context: &ProbeContext) -> ProbeResult {
+    let tcp = &context.tcp;
+    if let Some(prober) = &tcp.half_open {
+        match ipv4 {
+            Some(target) => {
+                if let Some(pending) = prober.start(target) {
+                    tcp.half_open_runs.fetch_add(1, Ordering::Relaxed);
+                    return bounded(spec.timeout, pending.verdict(spec.timeout)).await;
+                }
+            }
+            None => {
+                if !tcp.fallback_logged.swap(true, Ordering::Relaxed) {
+                    tracing::debug!(target = %spec.target, "half-open tcp checks take IPv4 unicast literals only: this target (and any other name, IPv6 or special address) connects");
+                }
+            }
+        }
+    }
+    tcp.connect_runs.fetch_add(1, Ordering::Relaxed);
+    // Boxed: name resolution and connect() make a large future, which would make
+    // every half-open run's task as large.
+    Box::pin(probe_tcp(spec)).await
+}
+
+/// A tcp check by `connect()`, whatever the context.
 pub async fn probe_tcp(spec: &ProbeSpec) -> ProbeResult {
     bounded(spec.timeout, async { connect_verdict(&spec.target).await.map_or_else(fail, |_| pass()) }).await
 }

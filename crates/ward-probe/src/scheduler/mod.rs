@@ -20,7 +20,7 @@ use ward_core::observation::Observation;
 
 pub use stats::{LatencyHistogram, SchedulerStats, KINDS, LATENCY_BOUNDS_MS};
 
-use crate::context::ProbeContext;
+use crate::context::{ProbeContext, TcpPath};
 use crate::spec::ProbeSpec;
 
 #[derive(Clone, Debug)]
@@ -34,11 +34,19 @@ pub struct SchedulerConfig {
     /// Runs started per scheduler wake-up at most before it lets other tasks in
     /// (after a long pause many probes are due at once).
     pub batch_max: usize,
+    /// How tcp checks run: half-open (SYN) where it can by default; see `TcpPath`.
+    pub tcp_path: TcpPath,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        SchedulerConfig { concurrency_max: 1024, jitter_percent: 10, http_connect_timeout: Duration::from_secs(5), batch_max: 4096 }
+        SchedulerConfig {
+            concurrency_max: 1024,
+            jitter_percent: 10,
+            http_connect_timeout: Duration::from_secs(5),
+            batch_max: 4096,
+            tcp_path: TcpPath::default(),
+        }
     }
 }
 
@@ -53,7 +61,7 @@ impl Scheduler {
         let shared = Arc::new(run::Shared {
             observer,
             sink,
-            context: ProbeContext::new(config.http_connect_timeout),
+            context: ProbeContext::new(config.http_connect_timeout).with_tcp_path(config.tcp_path),
             semaphore: Arc::new(Semaphore::new(concurrency_max)),
             concurrency_max,
             generation: RwLock::new(0),
@@ -99,8 +107,16 @@ impl SchedulerHandle {
         let _ = self.task.await;
     }
 
+    /// Packets of the half-open tcp path; `None` when tcp checks connect.
+    pub fn tcp_half_open_counts(&self) -> Option<crate::kinds::HalfOpenCounts> {
+        self.shared.context.tcp_half_open_counts()
+    }
+
     pub fn stats(&self) -> SchedulerStats {
         let in_flight = self.shared.concurrency_max - self.shared.semaphore.available_permits();
-        self.shared.stats.snapshot(in_flight as u64)
+        let mut stats = self.shared.stats.snapshot(in_flight as u64);
+        stats.tcp_half_open = self.shared.context.tcp_half_open();
+        (stats.tcp_half_open_runs, stats.tcp_connect_runs) = self.shared.context.tcp_runs();
+        stats
     }
 }

@@ -44,6 +44,11 @@ pub struct SchedulerStats {
     pub probes: u64,
     /// Latency of finished runs, per check kind, in `KINDS` order.
     pub latency: Vec<(CheckKind, LatencyHistogram)>,
+    /// Whether tcp checks to IPv4 addresses run half-open (a raw socket is open).
+    pub tcp_half_open: bool,
+    /// tcp runs started half-open, and by `connect()` (names, IPv6, no raw socket).
+    pub tcp_half_open_runs: u64,
+    pub tcp_connect_runs: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -144,6 +149,7 @@ impl Stats {
                     (kind, LatencyHistogram { counts: histogram.counts.each_ref().map(load), sum_us: load(&histogram.sum_us) })
                 })
                 .collect(),
+            ..SchedulerStats::default()
         }
     }
 }
