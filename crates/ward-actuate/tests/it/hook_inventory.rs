@@ -152,11 +152,11 @@ fn fields_of_other_kinds_and_unknown_kinds_are_named() {
     let e = error(
         &with("kind = \"postgres\"\ndsn", "kind = \"exec\"\ncommand = [\"/bin/true\"]\ndsn"),
         "hook[pg].dsn",
-        "dsn applies to postgres hooks, not exec",
+        "dsn applies to postgres or mysql hooks, not exec",
     );
-    assert_eq!(e.hint, "remove dsn, or set kind = \"postgres\"");
+    assert_eq!(e.hint, "remove dsn, or set kind = \"postgres\" or \"mysql\"");
     let e = error(&with("kind = \"postgres\"\ndsn", "kind = \"postgresql\"\ndsn"), "hook[pg].kind", "unknown value \"postgresql\"");
-    assert_eq!(e.hint, "valid values: exec, http, postgres, haproxy");
+    assert_eq!(e.hint, "valid values: exec, http, postgres, haproxy, mysql");
     let e = error(
         &with("services = [\"main\"]", "services = [\"main\"]\ncommand = [\"/bin/stonith\"]"),
         "hook[pg].command",
