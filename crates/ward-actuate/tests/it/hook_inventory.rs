@@ -29,6 +29,8 @@ fn the_documented_block_loads() {
     assert_eq!(pg.timeout_ms, 30_000);
     let haproxy = snapshot.hook(snapshot.hook_id("haproxy").unwrap());
     assert_eq!(haproxy.kind, HookKind::Haproxy { socket: "/run/haproxy/admin.sock".into(), backend: "pg_rw".into() });
+    let mysql = snapshot.hook(snapshot.hook_id("mysql").unwrap());
+    assert_eq!(mysql.kind, HookKind::Mysql { dsn: "mysql://ward:secret@{address}".into() });
 }
 
 const BASE: &str = r#"
