@@ -93,7 +93,9 @@ async fn run(hook: &Hook, request: &JobRequest, ctx: &StepContext, client: &reqw
         HookKind::Exec { command } => exec_hook::run(hook, command, &payload, deadline).await,
         HookKind::Http { url } => http_hook::run(hook, url, &payload, deadline, client).await,
         HookKind::Haproxy { socket, backend } => haproxy_hook::run(hook, socket, backend, &named, request.step, deadline).await,
-        HookKind::Postgres { .. } | HookKind::Mysql { .. } => StepResult::failed("internal error: postgres and mysql hooks are dispatched above"),
+        HookKind::Postgres { .. } | HookKind::Mysql { .. } => {
+            StepResult::failed("internal error: postgres and mysql hooks are dispatched above")
+        }
     }
 }
 

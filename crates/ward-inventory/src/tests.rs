@@ -209,7 +209,11 @@ fn replication_repair_names_a_hook_that_can_restart_replication() {
     let e = assert_error(&rep("pg", pg), "node[n1].replication.repair", "a postgres hook, which cannot restart replication");
     assert!(e.hint.contains("kind \"mysql\""), "{}", e.hint);
     assert_error(&rep("mysql", &mysql.replace("mysql://", "postgresql://")), "hook[mysql].dsn", "is not a MySQL URL");
-    assert_error(&with("kind = \"http\"\nurl = \"http://127.0.0.1/x\"", "kind = \"mysql\"\ndsn = \"mysql://u@{address}\""), "hook[api].kind", "only repairs replication");
+    assert_error(
+        &with("kind = \"http\"\nurl = \"http://127.0.0.1/x\"", "kind = \"mysql\"\ndsn = \"mysql://u@{address}\""),
+        "hook[api].kind",
+        "only repairs replication",
+    );
 }
 
 #[test]

@@ -42,7 +42,10 @@ impl Engine {
             };
             let Some(since) = self.replication_bad_since.get(index).copied().flatten() else { continue };
             let stopped_ms = now_ms.saturating_sub(since);
-            if stopped_ms < REPAIR_AFTER_MS || self.repair_in_flight(&name) || self.last_repair_ms(&name).is_some_and(|at| now_ms < at + REPAIR_COOLDOWN_MS) {
+            if stopped_ms < REPAIR_AFTER_MS
+                || self.repair_in_flight(&name)
+                || self.last_repair_ms(&name).is_some_and(|at| now_ms < at + REPAIR_COOLDOWN_MS)
+            {
                 continue;
             }
             wanted.push(Wanted {
@@ -221,7 +224,10 @@ mod tests {
         db.running = true;
         db.run_ms(20 * 60_000);
         assert!(db.started.is_empty());
-        assert!(db.journal.iter().any(|r| matches!(&r.event, JournalEvent::Health { node, status, .. } if node == "db2" && status == "replication-healthy")));
+        assert!(db
+            .journal
+            .iter()
+            .any(|r| matches!(&r.event, JournalEvent::Health { node, status, .. } if node == "db2" && status == "replication-healthy")));
         assert!(db.engine.alerts().iter().all(|a| a.cause != "replication:db2" || a.resolved_ms.is_some()));
     }
 
@@ -261,7 +267,12 @@ mod tests {
         db.engine
             .command(
                 db.now_ms,
-                Command::Hold { target: HoldTarget::Node("db2".into()), author: "alice".into(), reason: "rebuilding".into(), until_ms: None },
+                Command::Hold {
+                    target: HoldTarget::Node("db2".into()),
+                    author: "alice".into(),
+                    reason: "rebuilding".into(),
+                    until_ms: None,
+                },
             )
             .expect("hold");
         db.running = false;

@@ -229,7 +229,10 @@ pub fn foreign_fields(sink: &mut Sink, path: &str, kind: &str, raw: &RawHook) {
                 span,
                 format!("{path}.{field}"),
                 format!("{field} applies to {owner} hooks, not {kind}"),
-                format!("remove {field}, or set kind = {}", owner.split(" or ").map(|o| format!("\"{o}\"")).collect::<Vec<_>>().join(" or ")),
+                format!(
+                    "remove {field}, or set kind = {}",
+                    owner.split(" or ").map(|o| format!("\"{o}\"")).collect::<Vec<_>>().join(" or ")
+                ),
             );
         }
     }

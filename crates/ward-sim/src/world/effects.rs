@@ -210,8 +210,10 @@ impl World {
         if !self.nodes[i].alive {
             return Err(StepResult::fail(format!("{node} is down: cannot restart its replication")));
         }
-        let replica =
-            self.replicas.get_mut(&i).ok_or_else(|| StepResult::fail(format!("the simulator has no repair for {node}: it does not replicate")))?;
+        let replica = self
+            .replicas
+            .get_mut(&i)
+            .ok_or_else(|| StepResult::fail(format!("the simulator has no repair for {node}: it does not replicate")))?;
         replica.running = true;
         replica.last_error = None;
         self.dirty = true;

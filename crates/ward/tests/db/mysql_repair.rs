@@ -37,9 +37,7 @@ fn slave_status() -> (String, String, String) {
         .output()
         .expect("mariadb");
     let text = String::from_utf8_lossy(&output.stdout).to_string();
-    let field = |name: &str| {
-        text.lines().find_map(|l| l.trim().strip_prefix(&format!("{name}: ")).map(str::to_string)).unwrap_or_default()
-    };
+    let field = |name: &str| text.lines().find_map(|l| l.trim().strip_prefix(&format!("{name}: ")).map(str::to_string)).unwrap_or_default();
     (field("Slave_IO_Running"), field("Slave_SQL_Running"), field("Last_IO_Error"))
 }
 
@@ -103,11 +101,8 @@ kind = "log"
 }
 
 fn repair_records(journal: &[Value]) -> Vec<&Value> {
-    let jobs: Vec<u64> = journal
-        .iter()
-        .filter(|r| r["type"] == "decision" && r["action"]["kind"] == "repair")
-        .filter_map(|r| r["job"].as_u64())
-        .collect();
+    let jobs: Vec<u64> =
+        journal.iter().filter(|r| r["type"] == "decision" && r["action"]["kind"] == "repair").filter_map(|r| r["job"].as_u64()).collect();
     journal.iter().filter(|r| r["job"].as_u64().is_some_and(|j| jobs.contains(&j)) || r["action"]["kind"] == "repair").collect()
 }
 
@@ -184,7 +179,11 @@ async fn a_stopped_io_thread_is_restarted_by_ward_after_thirty_seconds() {
     loop {
         let journal = ward.journal().await;
         let last_seq = |status: &str| {
-            journal.iter().filter(|r| r["type"] == "health" && r["node"] == "my-replica" && r["status"] == status).filter_map(|r| r["seq"].as_u64()).max()
+            journal
+                .iter()
+                .filter(|r| r["type"] == "health" && r["node"] == "my-replica" && r["status"] == status)
+                .filter_map(|r| r["seq"].as_u64())
+                .max()
         };
         let healthy_again = last_seq("replication-healthy") > last_seq("replication-broken");
         if healthy_again && ward.node("my-replica").await.to_string().contains("healthy") {
