@@ -16,6 +16,7 @@ mod exec_hook;
 mod haproxy_hook;
 mod http;
 mod http_hook;
+mod mysql_hook;
 mod notify;
 mod postgres_hook;
 mod preview;

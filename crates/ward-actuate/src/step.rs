@@ -13,7 +13,7 @@ use ward_core::inventory::{Hook, HookKind, Snapshot};
 use ward_core::journal::{JobStep, NamedAction};
 
 use crate::wire::StepPayload;
-use crate::{exec_hook, haproxy_hook, http_hook, postgres_hook};
+use crate::{exec_hook, haproxy_hook, http_hook, mysql_hook, postgres_hook};
 
 /// What a step needs to know about the process running it. Kept minimal on purpose.
 #[derive(Clone, Debug)]
@@ -61,6 +61,15 @@ async fn run(hook: &Hook, request: &JobRequest, ctx: &StepContext, client: &reqw
         let payload = StepPayload::new(request, &request.named, &ctx.controller);
         return postgres_hook::run(hook, dsn, fence_command.as_deref(), request, &payload, &ctx.snapshot, deadline).await;
     }
+    if let HookKind::Mysql { dsn } = &hook.kind {
+        if request.step == JobStep::Verify {
+            return StepResult::failed("verify is not a hook step: the daemon verifies with the service's probes");
+        }
+        let Some(deadline) = deadline_of(request) else {
+            return StepResult::failed("the step's deadline had passed before it could start");
+        };
+        return mysql_hook::run(hook, dsn, &request.named, request.step, &ctx.snapshot, deadline).await;
+    }
     let named = match request.step {
         JobStep::Apply | JobStep::Preview => request.named.clone(),
         JobStep::Rollback => match undo(request) {
@@ -84,7 +93,9 @@ async fn run(hook: &Hook, request: &JobRequest, ctx: &StepContext, client: &reqw
         HookKind::Exec { command } => exec_hook::run(hook, command, &payload, deadline).await,
         HookKind::Http { url } => http_hook::run(hook, url, &payload, deadline, client).await,
         HookKind::Haproxy { socket, backend } => haproxy_hook::run(hook, socket, backend, &named, request.step, deadline).await,
-        HookKind::Postgres { .. } => StepResult::failed("internal error: postgres hooks are dispatched above"),
+        HookKind::Postgres { .. } | HookKind::Mysql { .. } => {
+            StepResult::failed("internal error: postgres and mysql hooks are dispatched above")
+        }
     }
 }
 

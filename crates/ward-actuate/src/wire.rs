@@ -43,7 +43,8 @@ pub struct StepPayload {
 /// An action with names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionPayload {
-    /// `move_vip`, `set_dns_targets`, `fence`, `promote`, `sync`, `maintain`.
+    /// `move_vip`, `set_dns_targets`, `fence`, `promote`, `sync`, `maintain`, `repair`
+    /// (`from`: the node; `detail`: the operation, e.g. `restart_replication`).
     pub kind: String,
     pub service: Option<String>,
     /// Nodes losing the traffic or role (for `fence`, the node to fence; for `maintain`, the batch).
@@ -101,6 +102,7 @@ impl StepPayload {
     /// | `WARD_DETAIL` | words for people |
     /// | `WARD_CONTROLLER` | the controller's identity |
     /// | `WARD_NODES`, `WARD_OPERATION`, `WARD_ROLLOUT`, `WARD_BATCH` | rolling maintenance only (unset otherwise) |
+    /// | `WARD_NODES`, `WARD_OPERATION` | also for `repair`: the node and the operation (`restart_replication`) |
     pub fn env(&self) -> Vec<(&'static str, String)> {
         let action = &self.action;
         let mut env = vec![
@@ -121,6 +123,9 @@ impl StepPayload {
             env.push(("WARD_OPERATION", rollout.operation.clone()));
             env.push(("WARD_ROLLOUT", rollout.rollout.to_string()));
             env.push(("WARD_BATCH", rollout.batch.to_string()));
+        } else if action.kind == "repair" {
+            env.push(("WARD_NODES", action.from.join(",")));
+            env.push(("WARD_OPERATION", action.detail.clone()));
         }
         env
     }

@@ -31,7 +31,14 @@ pub enum Action {
     Sync { service: ServiceId, from: NodeId, to: NodeId, preview: SyncPreview },
     /// One batch of a rolling maintenance (e.g. reboot), verified before the next.
     Maintain { rollout: u32, batch: u32, nodes: Vec<NodeId>, operation: String },
+    /// Repair something on one node through its replication's `repair` hook
+    /// (`restart_replication`: seed 000's `STOP SLAVE; START SLAVE`). Not a move:
+    /// no traffic or role changes hands, so it has no budget and no rollback.
+    Repair { node: NodeId, operation: String },
 }
+
+/// The one repair Ward knows: restart a replica's stopped replication.
+pub const RESTART_REPLICATION: &str = "restart_replication";
 
 impl Action {
     pub fn service(&self) -> Option<ServiceId> {
@@ -41,7 +48,7 @@ impl Action {
             | Action::Fence { service, .. }
             | Action::Promote { service, .. }
             | Action::Sync { service, .. } => Some(*service),
-            Action::Maintain { .. } => None,
+            Action::Maintain { .. } | Action::Repair { .. } => None,
         }
     }
 
@@ -58,6 +65,7 @@ impl Action {
             Action::Promote { .. } => "promote",
             Action::Sync { .. } => "sync",
             Action::Maintain { .. } => "maintain",
+            Action::Repair { .. } => "repair",
         }
     }
 
@@ -67,7 +75,7 @@ impl Action {
             Action::MoveVip { to, .. } | Action::Promote { to, .. } => vec![*to],
             Action::SetDnsTargets { from, to, .. } => to.iter().filter(|n| !from.contains(n)).copied().collect(),
             Action::Sync { to, .. } => vec![*to],
-            Action::Fence { .. } | Action::Maintain { .. } => Vec::new(),
+            Action::Fence { .. } | Action::Maintain { .. } | Action::Repair { .. } => Vec::new(),
         }
     }
 
@@ -79,6 +87,15 @@ impl Action {
             Action::Fence { node, .. } => vec![*node],
             Action::Sync { from, .. } => vec![*from],
             Action::Maintain { nodes, .. } => nodes.clone(),
+            Action::Repair { .. } => Vec::new(),
+        }
+    }
+
+    /// The node an action works on without moving anything to or from it (a repair).
+    pub fn repaired_node(&self) -> Option<NodeId> {
+        match self {
+            Action::Repair { node, .. } => Some(*node),
+            _ => None,
         }
     }
 }
@@ -102,6 +119,8 @@ pub enum Cause {
     Operator { author: String },
     /// The primary service this one follows has a new writable node.
     PrimaryMoved { primary: ServiceId, node: NodeId },
+    /// A node's replication has stopped with an error (seed 000: the IO thread).
+    ReplicationStopped { node: NodeId, error: String },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -34,7 +34,7 @@ fn cluster() -> Arc<Snapshot> {
     b.check_mut(check).timeout_ms = 200;
     b.check_mut(check).timeout_fall = 8;
     for &standby in &nodes[1..] {
-        b.node_mut(standby).replication = Some(Replication { source: PG1, lag_max_ms: 10_000, check });
+        b.node_mut(standby).replication = Some(Replication { source: PG1, lag_max_ms: 10_000, check, repair: None });
     }
     let main = b.service("pg-main", ServiceKind::Primary, "pg-main", &nodes, &[PG1]);
     b.service_mut(main).fence = FenceMode::ReadOnly;

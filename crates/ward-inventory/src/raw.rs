@@ -90,6 +90,8 @@ pub struct RawReplication {
     pub source: Text,
     pub lag_max: Text,
     pub check: Text,
+    /// The hook that may restart this node's replication when it stopped.
+    pub repair: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,7 +117,7 @@ pub struct RawHook {
     pub kind: Text,
     pub url: Option<Text>,
     pub command: Option<Spanned<Vec<String>>>,
-    /// postgres: the connection string, rendered per node (`{address}`, `{node}`).
+    /// postgres, mysql: the connection string, rendered per node (`{address}`, `{node}`).
     pub dsn: Option<Text>,
     /// postgres: how to fence a node when the service's fence is `stop` or `hook`.
     pub fence_command: Option<Spanned<Vec<String>>>,

@@ -76,7 +76,7 @@ pub fn resolve(doc: &RawDoc, sink: &mut Sink) -> (Resolved, AllNames) {
         }
     }
     let policy = policy(doc, &names, observers.len(), sink);
-    let nodes = doc.nodes.iter().map(|item| node(item, &names, sink)).collect();
+    let nodes = doc.nodes.iter().map(|item| node(item, doc, &names, sink)).collect();
     let checks = doc.checks.iter().map(|item| check(item, doc, &names, sink)).collect();
     let hooks = doc.hooks.iter().map(|item| hook(item, doc, &names, &policy, sink)).collect();
     let routes = doc.routes.iter().map(|item| route(item, &names, sink)).collect();
@@ -160,7 +160,7 @@ fn policy(doc: &RawDoc, names: &AllNames, observers: usize, sink: &mut Sink) -> 
     p
 }
 
-fn node(item: &Item<RawNode>, names: &AllNames, sink: &mut Sink) -> Option<Node> {
+fn node(item: &Item<RawNode>, doc: &RawDoc, names: &AllNames, sink: &mut Sink) -> Option<Node> {
     let raw = item.raw.as_ref()?;
     let path = item.path();
     let site = names.sites.resolve(&raw.site, &format!("{path}.site"), sink).unwrap_or(0);
@@ -195,7 +195,12 @@ fn node(item: &Item<RawNode>, names: &AllNames, sink: &mut Sink) -> Option<Node>
         }
         let lag_max_ms = positive_duration(sink, &format!("{field}.lag_max"), &Some(r.get_ref().lag_max.clone()), 0);
         let check = names.checks.resolve(&r.get_ref().check, &format!("{field}.check"), sink).unwrap_or(0);
-        Replication { source: NodeId(source as u32), lag_max_ms, check: CheckId(check as u32) }
+        let repair = r.get_ref().repair.as_ref().and_then(|hook| {
+            let index = names.hooks.resolve(hook, &format!("{field}.repair"), sink)?;
+            hook_kinds::check_repair_hook(sink, &format!("{field}.repair"), hook, doc.hooks.get(index).and_then(|i| i.raw.as_ref()));
+            Some(HookId(index as u32))
+        });
+        Replication { source: NodeId(source as u32), lag_max_ms, check: CheckId(check as u32), repair }
     });
     let disk_check =
         raw.disk_check.as_ref().map(|c| CheckId(names.checks.resolve(c, &format!("{path}.disk_check"), sink).unwrap_or(0) as u32));
@@ -292,6 +297,7 @@ fn hook(item: &Item<RawHook>, doc: &RawDoc, names: &AllNames, policy: &Policy, s
             "http" => HookKind::Http { url },
             "postgres" => hook_kinds::postgres(sink, &path, raw, doc),
             "haproxy" => hook_kinds::haproxy(sink, &path, raw, doc),
+            "mysql" => hook_kinds::mysql(sink, &path, raw, doc),
             _ => HookKind::Exec { command },
         }
     });

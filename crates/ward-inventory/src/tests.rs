@@ -184,6 +184,39 @@ fn replication_references_resolve_and_its_check_runs_on_the_node() {
 }
 
 #[test]
+fn replication_repair_names_a_hook_that_can_restart_replication() {
+    let rep = |repair: &str, hooks: &str| {
+        let text = with(
+            "labels = { role = \"web\" }\n\n[[node]]",
+            &format!(
+                "labels = {{ role = \"web\" }}\nreplication = {{ source = \"n2\", lag_max = \"30s\", check = \"http\", repair = \"{repair}\" }}\n\n[[node]]"
+            ),
+        );
+        format!("{text}{hooks}")
+    };
+    let mysql = "\n[[hook]]\nname = \"mysql\"\nkind = \"mysql\"\ndsn = \"mysql://ward:secret@{address}\"\n";
+    let snapshot = load("t.toml", &rep("mysql", mysql)).unwrap_or_else(|e| panic!("{}", render(&e)));
+    let n1 = snapshot.node(snapshot.node_id("n1").unwrap());
+    let hook = n1.replication.as_ref().and_then(|r| r.repair).expect("repair hook");
+    assert_eq!(snapshot.hook(hook).kind, ward_core::inventory::HookKind::Mysql { dsn: "mysql://ward:secret@{address}".into() });
+    // An exec or http hook may repair too (it gets WARD_ACTION=repair).
+    load("t.toml", &rep("api", "")).unwrap_or_else(|e| panic!("{}", render(&e)));
+    let e = assert_error(&rep("mysqll", mysql), "node[n1].replication.repair", "hook \"mysqll\" does not exist");
+    assert!(e.hint.contains("mysql"), "{}", e.hint);
+    let e = assert_error(&rep("mysql", &mysql.replace("{address}", "db")), "hook[mysql].dsn", "neither {address} nor {node}");
+    assert!(e.line > 0 && e.column > 0);
+    let pg = "\n[[hook]]\nname = \"pg\"\nkind = \"postgres\"\ndsn = \"postgresql://u@{address}/postgres\"\n";
+    let e = assert_error(&rep("pg", pg), "node[n1].replication.repair", "a postgres hook, which cannot restart replication");
+    assert!(e.hint.contains("kind \"mysql\""), "{}", e.hint);
+    assert_error(&rep("mysql", &mysql.replace("mysql://", "postgresql://")), "hook[mysql].dsn", "is not a MySQL URL");
+    assert_error(
+        &with("kind = \"http\"\nurl = \"http://127.0.0.1/x\"", "kind = \"mysql\"\ndsn = \"mysql://u@{address}\""),
+        "hook[api].kind",
+        "only repairs replication",
+    );
+}
+
+#[test]
 fn seed_004_hook_naming_a_renamed_service_is_rejected() {
     let text = with("services = [\"svc\"]", "services = [\"gw\"]");
     let e = assert_error(&text, "hook[api].services", "service \"gw\" does not exist");

@@ -35,7 +35,7 @@ fn inventory(hash: &str, drop_vip_candidate: bool) -> Arc<Snapshot> {
     let up = b.check("up", CheckKind::Tcp, &[web_a, web_b, db_a, db_b, db_c, lb], 2, 2);
     let repl = b.check("repl", CheckKind::Postgres, &[db_b, db_c], 1, 2);
     for db in [db_b, db_c] {
-        b.node_mut(db).replication = Some(Replication { source: db_a, lag_max_ms: 30_000, check: repl });
+        b.node_mut(db).replication = Some(Replication { source: db_a, lag_max_ms: 30_000, check: repl, repair: None });
     }
     b.service("web", ServiceKind::Dns, "web", &[web_a, web_b], &[web_a, web_b]);
     let vip_candidates: Vec<_> = if drop_vip_candidate { vec![web_b, lb] } else { vec![lb, web_a, web_b] };

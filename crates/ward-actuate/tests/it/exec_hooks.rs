@@ -163,6 +163,46 @@ async fn rollout_batches_get_nodes_and_operation() {
     );
 }
 
+/// A repair (issue 4) reaches an exec hook with the node and the operation.
+fn repair(step: JobStep) -> ward_core::engine::JobRequest {
+    let mut request = move_vip(step);
+    request.action = Action::Repair { node: NodeId(1), operation: "restart_replication".into() };
+    request.named.kind = "repair".into();
+    request.named.service = None;
+    request.named.from = vec!["db2".into()];
+    request.named.to.clear();
+    request.named.detail = "restart_replication".into();
+    request
+}
+
+#[tokio::test]
+async fn repairs_get_the_node_and_operation_and_have_no_rollback() {
+    let dir = scratch();
+    let outcome = Actuators::new().unwrap().run_step(&exec_hook("ok.sh", dir.path(), 10_000), &repair(JobStep::Apply), &ctx()).await;
+    assert!(outcome.ok, "{outcome:?}");
+    let env = env_of(dir.path().join("env"));
+    assert_eq!(env["WARD_ACTION"], "repair");
+    assert_eq!(env["WARD_NODES"], "db2");
+    assert_eq!(env["WARD_FROM"], "db2");
+    assert_eq!(env["WARD_OPERATION"], "restart_replication");
+    assert!(!env.contains_key("WARD_ROLLOUT"));
+    let dir = scratch();
+    let outcome = Actuators::new().unwrap().run_step(&exec_hook("ok.sh", dir.path(), 10_000), &repair(JobStep::Rollback), &ctx()).await;
+    assert!(!outcome.ok && outcome.message.contains("cannot be rolled back"), "{}", outcome.message);
+}
+
+#[tokio::test]
+async fn a_mysql_hook_only_repairs() {
+    let mysql = hook(HookKind::Mysql { dsn: "mysql://ward:ward@{address}".into() }, 5_000, 1);
+    let outcome = Actuators::new().unwrap().run_step(&mysql, &move_vip(JobStep::Apply), &ctx()).await;
+    assert!(!outcome.ok && outcome.message.contains("a mysql hook only restarts replication"), "{}", outcome.message);
+    let outcome = Actuators::new().unwrap().run_step(&mysql, &repair(JobStep::Rollback), &ctx()).await;
+    assert!(!outcome.ok && outcome.message.contains("a repair has no rollback"), "{}", outcome.message);
+    // db2 is not in this (empty) inventory: a sentence, not a connection attempt.
+    let outcome = Actuators::new().unwrap().run_step(&mysql, &repair(JobStep::Apply), &ctx()).await;
+    assert!(!outcome.ok && outcome.message.contains("node db2 is not in inventory"), "{}", outcome.message);
+}
+
 #[tokio::test]
 async fn preview_json_is_parsed_and_garbage_is_a_failure() {
     let dir = scratch();

@@ -29,6 +29,8 @@ fn the_documented_block_loads() {
     assert_eq!(pg.timeout_ms, 30_000);
     let haproxy = snapshot.hook(snapshot.hook_id("haproxy").unwrap());
     assert_eq!(haproxy.kind, HookKind::Haproxy { socket: "/run/haproxy/admin.sock".into(), backend: "pg_rw".into() });
+    let mysql = snapshot.hook(snapshot.hook_id("mysql").unwrap());
+    assert_eq!(mysql.kind, HookKind::Mysql { dsn: "mysql://ward:secret@{address}".into() });
 }
 
 const BASE: &str = r#"
@@ -152,11 +154,11 @@ fn fields_of_other_kinds_and_unknown_kinds_are_named() {
     let e = error(
         &with("kind = \"postgres\"\ndsn", "kind = \"exec\"\ncommand = [\"/bin/true\"]\ndsn"),
         "hook[pg].dsn",
-        "dsn applies to postgres hooks, not exec",
+        "dsn applies to postgres or mysql hooks, not exec",
     );
-    assert_eq!(e.hint, "remove dsn, or set kind = \"postgres\"");
+    assert_eq!(e.hint, "remove dsn, or set kind = \"postgres\" or \"mysql\"");
     let e = error(&with("kind = \"postgres\"\ndsn", "kind = \"postgresql\"\ndsn"), "hook[pg].kind", "unknown value \"postgresql\"");
-    assert_eq!(e.hint, "valid values: exec, http, postgres, haproxy");
+    assert_eq!(e.hint, "valid values: exec, http, postgres, haproxy, mysql");
     let e = error(
         &with("services = [\"main\"]", "services = [\"main\"]\ncommand = [\"/bin/stonith\"]"),
         "hook[pg].command",

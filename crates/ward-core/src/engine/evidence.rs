@@ -14,6 +14,7 @@ const OBSERVATIONS_SHOWN_MAX: usize = 24;
 impl Engine {
     pub(crate) fn evidence(&self, now_ms: TimeMs, action: &Action) -> Evidence {
         let mut nodes: Vec<NodeId> = action.sources();
+        nodes.extend(action.repaired_node());
         for node in action.destinations() {
             if !nodes.contains(&node) {
                 nodes.push(node);

@@ -107,6 +107,7 @@ impl Engine {
     fn hook_of(&self, action: &Action) -> HookId {
         match action {
             Action::Maintain { operation, .. } => self.snapshot.hook_id(operation).unwrap_or(HookId(0)),
+            Action::Repair { node, .. } => self.snapshot.node(*node).replication.as_ref().and_then(|r| r.repair).unwrap_or(HookId(0)),
             other => other.service().map(|s| self.snapshot.service(s).actuator).unwrap_or(HookId(0)),
         }
     }
@@ -233,7 +234,11 @@ impl Engine {
                     self.jobs.retry_at.insert(job, now_ms + backoff_ms);
                 } else {
                     self.finish_job(now_ms, job, JobEnd::Failed, format!("{what} failed after {attempt} attempt(s): {message}"));
-                    self.alert_job_failure(now_ms, &action, format!("{what} failed: {message}"));
+                    if let Action::Repair { node, .. } = &action {
+                        self.on_repair_failed(now_ms, *node, &message);
+                    } else {
+                        self.alert_job_failure(now_ms, &action, format!("{what} failed: {message}"));
+                    }
                 }
             }
             (JobStep::Verify, true) => {
@@ -299,7 +304,8 @@ impl Engine {
     fn needs_verification(&self, action: &Action) -> bool {
         match action {
             Action::Maintain { .. } => true,
-            Action::Fence { .. } | Action::Sync { .. } => false,
+            // A repair's hook waits until replication runs again; the probes confirm it.
+            Action::Fence { .. } | Action::Sync { .. } | Action::Repair { .. } => false,
             other => other.service().is_some_and(|s| !self.snapshot.service(s).verify.is_empty()),
         }
     }
@@ -389,7 +395,17 @@ impl Engine {
         for (job, decision, step, attempt, action, waited_ms) in expired {
             let message = format!("no answer within {}", human_duration(waited_ms));
             self.record(now_ms, JournalEvent::JobStepDone { job, step, ok: false, message: message.clone() });
-            if step == JobStep::Apply {
+            if step == JobStep::Apply && matches!(action, Action::Repair { .. }) {
+                // A repair is not verified by a step: the probes will show whether
+                // replication runs again. Unanswered counts as failed (no retry
+                // within the cooldown; the alert stays).
+                self.jobs.retry_at.remove(&job);
+                let what = self.describe(&action);
+                self.finish_job(now_ms, job, JobEnd::Failed, format!("{what} got no answer: {message}"));
+                if let Action::Repair { node, .. } = &action {
+                    self.on_repair_failed(now_ms, *node, &message);
+                }
+            } else if step == JobStep::Apply {
                 // It may or may not have happened: verify before anything else.
                 self.jobs.unanswered.insert(job);
                 self.start_step(now_ms, job, decision, &action, JobStep::Verify, attempt + 1);
@@ -447,6 +463,9 @@ impl Engine {
                 // then verify (`check_job_deadlines`), so the answer is not a guess.
                 (JobStep::Apply, None) | (JobStep::Rollback, None) => {}
                 (JobStep::Verify, _) => self.start_step(now_ms, state.id, state.decision, &action, JobStep::Verify, state.attempt + 1),
+                (JobStep::Apply, Some(true)) if !self.needs_verification(&action) => {
+                    self.finish_job(now_ms, state.id, JobEnd::Succeeded, format!("{} done", self.describe(&action)))
+                }
                 (JobStep::Apply, Some(true)) => self.start_step(now_ms, state.id, state.decision, &action, JobStep::Verify, 1),
                 (JobStep::Apply, Some(false)) => self.finish_job(
                     now_ms,
@@ -479,6 +498,10 @@ impl Engine {
             Action::Promote { .. } => format!("promoting {} to primary of {service} (was {})", list(&named.to), list(&named.from)),
             Action::Sync { .. } => format!("syncing {service} from {} to {} ({})", list(&named.from), list(&named.to), named.detail),
             Action::Maintain { .. } => format!("{} on {}", named.detail, named.from.join(", ")),
+            Action::Repair { operation, .. } if operation == crate::action::RESTART_REPLICATION => {
+                format!("restarting replication on {}", list(&named.from))
+            }
+            Action::Repair { operation, .. } => format!("repairing {} ({operation})", list(&named.from)),
         }
     }
 

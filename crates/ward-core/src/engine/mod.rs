@@ -15,6 +15,7 @@ pub mod io;
 mod jobs;
 pub mod naming;
 mod plan;
+mod repair;
 mod rollout;
 mod tick;
 pub mod time_sanity;
@@ -80,6 +81,8 @@ pub struct Engine {
     fleet: crate::guards::FleetView,
     /// Per node: since when its replication has been unhealthy.
     replication_bad_since: Vec<Option<TimeMs>>,
+    /// Per node name: the last blocked (refused) repair, journaled once.
+    repair_blocked: std::collections::BTreeMap<String, String>,
 }
 
 impl Engine {
@@ -109,6 +112,7 @@ impl Engine {
             inventory: inventory_change::InventoryRuntime::default(),
             fleet: Default::default(),
             replication_bad_since: vec![None; snapshot.nodes().len()],
+            repair_blocked: Default::default(),
             snapshot,
         };
         let policy = engine.snapshot.policy().clone();

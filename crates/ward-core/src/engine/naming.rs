@@ -25,6 +25,7 @@ pub fn to_named(snapshot: &Snapshot, action: &Action) -> NamedAction {
             format!("{operation} (rollout {rollout}, batch {})", batch + 1),
             Some((*rollout, *batch, operation.clone())),
         ),
+        Action::Repair { node, operation } => (names(&[*node]), Vec::new(), operation.clone(), None),
     };
     NamedAction { kind: action.kind_name().to_string(), service, from, to, detail, rollout }
 }
@@ -45,6 +46,7 @@ pub fn resolve(snapshot: &Snapshot, named: &NamedAction) -> Option<Action> {
             let (rollout, batch, operation) = named.rollout.clone()?;
             Action::Maintain { rollout, batch, nodes: from, operation }
         }
+        "repair" => Action::Repair { node: *from.first()?, operation: named.detail.clone() },
         _ => return None,
     })
 }

@@ -91,6 +91,7 @@ impl Engine {
             let cause = format!("no-candidate:{}", self.snapshot.service_name(service));
             self.raise(now_ms, &cause, Severity::Page, sentence, &routes);
         }
+        wanted.extend(self.want_repairs(now_ms));
         // Each allowed move enters the budget ledger as it is decided, so the next
         // decision in this round already counts it.
         let mut announce: BTreeMap<RouteId, Vec<String>> = BTreeMap::new();
@@ -164,7 +165,14 @@ impl Engine {
                     },
                 );
                 let first_step = if wanted.preview_first { JobStep::Preview } else { JobStep::Apply };
-                let routes = wanted.action.service().map(|s| self.service_routes(s)).unwrap_or_default();
+                let routes = match (wanted.action.service(), wanted.action.repaired_node()) {
+                    (Some(s), _) => self.service_routes(s),
+                    (None, Some(node)) => {
+                        self.repair_blocked.remove(self.snapshot.node_name(node));
+                        self.node_routes(node)
+                    }
+                    (None, None) => Vec::new(),
+                };
                 let author = Self::cause_author(&wanted.cause);
                 let sentence = format!("{} ({})", self.describe(&wanted.action), wanted.summary);
                 self.create_job(now_ms, decision, job, wanted.action, first_step, author.clone());
@@ -184,7 +192,15 @@ impl Engine {
                         return None;
                     }
                     self.supersede_pending(now_ms, index, None);
-                    self.last_blocked[index] = Some(fingerprint);
+                    self.last_blocked[index] = Some(fingerprint.clone());
+                }
+                // A blocked repair (a held node) is journaled once, not every round.
+                if let Some(node) = wanted.action.repaired_node().filter(|_| automatic) {
+                    let name = self.snapshot.node_name(node).to_string();
+                    if self.repair_blocked.get(&name) == Some(&fingerprint) {
+                        return None;
+                    }
+                    self.repair_blocked.insert(name, fingerprint);
                 }
                 let decision = DecisionId(self.durable.next_decision);
                 let reasons = verdict.reasons().join(" ");
@@ -285,6 +301,9 @@ impl Engine {
             Cause::TargetsChanged => "the set of eligible targets changed".into(),
             Cause::Unplaced => "the service has no holder".into(),
             Cause::Operator { author } => format!("{author} asked for it"),
+            Cause::ReplicationStopped { node, error } => {
+                format!("replication to {} has stopped: {error}", self.snapshot.node_name(*node))
+            }
             Cause::PrimaryMoved { primary, node } => {
                 format!("{} is now the primary of {}", self.snapshot.node_name(*node), self.snapshot.service_name(*primary))
             }

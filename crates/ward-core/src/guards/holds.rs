@@ -44,6 +44,21 @@ impl Guard for Holds {
                 );
             }
         }
+        // A held node (or site) is never repaired automatically: a person is working on it.
+        if let Some(node) = proposal.action.repaired_node() {
+            if let Some(hold) = node_hold(ctx, node) {
+                return GuardVerdict::refuse(
+                    NAME,
+                    format!(
+                        "{} is held by {} on {} (\"{}\"); Ward does not repair a held node",
+                        ctx.snapshot.node_name(node),
+                        hold.author,
+                        hold.target,
+                        hold.reason
+                    ),
+                );
+            }
+        }
         // A sync may copy onto a held node; everything else may not send traffic or a role to one.
         let receiving_ok = matches!(proposal.action, Action::Sync { .. });
         for node in proposal.action.destinations() {

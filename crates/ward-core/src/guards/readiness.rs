@@ -107,7 +107,9 @@ impl Guard for CandidateReadiness {
                 }
                 (vec![*to], Role::SyncTarget)
             }
-            Action::Fence { .. } | Action::Maintain { .. } => return GuardVerdict::not_applicable(NAME, "no node receives traffic"),
+            Action::Fence { .. } | Action::Maintain { .. } | Action::Repair { .. } => {
+                return GuardVerdict::not_applicable(NAME, "no node receives traffic")
+            }
             action => (action.destinations(), Role::Serve),
         };
         for node in sources {

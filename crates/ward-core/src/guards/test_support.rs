@@ -34,7 +34,7 @@ fn build(phx_candidate: bool) -> Snapshot {
     let scl_web = b.node("scl2-web", scl, &[("role", "web")]);
     b.check("http", CheckKind::Http, &[phx_web, scl_web], 1, 1);
     let repl = b.check("repl", CheckKind::Mysql, &[scl_web], 1, 1);
-    b.node_mut(scl_web).replication = Some(Replication { source: phx_web, lag_max_ms: 30_000, check: repl });
+    b.node_mut(scl_web).replication = Some(Replication { source: phx_web, lag_max_ms: 30_000, check: repl, repair: None });
     let candidates: Vec<NodeId> = if phx_candidate { vec![phx_web, scl_web] } else { vec![scl_web] };
     b.service("web", ServiceKind::Dns, "edge", &candidates, &[phx_web]);
     b.service("gw", ServiceKind::Vip, "edge", &candidates, &[phx_web]);

@@ -228,7 +228,7 @@ fn replicated() -> (Snapshot, ProbeId) {
     let master = b.node("db-phx1", site, &[]);
     let replica = b.node("db1-scl2", site, &[]);
     let check = b.check("mysql", CheckKind::Mysql, &[master, replica], 1, 1);
-    b.node_mut(replica).replication = Some(Replication { source: master, lag_max_ms: 30_000, check });
+    b.node_mut(replica).replication = Some(Replication { source: master, lag_max_ms: 30_000, check, repair: None });
     let snap = b.build();
     let probe = snap.probe_id(replica, check).unwrap();
     (snap, probe)

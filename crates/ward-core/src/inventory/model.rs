@@ -63,6 +63,10 @@ pub struct Replication {
     pub lag_max_ms: u64,
     /// The check whose observations carry this node's replication status.
     pub check: CheckId,
+    /// The hook that may restart this node's replication when it has stopped
+    /// (`Action::Repair`); none: Ward only alerts.
+    #[serde(default)]
+    pub repair: Option<HookId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -137,6 +141,10 @@ pub enum HookKind {
     /// through its runtime API. `socket` is a unix socket path or `host:port`; the
     /// backend's server names are Ward's node names.
     Haproxy { socket: String, backend: String },
+    /// Built in (ward-actuate `mysql_hook`): repairs MySQL/MariaDB replicas over SQL
+    /// (`restart_replication`: `STOP SLAVE; START SLAVE`). `dsn` is rendered per node
+    /// like a check target (`mysql://USER:PASSWORD@{address}`).
+    Mysql { dsn: String },
 }
 
 impl HookKind {
@@ -146,6 +154,7 @@ impl HookKind {
             HookKind::Http { .. } => "http",
             HookKind::Postgres { .. } => "postgres",
             HookKind::Haproxy { .. } => "haproxy",
+            HookKind::Mysql { .. } => "mysql",
         }
     }
 }

@@ -117,6 +117,10 @@ impl InventoryBuilder {
         HookId(self.parts.hooks.len() as u32 - 1)
     }
 
+    pub fn hook_mut(&mut self, id: HookId) -> &mut Hook {
+        &mut self.parts.hooks[id.index()]
+    }
+
     pub fn service(&mut self, name: &str, kind: ServiceKind, group: &str, candidates: &[NodeId], initial: &[NodeId]) -> ServiceId {
         self.parts.services.push(Service {
             name: name.into(),

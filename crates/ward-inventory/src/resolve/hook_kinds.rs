@@ -9,7 +9,63 @@ use crate::parse::{Item, RawDoc};
 use crate::raw::{RawHook, RawService, Text};
 
 /// Every hook kind, in the order the hint lists them.
-pub const HOOK_KINDS: &[&str] = &["exec", "http", "postgres", "haproxy"];
+pub const HOOK_KINDS: &[&str] = &["exec", "http", "postgres", "haproxy", "mysql"];
+
+/// Hook kinds that can carry out a repair (`restart_replication`).
+const REPAIR_KINDS: &[&str] = &["mysql", "exec", "http"];
+
+/// A node's `replication.repair` must name a hook that can restart replication.
+pub fn check_repair_hook(sink: &mut Sink, field: &str, name: &Text, hook: Option<&RawHook>) {
+    let Some(hook) = hook else { return };
+    let kind = hook.kind.get_ref().as_str();
+    if HOOK_KINDS.contains(&kind) && !REPAIR_KINDS.contains(&kind) {
+        sink.error(
+            name.span(),
+            field,
+            format!("hook \"{}\" is a {kind} hook, which cannot restart replication", name.get_ref()),
+            "name a hook of kind \"mysql\" (dsn = \"mysql://USER:PASSWORD@{address}\"), or an exec or http hook that handles action \"repair\"",
+        );
+    }
+}
+
+pub fn mysql(sink: &mut Sink, path: &str, raw: &RawHook, doc: &RawDoc) -> HookKind {
+    let field = format!("{path}.dsn");
+    let dsn = match &raw.dsn {
+        None => {
+            sink.error(raw.kind.span(), field, "a mysql hook needs a dsn", "add dsn = \"mysql://USER:PASSWORD@{address}\"");
+            String::new()
+        }
+        Some(dsn) => {
+            let text = dsn.get_ref().trim();
+            if !text.starts_with("mysql://") {
+                sink.error(
+                    dsn.span(),
+                    field,
+                    format!("\"{text}\" is not a MySQL URL"),
+                    "use mysql://USER:PASSWORD@{address} (the port defaults to 3306; {address} may carry one)",
+                );
+            } else if !text.contains("{address}") && !text.contains("{node}") {
+                sink.error(
+                    dsn.span(),
+                    field,
+                    "the dsn names neither {address} nor {node}, so every node would get the same server",
+                    "put {address} where the host goes, e.g. mysql://USER:PASSWORD@{address}",
+                );
+            }
+            text.to_string()
+        }
+    };
+    if let Some(service) = served(raw, doc).next() {
+        let name = service.name.get_ref();
+        sink.error(
+            raw.kind.span(),
+            format!("{path}.kind"),
+            format!("a mysql hook cannot act for service \"{name}\": it only repairs replication"),
+            format!("name this hook in a node's replication.repair, and give \"{name}\" another actuator"),
+        );
+    }
+    HookKind::Mysql { dsn }
+}
 
 pub fn postgres(sink: &mut Sink, path: &str, raw: &RawHook, doc: &RawDoc) -> HookKind {
     let dsn = match &raw.dsn {
@@ -162,18 +218,21 @@ fn is_socket_address(text: &str) -> bool {
 /// Fields only one kind takes: an error for each given to another kind.
 pub fn foreign_fields(sink: &mut Sink, path: &str, kind: &str, raw: &RawHook) {
     let fields: [(&str, &str, Option<std::ops::Range<usize>>); 4] = [
-        ("dsn", "postgres", raw.dsn.as_ref().map(|t| t.span())),
+        ("dsn", "postgres or mysql", raw.dsn.as_ref().map(|t| t.span())),
         ("fence_command", "postgres", raw.fence_command.as_ref().map(|t| t.span())),
         ("socket", "haproxy", raw.socket.as_ref().map(|t| t.span())),
         ("backend", "haproxy", raw.backend.as_ref().map(|t| t.span())),
     ];
     for (field, owner, span) in fields {
-        if let Some(span) = span.filter(|_| kind != owner) {
+        if let Some(span) = span.filter(|_| !owner.split(" or ").any(|o| o == kind)) {
             sink.error(
                 span,
                 format!("{path}.{field}"),
                 format!("{field} applies to {owner} hooks, not {kind}"),
-                format!("remove {field}, or set kind = \"{owner}\""),
+                format!(
+                    "remove {field}, or set kind = {}",
+                    owner.split(" or ").map(|o| format!("\"{o}\"")).collect::<Vec<_>>().join(" or ")
+                ),
             );
         }
     }

@@ -16,6 +16,7 @@ pub enum Effect {
     Promote { service: String, from: Option<String>, to: String },
     Sync { service: String, from: String, to: String },
     Maintain { nodes: Vec<String>, operation: String },
+    Repair { node: String, operation: String },
 }
 
 impl Effect {
@@ -35,6 +36,7 @@ impl Effect {
             Action::Maintain { nodes, operation, .. } => {
                 Effect::Maintain { nodes: nodes.iter().map(|&x| n(x)).collect(), operation: operation.clone() }
             }
+            Action::Repair { node, operation } => Effect::Repair { node: n(*node), operation: operation.clone() },
         }
     }
 
@@ -50,6 +52,7 @@ impl Effect {
             Effect::Promote { .. } => "promote",
             Effect::Sync { .. } => "sync",
             Effect::Maintain { .. } => "maintain",
+            Effect::Repair { .. } => "repair",
         }
     }
 }
@@ -185,6 +188,7 @@ impl World {
                 self.dirty = true;
                 return Ok(StepResult::ok(format!("{operation} of {} done", nodes.join(", "))));
             }
+            Effect::Repair { node, operation } => return self.repair(node, operation, rollback),
         }
         if effect.is_move() && !rollback {
             let service = match effect {
@@ -194,6 +198,26 @@ impl World {
             self.moves.push((self.now_ms, service.clone(), effect.kind_name()));
         }
         Ok(StepResult::ok(format!("{} {}", effect.kind_name(), if rollback { "rolled back" } else { "applied" })))
+    }
+
+    /// `restart_replication` restarts a replica's stopped threads, as `STOP SLAVE;
+    /// START SLAVE` does: it runs again (and flows if its source is reachable).
+    fn repair(&mut self, node: &str, operation: &str, rollback: bool) -> Result<StepResult, StepResult> {
+        if rollback || operation != ward_core::action::RESTART_REPLICATION {
+            return Err(StepResult::fail(format!("the simulator has no repair for {operation} on {node}")));
+        }
+        let i = self.node_index(node).ok_or_else(|| StepResult::fail(format!("no node `{node}`")))?;
+        if !self.nodes[i].alive {
+            return Err(StepResult::fail(format!("{node} is down: cannot restart its replication")));
+        }
+        let replica = self
+            .replicas
+            .get_mut(&i)
+            .ok_or_else(|| StepResult::fail(format!("the simulator has no repair for {node}: it does not replicate")))?;
+        replica.running = true;
+        replica.last_error = None;
+        self.dirty = true;
+        Ok(StepResult::ok(format!("replication on {node} restarted")))
     }
 
     /// End-to-end verification: the service's holders answer clients, answers
@@ -226,6 +250,12 @@ impl World {
                 }
             }
             Effect::Maintain { nodes, .. } => nodes.clone(),
+            Effect::Repair { node, .. } => {
+                return match self.node_index(node).and_then(|i| self.replicas.get(&i)) {
+                    Some(r) if r.running => StepResult::ok(format!("replication on {node} runs")),
+                    _ => StepResult::fail(format!("replication on {node} is still stopped")),
+                }
+            }
         };
         if holders.is_empty() {
             return StepResult::fail("nobody holds the service");

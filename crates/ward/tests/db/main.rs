@@ -7,5 +7,6 @@
 mod support;
 
 mod disk_forecast;
+mod mysql_repair;
 mod pg_failover;
 mod replication_gate;
