@@ -523,8 +523,21 @@ impl Ward {
         ward
     }
 
-    /// (Re)starts the daemon on the same data dir, on a fresh port.
+    /// (Re)starts the daemon on the same data dir, on a fresh port. `free_port` can race
+    /// with another process taking the same ephemeral port (every daemon reserves a block
+    /// of source ports for its half-open probes): on "Address already in use" it tries
+    /// again on another port, a bounded number of times.
     pub async fn spawn(&mut self) {
+        for attempt in 1..=5 {
+            match self.spawn_once().await {
+                Ok(()) => return,
+                Err(text) if attempt < 5 && text.contains("Address already in use") => continue,
+                Err(text) => panic!("{text}"),
+            }
+        }
+    }
+
+    async fn spawn_once(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "the daemon is still running");
         self.starts += 1;
         let port = free_port();
@@ -557,11 +570,12 @@ impl Ward {
         let deadline = Deadline::new(format!("ward run to answer on {}", self.url), Duration::from_secs(30));
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("ward run exited before it was ready: {status}\n{}", self.stderr_text());
+                self.child = None;
+                return Err(format!("ward run exited before it was ready: {status}\n{}", self.stderr_text()));
             }
             if let Ok(response) = self.http.get(format!("{}/v1/status", self.url)).send().await {
                 if response.status().is_success() {
-                    return;
+                    return Ok(());
                 }
             }
             deadline.tick().await;
