@@ -69,25 +69,24 @@ fn broke_with_its_source(ctx: &GuardContext, node: NodeId) -> bool {
 /// inventory said at the start), otherwise the source the inventory names.
 pub fn replication_source(ctx: &GuardContext, node: NodeId) -> Option<NodeId> {
     let declared = ctx.snapshot.node(node).replication.as_ref()?.source;
-    let current_primary = ctx
-        .snapshot
-        .services()
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.kind == ServiceKind::Primary && s.candidates.contains(&node))
-        .find_map(|(index, _)| ctx.durable.placements.get(index).and_then(|p| p.first().copied()));
-    match current_primary {
+    match primaries_of(ctx, node).next() {
         Some(primary) if primary != node => Some(primary),
         _ => Some(declared),
     }
 }
 
 fn holds_a_primary(ctx: &GuardContext, node: NodeId) -> bool {
+    primaries_of(ctx, node).any(|holder| holder == node)
+}
+
+/// The current holders of the `primary` services `node` is a candidate of (the
+/// snapshot's per-node index: this runs for every node in every planning round).
+fn primaries_of<'a>(ctx: &'a GuardContext, node: NodeId) -> impl Iterator<Item = NodeId> + 'a {
     ctx.snapshot
-        .services()
+        .services_of_node(node)
         .iter()
-        .enumerate()
-        .any(|(index, s)| s.kind == ServiceKind::Primary && ctx.durable.placements.get(index).is_some_and(|p| p.first() == Some(&node)))
+        .filter(|s| ctx.snapshot.service(**s).kind == ServiceKind::Primary)
+        .filter_map(|s| ctx.durable.placements.get(s.index()).and_then(|p| p.first().copied()))
 }
 
 /// Replication noticed broken this long before its source was confirmed down still
