@@ -15,9 +15,9 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Row};
 use tokio::time::Instant;
-use ward_core::action::RESTART_REPLICATION;
+use ward_core::action::{NamedAction, RepairOperation};
 use ward_core::inventory::{render_target, AddressForm, Hook, Snapshot};
-use ward_core::journal::{JobStep, NamedAction};
+use ward_core::journal::JobStep;
 
 use crate::step::StepResult;
 
@@ -28,20 +28,14 @@ const RUNNING_READS: u32 = 2;
 
 pub(crate) async fn run(hook: &Hook, dsn: &str, named: &NamedAction, step: JobStep, snapshot: &Snapshot, deadline: Instant) -> StepResult {
     let until = deadline.min(Instant::now() + Duration::from_millis(hook.timeout_ms.max(1)));
-    match (step, named.kind.as_str()) {
-        (JobStep::Apply, "repair") if named.detail == RESTART_REPLICATION => {}
-        (JobStep::Apply, "repair") => {
-            return StepResult::failed(format!("a mysql hook knows one repair, {RESTART_REPLICATION}; not {:?}", named.detail))
-        }
-        (JobStep::Rollback, "repair") => return StepResult::failed("a repair has no rollback"),
-        (_, kind) => {
-            return StepResult::failed(format!(
-                "a mysql hook only restarts replication (action repair); it cannot carry out {} {kind} (give that service an exec or http hook)",
-                step.name()
-            ))
-        }
-    }
-    let Some(name) = named.from.first() else { return StepResult::failed("the repair names no node") };
+    let name = match (step, named) {
+        (JobStep::Apply, NamedAction::Repair { node, operation: RepairOperation::RestartReplication }) => node,
+        (_, other) => return StepResult::failed(format!(
+            "a mysql hook only restarts replication (action repair); it cannot carry out {} {} (give that service an exec or http hook)",
+            step.name(),
+            other.kind()
+        )),
+    };
     let Some(node) = snapshot.node_id(name).map(|id| snapshot.node(id)) else {
         return StepResult::failed(format!(
             "node {name} is not in inventory {} (renamed or removed since the job was decided)",

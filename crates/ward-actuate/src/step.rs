@@ -7,10 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 use ward_core::action::SyncPreview;
-use ward_core::engine::naming::rollback_of;
 use ward_core::engine::{JobOutcome, JobRequest};
 use ward_core::inventory::{Hook, HookKind, Snapshot};
-use ward_core::journal::{JobStep, NamedAction};
+use ward_core::journal::JobStep;
 
 use crate::wire::StepPayload;
 use crate::{exec_hook, haproxy_hook, http_hook, mysql_hook, postgres_hook};
@@ -50,8 +49,16 @@ pub async fn run_step(hook: &Hook, request: &JobRequest, ctx: &StepContext, clie
 }
 
 async fn run(hook: &Hook, request: &JobRequest, ctx: &StepContext, client: &reqwest::Client) -> StepResult {
+    // A rollback arrives as its concrete undo (the core's `ActionOf::rollback`):
+    // every hook carries out exactly the action it receives. Anything else under a
+    // rollback step is refused before a hook runs.
+    if request.step == JobStep::Rollback && !request.named.is_undo() {
+        return StepResult::failed(format!(
+            "{} cannot be rolled back (a rollback carries the undo: a move back to a previous holder, a target set or an unfence)",
+            request.named.kind()
+        ));
+    }
     if let HookKind::Postgres { dsn, fence_command } = &hook.kind {
-        // Its rollbacks are its own (a fence's undo is not a swap of from and to).
         if request.step == JobStep::Verify {
             return StepResult::failed("verify is not a hook step: the daemon verifies with the service's probes");
         }
@@ -70,29 +77,18 @@ async fn run(hook: &Hook, request: &JobRequest, ctx: &StepContext, client: &reqw
         };
         return mysql_hook::run(hook, dsn, &request.named, request.step, &ctx.snapshot, deadline).await;
     }
-    let named = match request.step {
-        JobStep::Apply | JobStep::Preview => request.named.clone(),
-        JobStep::Rollback => match undo(request) {
-            Some(named) => named,
-            None => {
-                return StepResult::failed(format!(
-                    "{} cannot be rolled back (there is no previous placement to return to)",
-                    request.named.kind
-                ))
-            }
-        },
-        JobStep::Verify => {
-            return StepResult::failed("verify is not a hook step: the daemon verifies with the service's probes");
-        }
-    };
+    if request.step == JobStep::Verify {
+        return StepResult::failed("verify is not a hook step: the daemon verifies with the service's probes");
+    }
+    let named = &request.named;
     let Some(deadline) = deadline_of(request) else {
         return StepResult::failed("the step's deadline had passed before it could start");
     };
-    let payload = StepPayload::new(request, &named, &ctx.controller);
+    let payload = StepPayload::new(request, named, &ctx.controller);
     match &hook.kind {
         HookKind::Exec { command } => exec_hook::run(hook, command, &payload, deadline).await,
         HookKind::Http { url } => http_hook::run(hook, url, &payload, deadline, client).await,
-        HookKind::Haproxy { socket, backend } => haproxy_hook::run(hook, socket, backend, &named, request.step, deadline).await,
+        HookKind::Haproxy { socket, backend } => haproxy_hook::run(hook, socket, backend, named, request.step, deadline).await,
         HookKind::Postgres { .. } | HookKind::Mysql { .. } => {
             StepResult::failed("internal error: postgres and mysql hooks are dispatched above")
         }
@@ -103,15 +99,6 @@ async fn run(hook: &Hook, request: &JobRequest, ctx: &StepContext, client: &reqw
 fn deadline_of(request: &JobRequest) -> Option<Instant> {
     let remaining_ms = request.deadline_ms.saturating_sub(now_unix_ms());
     (remaining_ms > 0).then(|| Instant::now() + Duration::from_millis(remaining_ms))
-}
-
-/// The rollback of `request.action`, named: the engine sends the *original* action
-/// with step Rollback; the hook sees the undo (from and to swapped) so it can treat
-/// it like any apply. Whether an undo exists is the core's call (`rollback_of`).
-fn undo(request: &JobRequest) -> Option<NamedAction> {
-    rollback_of(&request.action)?;
-    let named = &request.named;
-    Some(NamedAction { from: named.to.clone(), to: named.from.clone(), ..named.clone() })
 }
 
 /// The time one try may take: the hook's own limit, never past the step's deadline.

@@ -6,8 +6,8 @@
 //! added; `version` changes if one is removed or its meaning changes.
 
 use serde::{Deserialize, Serialize};
+use ward_core::action::{ActionKind, NamedAction};
 use ward_core::engine::JobRequest;
-use ward_core::journal::NamedAction;
 
 /// The version of [`StepPayload`] this crate writes.
 pub const STEP_PAYLOAD_VERSION: u32 = 1;
@@ -35,16 +35,17 @@ pub struct StepPayload {
     pub fencing_token: u64,
     /// Unix ms after which Ward has given up on this step and will verify instead.
     pub deadline_ms: u64,
-    /// For `rollback`, the undo of the applied action (from and to already swapped),
-    /// so a hook can treat it exactly like an apply.
+    /// For `rollback`, the undo of the applied action (a move: from and to swapped;
+    /// a fence: `unfence`), so a hook can treat it exactly like an apply.
     pub action: ActionPayload,
 }
 
 /// An action with names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionPayload {
-    /// `move_vip`, `set_dns_targets`, `fence`, `promote`, `sync`, `maintain`, `repair`
-    /// (`from`: the node; `detail`: the operation, e.g. `restart_replication`).
+    /// `move_vip`, `set_dns_targets`, `fence`, `unfence` (`to`: the node),
+    /// `promote`, `sync`, `maintain`, `repair` (`from`: the node; `detail`: the
+    /// operation, e.g. `restart_replication`).
     pub kind: String,
     pub service: Option<String>,
     /// Nodes losing the traffic or role (for `fence`, the node to fence; for `maintain`, the batch).
@@ -69,8 +70,8 @@ pub struct RolloutPayload {
 }
 
 impl StepPayload {
-    /// `named` is the action the hook should carry out: the request's own for apply
-    /// and preview, its undo for rollback.
+    /// `named` is the action the hook should carry out (`request.named`: for a
+    /// rollback, already the concrete undo).
     pub fn new(request: &JobRequest, named: &NamedAction, controller: &str) -> StepPayload {
         StepPayload {
             version: STEP_PAYLOAD_VERSION,
@@ -123,7 +124,7 @@ impl StepPayload {
             env.push(("WARD_OPERATION", rollout.operation.clone()));
             env.push(("WARD_ROLLOUT", rollout.rollout.to_string()));
             env.push(("WARD_BATCH", rollout.batch.to_string()));
-        } else if action.kind == "repair" {
+        } else if action.kind == ActionKind::Repair.name() {
             env.push(("WARD_NODES", action.from.join(",")));
             env.push(("WARD_OPERATION", action.detail.clone()));
         }
@@ -138,18 +139,19 @@ pub(crate) const OPTIONAL_HOOK_ENV: &[&str] = &["WARD_NODES", "WARD_OPERATION", 
 
 impl ActionPayload {
     pub fn from_named(named: &NamedAction) -> ActionPayload {
+        let names = |list: Vec<&String>| list.into_iter().cloned().collect::<Vec<String>>();
         ActionPayload {
-            kind: named.kind.clone(),
-            service: named.service.clone(),
-            from: named.from.clone(),
-            to: named.to.clone(),
-            detail: named.detail.clone(),
-            rollout: named.rollout.as_ref().map(|(rollout, batch, operation)| RolloutPayload {
-                rollout: *rollout,
-                batch: *batch,
-                operation: operation.clone(),
-                nodes: named.from.clone(),
-            }),
+            kind: named.kind().name().to_string(),
+            service: named.service_ref().cloned(),
+            from: names(named.from_nodes()),
+            to: names(named.to_nodes()),
+            detail: named.detail(),
+            rollout: match named {
+                NamedAction::Maintain { rollout, batch, nodes, operation } => {
+                    Some(RolloutPayload { rollout: *rollout, batch: *batch, operation: operation.clone(), nodes: nodes.clone() })
+                }
+                _ => None,
+            },
         }
     }
 }

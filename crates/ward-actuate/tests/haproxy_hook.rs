@@ -17,7 +17,7 @@ use ward_core::engine::{JobOutcome, JobRequest};
 use ward_core::ids::{HookId, JobId, NodeId, ServiceId};
 use ward_core::inventory::testing::InventoryBuilder;
 use ward_core::inventory::{Hook, HookKind};
-use ward_core::journal::{JobStep, NamedAction};
+use ward_core::journal::JobStep;
 
 const HAPROXY: &str = "/usr/sbin/haproxy";
 
@@ -133,30 +133,26 @@ fn now_ms() -> u64 {
 }
 
 fn request(kind: &str, from: &[&str], to: &[&str], step: JobStep) -> JobRequest {
-    let ids = |names: &[&str]| names.iter().enumerate().map(|(i, _)| NodeId(i as u32)).collect::<Vec<_>>();
-    let action = match kind {
-        "move_vip" => Action::MoveVip { service: ServiceId(0), from: Some(NodeId(0)), to: NodeId(1) },
-        "set_dns_targets" => Action::SetDnsTargets { service: ServiceId(0), from: ids(from), to: ids(to) },
-        _ => Action::Fence { service: ServiceId(0), node: NodeId(0) },
-    };
-    let names = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
-    JobRequest {
-        job: JobId(7),
-        step,
-        action,
-        named: NamedAction {
-            kind: kind.into(),
-            service: Some("pg-rw".into()),
-            from: names(from),
-            to: names(to),
-            detail: String::new(),
-            rollout: None,
-        },
-        hook: HookId(0),
-        attempt: 1,
-        deadline_ms: now_ms() + 30_000,
-        fencing_token: 1,
+    let mut all: Vec<&str> = Vec::new();
+    for name in from.iter().chain(to) {
+        if !all.contains(name) {
+            all.push(name);
+        }
     }
+    let id = |name: &str| NodeId(all.iter().position(|n| *n == name).unwrap_or(0) as u32);
+    let ids = |names: &[&str]| names.iter().map(|n| id(n)).collect::<Vec<_>>();
+    let action = match kind {
+        "move_vip" => Action::MoveVip { service: ServiceId(0), from: Some(id(from[0])), to: id(to[0]) },
+        "set_dns_targets" => Action::SetDnsTargets { service: ServiceId(0), from: ids(from), to: ids(to) },
+        _ => Action::Fence { service: ServiceId(0), node: id(from[0]) },
+    };
+    // As the engine sends it: a rollback carries the concrete undo.
+    let action = match step {
+        JobStep::Rollback => action.rollback().unwrap_or(action),
+        _ => action,
+    };
+    let named = action.map(|n| all[n.index()].to_string(), |_| "pg-rw".to_string());
+    JobRequest { job: JobId(7), step, action, named, hook: HookId(0), attempt: 1, deadline_ms: now_ms() + 30_000, fencing_token: 1 }
 }
 
 async fn step(hook: &Hook, request: &JobRequest) -> JobOutcome {
@@ -182,7 +178,7 @@ async fn move_vip_readies_the_new_server_and_cuts_the_old_ones_sessions() {
         assert_eq!(haproxy.lands_on().await, "pg2");
     }
 
-    // Rollback: the step layer swaps from and to.
+    // Rollback: the engine sends the undo (from and to swapped).
     let outcome = step(&haproxy.hook(5_000), &request("move_vip", &["pg1"], &["pg2"], JobStep::Rollback)).await;
     assert!(outcome.ok, "{outcome:?}");
     assert!(outcome.message.contains("pg1 ready, running, pg2 maint, stopped"), "{}", outcome.message);

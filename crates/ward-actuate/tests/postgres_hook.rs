@@ -23,7 +23,7 @@ use ward_core::engine::{JobOutcome, JobRequest};
 use ward_core::ids::{HookId, JobId, NodeId, ServiceId};
 use ward_core::inventory::testing::InventoryBuilder;
 use ward_core::inventory::{FenceMode, Hook, HookKind, ServiceKind, Snapshot};
-use ward_core::journal::{JobStep, NamedAction};
+use ward_core::journal::JobStep;
 
 static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -142,19 +142,16 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
-fn request(action: Action, from: &str, to: &str) -> JobRequest {
-    let list = |n: &str| if n.is_empty() { vec![] } else { vec![n.to_string()] };
+/// `step` of job 1 as the engine sends it: for a rollback, the action's concrete undo.
+fn request(action: Action, step: JobStep) -> JobRequest {
+    let action = match step {
+        JobStep::Rollback => action.rollback().unwrap_or(action),
+        _ => action,
+    };
     JobRequest {
         job: JobId(1),
-        step: JobStep::Apply,
-        named: NamedAction {
-            kind: action.kind_name().into(),
-            service: Some("pg-main".into()),
-            from: list(from),
-            to: list(to),
-            detail: String::new(),
-            rollout: None,
-        },
+        step,
+        named: action.map(|n| NODES[n.index()].0.to_string(), |_| "pg-main".to_string()),
         action,
         hook: HookId(0),
         attempt: 1,
@@ -164,19 +161,19 @@ fn request(action: Action, from: &str, to: &str) -> JobRequest {
 }
 
 async fn fence(snapshot: &Arc<Snapshot>, hook: &Hook, node: &str) -> JobOutcome {
-    run(snapshot, hook, request(Action::Fence { service: ServiceId(0), node: node_id(node) }, node, "")).await
+    run(snapshot, hook, request(Action::Fence { service: ServiceId(0), node: node_id(node) }, JobStep::Apply)).await
 }
 
 async fn promote(snapshot: &Arc<Snapshot>, from: &str, to: &str) -> JobOutcome {
     let action = Action::Promote { service: ServiceId(0), from: Some(node_id(from)), to: node_id(to) };
-    run(snapshot, &hook(30_000), request(action, from, to)).await
+    run(snapshot, &hook(30_000), request(action, JobStep::Apply)).await
 }
 
 async fn run(snapshot: &Arc<Snapshot>, hook: &Hook, request: JobRequest) -> JobOutcome {
     let ctx = StepContext { controller: "ctl-test".into(), snapshot: snapshot.clone() };
     let started = Instant::now();
     let outcome = Actuators::new().unwrap().run_step(hook, &request, &ctx).await;
-    eprintln!("{} in {:?}: ok={} {}", request.named.kind, started.elapsed(), outcome.ok, outcome.message);
+    eprintln!("{} in {:?}: ok={} {}", request.named.kind(), started.elapsed(), outcome.ok, outcome.message);
     outcome
 }
 
@@ -356,14 +353,14 @@ async fn switchover_fences_read_only_promotes_after_replay_and_repoints_the_othe
     assert!(again.message.contains("pg2 was already primary (timeline 2"), "{}", again.message);
     assert!(again.message.contains("pg3 already pointed at pg2 (slot standby2 exists), streaming"), "{}", again.message);
 
-    // A promotion has no undo; a read-only fence has one (the engine asks for it only
-    // if `rollback_of` gives one: today it does not, so this is the hook's contract alone).
-    let mut undo_promote = request(Action::Promote { service: ServiceId(0), from: Some(node_id("pg1")), to: node_id("pg2") }, "pg1", "pg2");
-    undo_promote.step = JobStep::Rollback;
+    // A promotion has no undo; a read-only fence has one, `unfence` (the engine sends
+    // it only when a fence needs rolling back: today fences are never verified, so
+    // this is the hook's contract alone).
+    let undo_promote =
+        request(Action::Promote { service: ServiceId(0), from: Some(node_id("pg1")), to: node_id("pg2") }, JobStep::Rollback);
     let outcome = run(&snapshot, &hook(30_000), undo_promote).await;
-    assert!(!outcome.ok && outcome.message.contains("a promotion cannot be rolled back"), "{}", outcome.message);
-    let mut unfence = request(Action::Fence { service: ServiceId(0), node: node_id("pg1") }, "pg1", "");
-    unfence.step = JobStep::Rollback;
+    assert!(!outcome.ok && outcome.message.contains("promote cannot be rolled back"), "{}", outcome.message);
+    let unfence = request(Action::Fence { service: ServiceId(0), node: node_id("pg1") }, JobStep::Rollback);
     let outcome = run(&snapshot, &hook(30_000), unfence).await;
     assert!(outcome.ok, "{}", outcome.message);
     until(PRIMARY, "SHOW default_transaction_read_only", "accepted writes again", |v| v == "off").await;

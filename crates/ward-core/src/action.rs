@@ -16,85 +16,302 @@ pub struct SyncPreview {
     pub deleted_sample: Vec<String>,
 }
 
+/// What Ward may do, generic over how nodes (`N`) and services (`S`) are named:
+/// [`Action`] uses the ids of the snapshot in force (the engine's form),
+/// [`NamedAction`] uses names (the journal's form, stable across inventory
+/// reloads). [`ActionOf::map`] and [`ActionOf::try_map`] convert between them.
+/// A new kind is a new variant: the compiler then walks through every match.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Action {
+pub enum ActionOf<N, S> {
     /// Move a VIP from one node to another.
-    MoveVip { service: ServiceId, from: Option<NodeId>, to: NodeId },
+    MoveVip { service: S, from: Option<N>, to: N },
     /// Publish a new set of DNS targets.
-    SetDnsTargets { service: ServiceId, from: Vec<NodeId>, to: Vec<NodeId> },
+    SetDnsTargets { service: S, from: Vec<N>, to: Vec<N> },
     /// Stop the old primary from accepting writes.
-    Fence { service: ServiceId, node: NodeId },
+    Fence { service: S, node: N },
+    /// Undo a fence (the rollback of `Fence`): the node may accept writes again.
+    Unfence { service: S, node: N },
     /// Make a standby the primary.
-    Promote { service: ServiceId, from: Option<NodeId>, to: NodeId },
+    Promote { service: S, from: Option<N>, to: N },
     /// Copy a tree from one node to another.
-    Sync { service: ServiceId, from: NodeId, to: NodeId, preview: SyncPreview },
+    Sync { service: S, from: N, to: N, preview: SyncPreview },
     /// One batch of a rolling maintenance (e.g. reboot), verified before the next.
-    Maintain { rollout: u32, batch: u32, nodes: Vec<NodeId>, operation: String },
-    /// Repair something on one node through its replication's `repair` hook
-    /// (`restart_replication`: seed 000's `STOP SLAVE; START SLAVE`). Not a move:
-    /// no traffic or role changes hands, so it has no budget and no rollback.
-    Repair { node: NodeId, operation: String },
+    Maintain { rollout: u32, batch: u32, nodes: Vec<N>, operation: String },
+    /// Repair something on one node through its replication's `repair` hook. Not a
+    /// move: no traffic or role changes hands, so it has no budget and no rollback.
+    Repair { node: N, operation: RepairOperation },
 }
 
-/// The one repair Ward knows: restart a replica's stopped replication.
-pub const RESTART_REPLICATION: &str = "restart_replication";
+/// The engine's form: ids of the snapshot in force.
+pub type Action = ActionOf<NodeId, ServiceId>;
+/// The journal's and the hooks' form: names.
+pub type NamedAction = ActionOf<String, String>;
 
-impl Action {
-    pub fn service(&self) -> Option<ServiceId> {
+/// The kind of an action alone (scenario expectations, metrics, the hook contract).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    MoveVip,
+    SetDnsTargets,
+    Fence,
+    Unfence,
+    Promote,
+    Sync,
+    Maintain,
+    Repair,
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 8] = [
+        ActionKind::MoveVip,
+        ActionKind::SetDnsTargets,
+        ActionKind::Fence,
+        ActionKind::Unfence,
+        ActionKind::Promote,
+        ActionKind::Sync,
+        ActionKind::Maintain,
+        ActionKind::Repair,
+    ];
+
+    /// The name hooks see (`WARD_ACTION`, the payload's `kind`).
+    pub fn name(self) -> &'static str {
         match self {
-            Action::MoveVip { service, .. }
-            | Action::SetDnsTargets { service, .. }
-            | Action::Fence { service, .. }
-            | Action::Promote { service, .. }
-            | Action::Sync { service, .. } => Some(*service),
-            Action::Maintain { .. } | Action::Repair { .. } => None,
+            ActionKind::MoveVip => "move_vip",
+            ActionKind::SetDnsTargets => "set_dns_targets",
+            ActionKind::Fence => "fence",
+            ActionKind::Unfence => "unfence",
+            ActionKind::Promote => "promote",
+            ActionKind::Sync => "sync",
+            ActionKind::Maintain => "maintain",
+            ActionKind::Repair => "repair",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ActionKind> {
+        ActionKind::ALL.into_iter().find(|k| k.name() == text)
+    }
+
+    /// Moves count against the blast-radius budget.
+    pub fn is_move(self) -> bool {
+        matches!(self, ActionKind::MoveVip | ActionKind::SetDnsTargets | ActionKind::Promote)
+    }
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The repairs Ward knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepairOperation {
+    /// Restart a replica's stopped replication (seed 000's `STOP SLAVE; START SLAVE`).
+    RestartReplication,
+}
+
+impl RepairOperation {
+    pub fn name(self) -> &'static str {
+        match self {
+            RepairOperation::RestartReplication => "restart_replication",
+        }
+    }
+}
+
+impl<N, S> ActionOf<N, S> {
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            ActionOf::MoveVip { .. } => ActionKind::MoveVip,
+            ActionOf::SetDnsTargets { .. } => ActionKind::SetDnsTargets,
+            ActionOf::Fence { .. } => ActionKind::Fence,
+            ActionOf::Unfence { .. } => ActionKind::Unfence,
+            ActionOf::Promote { .. } => ActionKind::Promote,
+            ActionOf::Sync { .. } => ActionKind::Sync,
+            ActionOf::Maintain { .. } => ActionKind::Maintain,
+            ActionOf::Repair { .. } => ActionKind::Repair,
+        }
+    }
+
+    /// The service it changes; `None` for a maintenance batch or a repair.
+    pub fn service_ref(&self) -> Option<&S> {
+        match self {
+            ActionOf::MoveVip { service, .. }
+            | ActionOf::SetDnsTargets { service, .. }
+            | ActionOf::Fence { service, .. }
+            | ActionOf::Unfence { service, .. }
+            | ActionOf::Promote { service, .. }
+            | ActionOf::Sync { service, .. } => Some(service),
+            ActionOf::Maintain { .. } | ActionOf::Repair { .. } => None,
         }
     }
 
     /// Moves count against the blast-radius budget.
     pub fn is_move(&self) -> bool {
-        matches!(self, Action::MoveVip { .. } | Action::SetDnsTargets { .. } | Action::Promote { .. })
+        self.kind().is_move()
     }
 
-    pub fn kind_name(&self) -> &'static str {
+    /// The nodes the hook contract calls `from`: losing the traffic or role (a fence:
+    /// the node to fence; a maintenance batch: its nodes; a repair: the node).
+    pub fn from_nodes(&self) -> Vec<&N> {
         match self {
-            Action::MoveVip { .. } => "move_vip",
-            Action::SetDnsTargets { .. } => "set_dns_targets",
-            Action::Fence { .. } => "fence",
-            Action::Promote { .. } => "promote",
-            Action::Sync { .. } => "sync",
-            Action::Maintain { .. } => "maintain",
-            Action::Repair { .. } => "repair",
+            ActionOf::MoveVip { from, .. } | ActionOf::Promote { from, .. } => from.iter().collect(),
+            ActionOf::SetDnsTargets { from, .. } => from.iter().collect(),
+            ActionOf::Fence { node, .. } | ActionOf::Repair { node, .. } => vec![node],
+            ActionOf::Unfence { .. } => Vec::new(),
+            ActionOf::Sync { from, .. } => vec![from],
+            ActionOf::Maintain { nodes, .. } => nodes.iter().collect(),
+        }
+    }
+
+    /// The nodes the hook contract calls `to`: receiving the traffic or role.
+    pub fn to_nodes(&self) -> Vec<&N> {
+        match self {
+            ActionOf::MoveVip { to, .. } | ActionOf::Promote { to, .. } | ActionOf::Sync { to, .. } => vec![to],
+            ActionOf::SetDnsTargets { to, .. } => to.iter().collect(),
+            ActionOf::Unfence { node, .. } => vec![node],
+            ActionOf::Fence { .. } | ActionOf::Maintain { .. } | ActionOf::Repair { .. } => Vec::new(),
+        }
+    }
+
+    /// Words for people beyond the kind and the nodes (a sync's preview, a rollout
+    /// batch, a repair's operation); empty when there is nothing to add.
+    pub fn detail(&self) -> String {
+        match self {
+            ActionOf::Sync { preview, .. } => {
+                format!("adds {}, changes {}, deletes {} files", preview.files_added, preview.files_changed, preview.files_deleted)
+            }
+            ActionOf::Maintain { rollout, batch, operation, .. } => format!("{operation} (rollout {rollout}, batch {})", batch + 1),
+            ActionOf::Repair { operation, .. } => operation.name().to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// The same action with nodes and services named another way.
+    pub fn map<N2, S2>(&self, mut node: impl FnMut(&N) -> N2, mut service: impl FnMut(&S) -> S2) -> ActionOf<N2, S2> {
+        let r: Result<ActionOf<N2, S2>, std::convert::Infallible> = self.try_map(|n| Ok(node(n)), |s| Ok(service(s)));
+        match r {
+            Ok(mapped) => mapped,
+            Err(never) => match never {},
+        }
+    }
+
+    /// As `map`, failing on the first node or service that cannot be named (a name
+    /// that left the inventory).
+    pub fn try_map<N2, S2, E>(
+        &self,
+        mut node: impl FnMut(&N) -> Result<N2, E>,
+        mut service: impl FnMut(&S) -> Result<S2, E>,
+    ) -> Result<ActionOf<N2, S2>, E> {
+        let mut nodes = |list: &[N]| list.iter().map(&mut node).collect::<Result<Vec<N2>, E>>();
+        Ok(match self {
+            ActionOf::MoveVip { service: s, from, to } => {
+                let from = match from {
+                    Some(f) => Some(nodes(std::slice::from_ref(f))?.remove(0)),
+                    None => None,
+                };
+                ActionOf::MoveVip { service: service(s)?, from, to: nodes(std::slice::from_ref(to))?.remove(0) }
+            }
+            ActionOf::SetDnsTargets { service: s, from, to } => {
+                ActionOf::SetDnsTargets { service: service(s)?, from: nodes(from)?, to: nodes(to)? }
+            }
+            ActionOf::Fence { service: s, node: n } => {
+                ActionOf::Fence { service: service(s)?, node: nodes(std::slice::from_ref(n))?.remove(0) }
+            }
+            ActionOf::Unfence { service: s, node: n } => {
+                ActionOf::Unfence { service: service(s)?, node: nodes(std::slice::from_ref(n))?.remove(0) }
+            }
+            ActionOf::Promote { service: s, from, to } => {
+                let from = match from {
+                    Some(f) => Some(nodes(std::slice::from_ref(f))?.remove(0)),
+                    None => None,
+                };
+                ActionOf::Promote { service: service(s)?, from, to: nodes(std::slice::from_ref(to))?.remove(0) }
+            }
+            ActionOf::Sync { service: s, from, to, preview } => ActionOf::Sync {
+                service: service(s)?,
+                from: nodes(std::slice::from_ref(from))?.remove(0),
+                to: nodes(std::slice::from_ref(to))?.remove(0),
+                preview: preview.clone(),
+            },
+            ActionOf::Maintain { rollout, batch, nodes: list, operation } => {
+                ActionOf::Maintain { rollout: *rollout, batch: *batch, nodes: nodes(list)?, operation: operation.clone() }
+            }
+            ActionOf::Repair { node: n, operation } => {
+                ActionOf::Repair { node: nodes(std::slice::from_ref(n))?.remove(0), operation: *operation }
+            }
+        })
+    }
+}
+
+impl<N: std::fmt::Debug, S: std::fmt::Debug> ActionOf<N, S> {
+    /// What makes two decisions "the same action" for de-duplication (a timeline
+    /// shows a repeated decision once): kind, service and nodes, not a preview.
+    pub fn identity(&self) -> String {
+        format!("{}:{:?}:{:?}:{:?}", self.kind(), self.service_ref(), self.from_nodes(), self.to_nodes())
+    }
+}
+
+impl<N: Clone + PartialEq, S: Clone> ActionOf<N, S> {
+    /// The service it changes; `None` for a maintenance batch or a repair.
+    pub fn service(&self) -> Option<S> {
+        self.service_ref().cloned()
+    }
+
+    /// The node an action works on without moving anything to or from it (a repair).
+    pub fn repaired_node(&self) -> Option<N> {
+        match self {
+            ActionOf::Repair { node, .. } => Some(node.clone()),
+            _ => None,
         }
     }
 
     /// Nodes this action sends traffic or a role to.
-    pub fn destinations(&self) -> Vec<NodeId> {
+    pub fn destinations(&self) -> Vec<N> {
         match self {
-            Action::MoveVip { to, .. } | Action::Promote { to, .. } => vec![*to],
-            Action::SetDnsTargets { from, to, .. } => to.iter().filter(|n| !from.contains(n)).copied().collect(),
-            Action::Sync { to, .. } => vec![*to],
-            Action::Fence { .. } | Action::Maintain { .. } | Action::Repair { .. } => Vec::new(),
+            ActionOf::MoveVip { to, .. } | ActionOf::Promote { to, .. } | ActionOf::Sync { to, .. } => vec![to.clone()],
+            ActionOf::SetDnsTargets { from, to, .. } => to.iter().filter(|n| !from.contains(n)).cloned().collect(),
+            ActionOf::Unfence { node, .. } => vec![node.clone()],
+            ActionOf::Fence { .. } | ActionOf::Maintain { .. } | ActionOf::Repair { .. } => Vec::new(),
         }
     }
 
     /// Nodes this action takes traffic or a role away from.
-    pub fn sources(&self) -> Vec<NodeId> {
+    pub fn sources(&self) -> Vec<N> {
         match self {
-            Action::MoveVip { from, .. } | Action::Promote { from, .. } => from.iter().copied().collect(),
-            Action::SetDnsTargets { from, to, .. } => from.iter().filter(|n| !to.contains(n)).copied().collect(),
-            Action::Fence { node, .. } => vec![*node],
-            Action::Sync { from, .. } => vec![*from],
-            Action::Maintain { nodes, .. } => nodes.clone(),
-            Action::Repair { .. } => Vec::new(),
+            ActionOf::MoveVip { from, .. } | ActionOf::Promote { from, .. } => from.iter().cloned().collect(),
+            ActionOf::SetDnsTargets { from, to, .. } => from.iter().filter(|n| !to.contains(n)).cloned().collect(),
+            ActionOf::Fence { node, .. } => vec![node.clone()],
+            ActionOf::Sync { from, .. } => vec![from.clone()],
+            ActionOf::Maintain { nodes, .. } => nodes.clone(),
+            ActionOf::Unfence { .. } | ActionOf::Repair { .. } => Vec::new(),
         }
     }
 
-    /// The node an action works on without moving anything to or from it (a repair).
-    pub fn repaired_node(&self) -> Option<NodeId> {
+    /// Whether this action can be the concrete undo of another, i.e. what a rollback
+    /// step may carry (a move back to a previous holder, a target set, an unfence).
+    pub fn is_undo(&self) -> bool {
         match self {
-            Action::Repair { node, .. } => Some(*node),
+            ActionOf::MoveVip { from, .. } => from.is_some(),
+            ActionOf::SetDnsTargets { .. } | ActionOf::Unfence { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The concrete action that undoes this one once applied, if there is one. The
+    /// engine sends it with a rollback step; a hook carries out what it receives.
+    /// A move onto a first placement (no `from`) has no undo, nor has a promotion
+    /// (the new primary has its own timeline), a sync, a maintenance or a repair.
+    pub fn rollback(&self) -> Option<ActionOf<N, S>> {
+        match self {
+            ActionOf::MoveVip { service, from: Some(from), to } => {
+                Some(ActionOf::MoveVip { service: service.clone(), from: Some(to.clone()), to: from.clone() })
+            }
+            ActionOf::SetDnsTargets { service, from, to } if !from.is_empty() => {
+                Some(ActionOf::SetDnsTargets { service: service.clone(), from: to.clone(), to: from.clone() })
+            }
+            ActionOf::Fence { service, node } => Some(ActionOf::Unfence { service: service.clone(), node: node.clone() }),
             _ => None,
         }
     }

@@ -5,23 +5,99 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::action::{Evidence, Verdict};
-use crate::engine::io::Notification;
+use crate::action::{Evidence, NamedAction, Verdict};
 use crate::ids::*;
+use crate::mode::Mode;
 use crate::time::TimeMs;
 
-/// An action with names instead of snapshot-relative ids.
+mod compat;
+
+/// What a hold pins, by name so it survives inventory reloads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum HoldTarget {
+    /// Keep this node out of every service.
+    Node(String),
+    /// Keep every node of this site out.
+    Site(String),
+    /// Freeze this service: no automatic change at all.
+    Service(String),
+}
+
+impl std::fmt::Display for HoldTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HoldTarget::Node(n) => write!(f, "node {n}"),
+            HoldTarget::Site(s) => write!(f, "site {s}"),
+            HoldTarget::Service(s) => write!(f, "service {s}"),
+        }
+    }
+}
+
+/// One message to one route.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NamedAction {
-    pub kind: String,
-    pub service: Option<String>,
-    pub from: Vec<String>,
-    pub to: Vec<String>,
-    /// Extra words for people (a sync preview, a rollout batch).
-    pub detail: String,
-    /// Rolling maintenance: (rollout, batch, operation).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rollout: Option<(u32, u32, String)>,
+pub struct Notification {
+    pub id: NotificationId,
+    pub route: RouteId,
+    pub route_name: String,
+    pub alert: Option<AlertId>,
+    pub severity: Severity,
+    /// The cause key alerts are grouped by (e.g. `replication:scl2-db1`).
+    pub cause: String,
+    pub title: String,
+    pub body: String,
+    /// 0 for the first page; each escalation adds one.
+    pub escalation: u32,
+}
+
+/// What happened to an alert group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertChange {
+    /// A new cause fired: it pages its routes.
+    Raised,
+    /// The open cause fired again (no new page).
+    Repeated,
+    /// A recently resolved cause fired again: the same alert opens again.
+    Reopened,
+    /// The cause stayed quiet for its settling time.
+    Resolved,
+}
+
+impl AlertChange {
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertChange::Raised => "raised",
+            AlertChange::Repeated => "repeated",
+            AlertChange::Reopened => "reopened",
+            AlertChange::Resolved => "resolved",
+        }
+    }
+}
+
+/// Where a rolling maintenance's current batch (or the rollout itself) stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RolloutPhase {
+    /// The batch is drained, its services move off, its maintenance runs.
+    Started,
+    /// The batch is maintained and verified.
+    BatchDone,
+    /// A verification failed: the rollout stops here.
+    Halted,
+    /// Every batch is done.
+    Done,
+}
+
+impl RolloutPhase {
+    pub fn name(self) -> &'static str {
+        match self {
+            RolloutPhase::Started => "started",
+            RolloutPhase::BatchDone => "batch-done",
+            RolloutPhase::Halted => "halted",
+            RolloutPhase::Done => "done",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -73,7 +149,7 @@ pub enum JournalEvent {
     Started {
         snapshot_hash: String,
         recovered_jobs: u32,
-        mode: String,
+        mode: Mode,
     },
     InventoryApplied {
         hash: String,
@@ -93,6 +169,7 @@ pub enum JournalEvent {
     /// The planner wanted something; here is what it saw and what the guards said.
     Decision {
         decision: DecisionId,
+        #[serde(deserialize_with = "compat::named_action")]
         action: NamedAction,
         cause: String,
         summary: String,
@@ -105,6 +182,7 @@ pub enum JournalEvent {
     JobQueued {
         job: JobId,
         decision: DecisionId,
+        #[serde(deserialize_with = "compat::named_action")]
         action: NamedAction,
         first_step: JobStep,
     },
@@ -112,6 +190,7 @@ pub enum JournalEvent {
     JobIntent {
         job: JobId,
         decision: DecisionId,
+        #[serde(deserialize_with = "compat::named_action")]
         action: NamedAction,
         step: JobStep,
         attempt: u32,
@@ -138,12 +217,12 @@ pub enum JournalEvent {
         status: String,
         sentence: String,
     },
-    /// `state`: raised, repeated, resolved. `routes`: where it pages (escalation starts there).
+    /// `routes`: where it pages (escalation starts there).
     Alert {
         alert: AlertId,
         cause: String,
         severity: Severity,
-        state: String,
+        state: AlertChange,
         sentence: String,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         routes: Vec<String>,
@@ -158,13 +237,15 @@ pub enum JournalEvent {
         error: Option<String>,
     },
     HoldPlaced {
-        target: String,
+        #[serde(deserialize_with = "compat::hold_target")]
+        target: HoldTarget,
         author: String,
         reason: String,
         until_ms: Option<TimeMs>,
     },
     HoldReleased {
-        target: String,
+        #[serde(deserialize_with = "compat::hold_target")]
+        target: HoldTarget,
         author: String,
     },
     Approved {
@@ -203,7 +284,7 @@ pub enum JournalEvent {
     RolloutProgress {
         rollout: u32,
         batch: u32,
-        state: String,
+        state: RolloutPhase,
         sentence: String,
     },
 }
@@ -222,7 +303,7 @@ pub fn sentence(event: &JournalEvent) -> Option<String> {
     let short = |hash: &str| hash[..hash.len().min(12)].to_string();
     Some(match event {
         JournalEvent::Started { mode, recovered_jobs, snapshot_hash } => {
-            format!("controller started ({mode}, inventory {}, {recovered_jobs} jobs recovered)", short(snapshot_hash))
+            format!("controller started ({}, inventory {}, {recovered_jobs} jobs recovered)", mode.name(), short(snapshot_hash))
         }
         JournalEvent::InventoryApplied { hash, summary, .. } => format!("inventory {} applied: {summary}", short(hash)),
         JournalEvent::InventoryRejected { errors, .. } => {
@@ -235,7 +316,9 @@ pub fn sentence(event: &JournalEvent) -> Option<String> {
         JournalEvent::JobStepDone { job, step, ok: false, message } => format!("job {} {} failed: {message}", job.0, step.name()),
         JournalEvent::JobFinished { job, end, sentence } => format!("job {} {:?}: {sentence}", job.0, end),
         JournalEvent::Health { node, status, sentence } => format!("{node} {status}: {sentence}"),
-        JournalEvent::Alert { cause, severity, state, sentence, .. } => format!("alert {state} [{severity:?}] {cause}: {sentence}"),
+        JournalEvent::Alert { cause, severity, state, sentence, .. } => {
+            format!("alert {} [{severity:?}] {cause}: {sentence}", state.name())
+        }
         JournalEvent::NotificationQueued { notification } => format!(
             "notify {}{}: {}",
             notification.route_name,
@@ -253,7 +336,7 @@ pub fn sentence(event: &JournalEvent) -> Option<String> {
         JournalEvent::RolloutStarted { nodes, batch_size, operation, author, .. } => {
             format!("rollout by {author}: {operation} {} in batches of {batch_size}", nodes.join(", "))
         }
-        JournalEvent::RolloutProgress { state, sentence, .. } => format!("rollout {state}: {sentence}"),
+        JournalEvent::RolloutProgress { state, sentence, .. } => format!("rollout {}: {sentence}", state.name()),
         JournalEvent::JobQueued { .. }
         | JournalEvent::JobIntent { .. }
         | JournalEvent::JobStepDone { .. }

@@ -12,6 +12,7 @@ pub mod health;
 pub mod ids;
 pub mod inventory;
 pub mod journal;
+pub mod mode;
 pub mod observation;
 pub mod time;
 

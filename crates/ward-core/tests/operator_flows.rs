@@ -153,7 +153,10 @@ fn a_rolling_reboot_halts_at_the_first_failed_verification() {
     assert_eq!(shell.engine.placement(ServiceId(0)), &[NodeId(0)], "rolled back to r1");
     shell.seconds(10);
     assert!(shell.started.is_empty(), "the rollout went on after a failed verification: {:?}", shell.started);
-    assert!(shell.journal.iter().any(|r| matches!(&r.event, JournalEvent::RolloutProgress { state, .. } if state == "halted")));
+    assert!(shell
+        .journal
+        .iter()
+        .any(|r| matches!(&r.event, JournalEvent::RolloutProgress { state: ward_core::journal::RolloutPhase::Halted, .. })));
     assert!(shell.engine.alerts().iter().any(|a| a.cause == "rollout:1"));
     assert_eq!(shell.ends(), vec![JobEnd::Succeeded, JobEnd::RolledBack]);
 }

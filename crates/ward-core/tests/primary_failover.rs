@@ -116,7 +116,7 @@ impl Cluster {
         let started = std::mem::take(&mut self.started);
         let mut seen = Vec::new();
         for request in started {
-            seen.push((request.action.kind_name().to_string(), request.step));
+            seen.push((request.action.kind().name().to_string(), request.step));
             let outcome = JobOutcome { job: request.job, step: request.step, ok, message: "done".into(), preview: None };
             self.engine.handle(self.now_ms, Input::JobOutcome(outcome));
             self.drain();
@@ -126,7 +126,7 @@ impl Cluster {
     }
 
     fn started_kinds(&self) -> Vec<&'static str> {
-        self.started.iter().map(|r| r.action.kind_name()).collect()
+        self.started.iter().map(|r| r.action.kind().name()).collect()
     }
 }
 
@@ -149,7 +149,7 @@ fn a_crashed_primary_is_fenced_the_furthest_standby_promoted_and_the_write_addre
     assert!(
         matches!(
             c.journal.iter().rev().find_map(|r| match &r.event {
-                ward_core::journal::JournalEvent::JobQueued { action, .. } if action.kind == "promote" => Some(action.to.clone()),
+                ward_core::journal::JournalEvent::JobQueued { action: ward_core::action::NamedAction::Promote { to, .. }, .. } => Some(vec![to.clone()]),
                 _ => None,
             }),
             Some(to) if to == vec!["pg3".to_string()]

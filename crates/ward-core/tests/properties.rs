@@ -162,16 +162,18 @@ fn check_journal(journal: &[JournalRecord], snapshot: &Snapshot) -> Result<(), S
     let mut moves: Vec<(u64, String, bool)> = Vec::new();
     for record in journal {
         match &record.event {
-            JournalEvent::HoldPlaced { target, .. } => drop(held.insert(target.trim_start_matches("node ").to_string())),
-            JournalEvent::HoldReleased { target, .. } => drop(held.remove(target.trim_start_matches("node "))),
+            JournalEvent::HoldPlaced { target: HoldTarget::Node(node), .. } => drop(held.insert(node.clone())),
+            JournalEvent::HoldReleased { target: HoldTarget::Node(node), .. } => drop(held.remove(node)),
             JournalEvent::Decision { action, verdict, job: Some(_), .. } => {
-                let added: Vec<&String> = action.to.iter().filter(|n| !action.from.contains(n)).collect();
-                if let Some(node) = added.iter().find(|n| held.contains(n.as_str())) {
-                    return Err(format!("decision at {} sends {} to held node {node}", record.at_ms, action.kind));
+                if let Some(node) = action.destinations().iter().find(|n| held.contains(n.as_str())) {
+                    return Err(format!("decision at {} sends {} to held node {node}", record.at_ms, action.kind()));
                 }
-                if matches!(action.kind.as_str(), "move_vip" | "set_dns_targets" | "promote") {
+                if action.is_move() {
                     let approved = verdict.guards.iter().any(|g| g.sentence.contains("Approved by"));
-                    let group = snapshot.service(snapshot.service_id(action.service.as_deref().unwrap_or_default()).unwrap()).group.clone();
+                    let group = snapshot
+                        .service(snapshot.service_id(action.service_ref().map(String::as_str).unwrap_or_default()).unwrap())
+                        .group
+                        .clone();
                     moves.push((record.at_ms, group, approved));
                 }
             }
@@ -219,7 +221,7 @@ fn faults_cause_moves_and_mass_faults_hit_the_budget() {
     let journal = run(&schedule, 7);
     let moved = journal
         .iter()
-        .filter(|r| matches!(&r.event, JournalEvent::Decision { job: Some(_), action, .. } if action.kind == "move_vip"))
+        .filter(|r| matches!(&r.event, JournalEvent::Decision { job: Some(_), action: ward_core::action::NamedAction::MoveVip { .. }, .. }))
         .count();
     let gated = journal
         .iter()

@@ -46,7 +46,7 @@ mod tests {
         JournalRecord {
             seq,
             at_ms: 1_000 + seq,
-            event: JournalEvent::Started { snapshot_hash: "h".into(), recovered_jobs: 0, mode: "guarded".into() },
+            event: JournalEvent::Started { snapshot_hash: "h".into(), recovered_jobs: 0, mode: ward_core::Mode::Guarded },
         }
     }
 

@@ -2,11 +2,10 @@
 //! after it changes (at most a few times a second) and shared with the handlers.
 
 use serde::Serialize;
-use ward_core::engine::naming::to_named;
+use ward_core::action::NamedAction;
 use ward_core::engine::{AlertView, BudgetUsage, Engine, PendingApproval};
 use ward_core::health::{ReplicationHealth, Status};
 use ward_core::ids::*;
-use ward_core::journal::NamedAction;
 use ward_core::time::TimeMs;
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -172,7 +171,7 @@ pub fn build(engine: &Engine, controller: &str, started_at_ms: TimeMs, now_ms: T
         .last_plan()
         .iter()
         .map(|p| PlanView {
-            action: to_named(snapshot, &p.action),
+            action: snapshot.name_action(&p.action),
             summary: p.summary.clone(),
             outcome: p.verdict.outcome.name().to_string(),
             reasons: p.verdict.reasons().iter().map(|s| s.to_string()).collect(),

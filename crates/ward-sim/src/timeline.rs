@@ -78,7 +78,7 @@ impl Timeline {
     fn render(&mut self, event: &JournalEvent) -> Option<String> {
         if let JournalEvent::Decision { action, verdict, .. } = event {
             // A decision repeated with the same outcome is shown once.
-            let key = format!("{}:{:?}:{:?}:{:?}", action.kind, action.service, action.from, action.to);
+            let key = action.identity();
             let outcome = verdict.outcome.name().to_string();
             if self.last_decision.get(&key) == Some(&outcome) {
                 return None;

@@ -19,21 +19,24 @@ mod state;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use ward_core::action::NamedAction;
 use ward_core::inventory::Hook;
-use ward_core::journal::{JobStep, NamedAction};
+use ward_core::journal::JobStep;
 
 use crate::step::StepResult;
 use runtime::{error_in, Runtime};
 
 pub(crate) async fn run(hook: &Hook, socket: &str, backend: &str, named: &NamedAction, step: JobStep, deadline: Instant) -> StepResult {
     if step == JobStep::Preview {
-        return StepResult::failed(format!("a haproxy hook has nothing to preview for {}", named.kind));
+        return StepResult::failed(format!("a haproxy hook has nothing to preview for {}", named.kind()));
     }
-    let (ready, leaving): (Vec<&String>, Vec<&String>) = match named.kind.as_str() {
-        "move_vip" | "set_dns_targets" => (named.to.iter().collect(), named.from.iter().filter(|n| !named.to.contains(n)).collect()),
+    let (ready, leaving): (Vec<&String>, Vec<&String>) = match named {
+        NamedAction::MoveVip { from, to, .. } => (vec![to], from.iter().filter(|n| *n != to).collect()),
+        NamedAction::SetDnsTargets { from, to, .. } => (to.iter().collect(), from.iter().filter(|n| !to.contains(n)).collect()),
         other => {
             return StepResult::failed(format!(
-                "a haproxy hook moves traffic between servers (move_vip, set_dns_targets); it cannot carry out {other}"
+                "a haproxy hook moves traffic between servers (move_vip, set_dns_targets); it cannot carry out {}",
+                other.kind()
             ))
         }
     };

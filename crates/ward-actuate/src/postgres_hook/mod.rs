@@ -23,6 +23,7 @@ mod server;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use ward_core::action::NamedAction;
 use ward_core::engine::JobRequest;
 use ward_core::inventory::{Hook, Node, Service, Snapshot};
 use ward_core::journal::JobStep;
@@ -81,38 +82,30 @@ pub(crate) async fn run(
 }
 
 async fn dispatch(job: &Job<'_>, request: &JobRequest) -> Result<StepResult, String> {
-    let named = &request.named;
-    let one = |list: &[String], what: &str| -> Result<String, String> {
-        list.first().cloned().ok_or_else(|| format!("the {} action names no {what} node", named.kind))
-    };
-    match (request.step, named.kind.as_str()) {
-        (JobStep::Apply, "fence") => {
-            let service = job.service(named.service.as_deref())?;
-            let node = job.node(&one(&named.from, "node to fence")?)?;
-            Ok(fence::fence(job, node, service.fence).await)
+    match (request.step, &request.named) {
+        (JobStep::Apply, NamedAction::Fence { service, node }) => {
+            let service = job.service(Some(service))?;
+            Ok(fence::fence(job, job.node(node)?, service.fence).await)
         }
-        (JobStep::Apply, "promote") => {
-            let service = job.service(named.service.as_deref())?;
-            let to = job.node(&one(&named.to, "standby to promote")?)?;
-            let from = match named.from.first() {
+        (JobStep::Apply, NamedAction::Promote { service, from, to }) => {
+            let service = job.service(Some(service))?;
+            let to = job.node(to)?;
+            let from = match from {
                 Some(name) => Some(job.node(name)?),
                 None => None,
             };
             Ok(promote::promote(job, service, from, to).await)
         }
-        (JobStep::Rollback, "fence") => {
-            let service = job.service(named.service.as_deref())?;
-            let node = job.node(&one(&named.from, "fenced")?)?;
-            Ok(fence::unfence(job, node, service.fence).await)
+        // The undo of a fence (the engine sends it as the rollback step's action).
+        (JobStep::Apply | JobStep::Rollback, NamedAction::Unfence { service, node }) => {
+            let service = job.service(Some(service))?;
+            Ok(fence::unfence(job, job.node(node)?, service.fence).await)
         }
-        (JobStep::Rollback, "promote") => Err(format!(
-            "a promotion cannot be rolled back: {} has its own timeline now, and the old primary must be rebuilt as its standby \
-             (pg_rewind) before it can take the role back",
-            named.to.join(", ")
-        )),
-        (JobStep::Preview, kind) => Err(format!("a postgres hook has nothing to preview for {kind}")),
-        (_, kind) => Err(format!(
-            "a postgres hook fences and promotes PostgreSQL servers; it cannot carry out {kind} (give that service an exec or http hook)"
+        (JobStep::Preview, other) => Err(format!("a postgres hook has nothing to preview for {}", other.kind())),
+        (_, other) => Err(format!(
+            "a postgres hook fences and promotes PostgreSQL servers; it cannot carry out {} {} (give that service an exec or http hook)",
+            request.step.name(),
+            other.kind()
         )),
     }
 }

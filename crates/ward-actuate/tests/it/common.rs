@@ -15,40 +15,31 @@ use ward_core::action::Action;
 use ward_core::engine::JobRequest;
 use ward_core::ids::{HookId, JobId, NodeId, ServiceId};
 use ward_core::inventory::{Hook, HookKind};
-use ward_core::journal::{JobStep, NamedAction};
+use ward_core::journal::JobStep;
 
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
-/// Job 42 moving `www-vip` from lb1 to lb2, attempt 1, fencing token 7, 30 s to go.
+/// Job 42's `step` as the engine sends it (for a rollback, the action's concrete
+/// undo when it has one), nodes named `nodes[id]`, attempt 1, fencing token 7, 30 s to go.
+pub fn request(step: JobStep, action: Action, service: &str, nodes: &[&str]) -> JobRequest {
+    let action = match step {
+        JobStep::Rollback => action.rollback().unwrap_or(action),
+        _ => action,
+    };
+    let named = action.map(|n| nodes[n.index()].to_string(), |_| service.to_string());
+    JobRequest { job: JobId(42), step, action, named, hook: HookId(0), attempt: 1, deadline_ms: now_ms() + 30_000, fencing_token: 7 }
+}
+
+/// `www-vip` moving from lb1 to lb2.
 pub fn move_vip(step: JobStep) -> JobRequest {
-    JobRequest {
-        job: JobId(42),
-        step,
-        action: Action::MoveVip { service: ServiceId(0), from: Some(NodeId(0)), to: NodeId(1) },
-        named: NamedAction {
-            kind: "move_vip".into(),
-            service: Some("www-vip".into()),
-            from: vec!["lb1".into()],
-            to: vec!["lb2".into()],
-            detail: String::new(),
-            rollout: None,
-        },
-        hook: HookId(0),
-        attempt: 1,
-        deadline_ms: now_ms() + 30_000,
-        fencing_token: 7,
-    }
+    request(step, Action::MoveVip { service: ServiceId(0), from: Some(NodeId(0)), to: NodeId(1) }, "www-vip", &["lb1", "lb2"])
 }
 
 pub fn sync(step: JobStep) -> JobRequest {
-    let mut request = move_vip(step);
-    request.action =
-        Action::Sync { service: ServiceId(0), from: NodeId(0), to: NodeId(1), preview: ward_core::action::SyncPreview::default() };
-    request.named.kind = "sync".into();
-    request.named.service = Some("mirror".into());
-    request
+    let action = Action::Sync { service: ServiceId(0), from: NodeId(0), to: NodeId(1), preview: ward_core::action::SyncPreview::default() };
+    request(step, action, "mirror", &["lb1", "lb2"])
 }
 
 /// An inventory with nothing in it: exec and http hooks do not read it.

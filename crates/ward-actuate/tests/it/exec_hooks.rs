@@ -120,9 +120,8 @@ async fn rollback_runs_the_undo_with_from_and_to_swapped() {
 #[tokio::test]
 async fn rollback_of_a_first_placement_is_refused_without_running_the_hook() {
     let dir = scratch();
-    let mut request = move_vip(JobStep::Rollback);
-    request.action = Action::MoveVip { service: ServiceId(0), from: None, to: NodeId(1) };
-    request.named.from.clear();
+    let request =
+        request(JobStep::Rollback, Action::MoveVip { service: ServiceId(0), from: None, to: NodeId(1) }, "www-vip", &["lb1", "lb2"]);
     let outcome = Actuators::new().unwrap().run_step(&exec_hook("ok.sh", dir.path(), 10_000), &request, &ctx()).await;
     assert!(!outcome.ok && outcome.message.contains("cannot be rolled back"), "{}", outcome.message);
     assert!(!dir.path().join("env").exists(), "the hook ran");
@@ -140,14 +139,8 @@ async fn verify_is_not_a_hook_step() {
 #[tokio::test]
 async fn rollout_batches_get_nodes_and_operation() {
     let dir = scratch();
-    let mut request = move_vip(JobStep::Apply);
-    request.action = Action::Maintain { rollout: 3, batch: 1, nodes: vec![NodeId(0), NodeId(1)], operation: "reboot".into() };
-    request.named.kind = "maintain".into();
-    request.named.service = None;
-    request.named.from = vec!["blade1".into(), "blade2".into()];
-    request.named.to.clear();
-    request.named.detail = "reboot (rollout 3, batch 2)".into();
-    request.named.rollout = Some((3, 1, "reboot".into()));
+    let action = Action::Maintain { rollout: 3, batch: 1, nodes: vec![NodeId(0), NodeId(1)], operation: "reboot".into() };
+    let request = request(JobStep::Apply, action, "", &["blade1", "blade2"]);
     let outcome = Actuators::new().unwrap().run_step(&exec_hook("ok.sh", dir.path(), 10_000), &request, &ctx()).await;
     assert!(outcome.ok, "{outcome:?}");
     let env = env_of(dir.path().join("env"));
@@ -163,16 +156,10 @@ async fn rollout_batches_get_nodes_and_operation() {
     );
 }
 
-/// A repair (issue 4) reaches an exec hook with the node and the operation.
+/// A repair reaches an exec hook with the node and the operation.
 fn repair(step: JobStep) -> ward_core::engine::JobRequest {
-    let mut request = move_vip(step);
-    request.action = Action::Repair { node: NodeId(1), operation: "restart_replication".into() };
-    request.named.kind = "repair".into();
-    request.named.service = None;
-    request.named.from = vec!["db2".into()];
-    request.named.to.clear();
-    request.named.detail = "restart_replication".into();
-    request
+    let action = Action::Repair { node: NodeId(1), operation: ward_core::action::RepairOperation::RestartReplication };
+    request(step, action, "", &["db1", "db2"])
 }
 
 #[tokio::test]
@@ -197,7 +184,7 @@ async fn a_mysql_hook_only_repairs() {
     let outcome = Actuators::new().unwrap().run_step(&mysql, &move_vip(JobStep::Apply), &ctx()).await;
     assert!(!outcome.ok && outcome.message.contains("a mysql hook only restarts replication"), "{}", outcome.message);
     let outcome = Actuators::new().unwrap().run_step(&mysql, &repair(JobStep::Rollback), &ctx()).await;
-    assert!(!outcome.ok && outcome.message.contains("a repair has no rollback"), "{}", outcome.message);
+    assert!(!outcome.ok && outcome.message.contains("repair cannot be rolled back"), "{}", outcome.message);
     // db2 is not in this (empty) inventory: a sentence, not a connection attempt.
     let outcome = Actuators::new().unwrap().run_step(&mysql, &repair(JobStep::Apply), &ctx()).await;
     assert!(!outcome.ok && outcome.message.contains("node db2 is not in inventory"), "{}", outcome.message);

@@ -8,7 +8,7 @@
 use crate::engine::io::Notification;
 use crate::engine::Engine;
 use crate::ids::*;
-use crate::journal::{JournalEvent, Severity};
+use crate::journal::{AlertChange, JournalEvent, Severity};
 use crate::time::TimeMs;
 
 /// An alert escalates at most this many times.
@@ -38,7 +38,7 @@ impl Engine {
             if severity <= old_severity && open.title == title && now_ms < open.last_ms + REPEAT_JOURNALED_EVERY_MS {
                 return;
             }
-            return self.fire_again(now_ms, id, old_severity, "repeated", cause, severity, title, routes);
+            return self.fire_again(now_ms, id, old_severity, AlertChange::Repeated, cause, severity, title, routes);
         }
         // The same cause again soon after it resolved: reopen that alert (one group
         // counting its recurrences) instead of paging anew for known noise.
@@ -50,7 +50,7 @@ impl Engine {
             .find(|a| a.cause == cause && a.resolved_ms.is_some_and(|r| now_ms < r + REOPEN_WINDOW_MS))
             .map(|a| (a.id, a.severity));
         if let Some((id, old_severity)) = recent {
-            return self.fire_again(now_ms, id, old_severity, "reopened", cause, severity, title, routes);
+            return self.fire_again(now_ms, id, old_severity, AlertChange::Reopened, cause, severity, title, routes);
         }
         let id = AlertId(self.durable.next_alert);
         let route_names = self.route_names(routes);
@@ -60,7 +60,7 @@ impl Engine {
                 alert: id,
                 cause: cause.into(),
                 severity,
-                state: "raised".into(),
+                state: AlertChange::Raised,
                 sentence: title.clone(),
                 routes: route_names,
             },
@@ -75,20 +75,13 @@ impl Engine {
         now_ms: TimeMs,
         id: AlertId,
         old_severity: Severity,
-        state: &str,
+        state: AlertChange,
         cause: &str,
         severity: Severity,
         title: String,
         routes: &[RouteId],
     ) {
-        let event = JournalEvent::Alert {
-            alert: id,
-            cause: cause.into(),
-            severity,
-            state: state.into(),
-            sentence: title.clone(),
-            routes: Vec::new(),
-        };
+        let event = JournalEvent::Alert { alert: id, cause: cause.into(), severity, state, sentence: title.clone(), routes: Vec::new() };
         self.record(now_ms, event);
         if severity > old_severity {
             self.send_to_routes(now_ms, Some(id), cause, severity, &title, routes, 0);
@@ -126,7 +119,7 @@ impl Engine {
                 alert: id,
                 cause: cause.into(),
                 severity,
-                state: "resolved".into(),
+                state: AlertChange::Resolved,
                 sentence: sentence.clone(),
                 routes: Vec::new(),
             },

@@ -1,8 +1,8 @@
 //! Operator commands. Each is checked against the snapshot in force; a bad one
 //! changes nothing and says what is wrong and how to fix it.
 
-use crate::action::{Action, Cause, SyncPreview};
-use crate::engine::durable::Pending;
+use crate::action::{Action, Cause, NamedAction, SyncPreview};
+use crate::engine::durable::{Pending, RolloutState};
 use crate::engine::io::{Command, HoldTarget};
 use crate::engine::plan::Wanted;
 use crate::engine::Engine;
@@ -21,7 +21,7 @@ impl Engine {
                     return Err("a hold needs a reason (who else will know why it is there?)".into());
                 }
                 let text = format!("{target} is held by {author}: automation will not send it traffic or change it until released");
-                self.record(now_ms, JournalEvent::HoldPlaced { target: target.to_string(), author, reason, until_ms });
+                self.record(now_ms, JournalEvent::HoldPlaced { target: target.clone(), author, reason, until_ms });
                 text
             }
             Command::Release { target, author } => {
@@ -32,7 +32,7 @@ impl Engine {
                         if held.is_empty() { "none".into() } else { held.join(", ") }
                     ));
                 }
-                self.record(now_ms, JournalEvent::HoldReleased { target: target.to_string(), author });
+                self.record(now_ms, JournalEvent::HoldReleased { target: target.clone(), author });
                 format!("released the hold on {target}")
             }
             Command::Approve { decision, author } => return self.approve(now_ms, decision, author),
@@ -120,7 +120,7 @@ impl Engine {
                         "no [[hook]] named {operation:?}: a rollout runs the hook named after its operation; add one that performs it and returns when the nodes are back"
                     ));
                 }
-                if let Some(running) = self.durable.rollouts.values().find(|r| r.state == "running") {
+                if let Some(running) = self.durable.rollouts.values().find(|r| r.state == RolloutState::Running) {
                     return Err(format!("rollout {} is still running; wait for it or let it halt", running.id));
                 }
                 let rollout = self.durable.next_rollout;
@@ -151,8 +151,8 @@ impl Engine {
             Pending::Action { action, .. } => {
                 // Operator-requested syncs are carried out now; automatic moves are
                 // taken up by the next planning round if they are still wanted.
-                if action.kind == "sync" {
-                    if let Some(resolved) = crate::engine::naming::resolve(&self.snapshot, &action) {
+                if let NamedAction::Sync { .. } = action {
+                    if let Some(resolved) = self.snapshot.resolve_action(&action) {
                         return self.decide_operator_action(now_ms, resolved, author, false);
                     }
                 }

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::engine::io::{HoldTarget, Notification};
+use crate::action::NamedAction;
 use crate::ids::*;
 use crate::inventory::Snapshot;
 use crate::journal::*;
@@ -95,11 +95,17 @@ pub struct Rollout {
     pub author: String,
     /// The batch in progress (0-based); `None` before the first starts.
     pub batch: Option<u32>,
-    /// "running", "halted" or "done".
-    pub state: String,
-    /// The current batch's state: "started" (drained, moving services off,
-    /// maintaining) or "batch-done" (verified).
-    pub batch_state: String,
+    pub state: RolloutState,
+    /// The current batch's phase; `None` before the first starts.
+    pub batch_state: Option<RolloutPhase>,
+}
+
+/// Where a rolling maintenance stands as a whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RolloutState {
+    Running,
+    Halted,
+    Done,
 }
 
 #[derive(Debug, Default)]
@@ -201,9 +207,9 @@ impl Durable {
                     self.approved.remove(decision);
                     self.pending.remove(decision);
                     self.next_job = self.next_job.max(job.0 + 1);
-                    if is_move(&action.kind) {
+                    if action.is_move() {
                         if let Some(group) =
-                            action.service.as_deref().and_then(|s| snapshot.service_id(s)).map(|s| snapshot.service(s).group.clone())
+                            action.service_ref().and_then(|s| snapshot.service_id(s)).map(|s| snapshot.service(s).group.clone())
                         {
                             self.budget_ledger.push_back((at, group));
                             while self.budget_ledger.len() > BUDGET_LEDGER_MAX {
@@ -252,10 +258,8 @@ impl Durable {
                     self.finished.push_back(FinishedJob { id: *job, action, end: *end, at_ms: at, sentence: sentence.clone() });
                 }
                 if let Some(state) = self.jobs.remove(job) {
-                    if state.action.kind == "fence" && *end == JobEnd::Succeeded {
-                        if let (Some(service), Some(node)) = (&state.action.service, state.action.from.first()) {
-                            self.fenced.insert((service.clone(), node.clone()));
-                        }
+                    if let (NamedAction::Fence { service, node }, JobEnd::Succeeded) = (&state.action, end) {
+                        self.fenced.insert((service.clone(), node.clone()));
                     }
                     self.jobs_finished_total += 1;
                     self.finished.push_back(FinishedJob {
@@ -284,7 +288,7 @@ impl Durable {
             }
             JournalEvent::Health { .. } | JournalEvent::TimeAnomaly { .. } => {}
             JournalEvent::Alert { alert, cause, severity, state, sentence, routes } => {
-                self.apply_alert(at, *alert, cause, *severity, state, sentence, routes)
+                self.apply_alert(at, *alert, cause, *severity, *state, sentence, routes)
             }
             JournalEvent::NotificationQueued { notification } => {
                 self.next_notification = self.next_notification.max(notification.id.0 + 1);
@@ -306,13 +310,17 @@ impl Durable {
                 }
             }
             JournalEvent::HoldPlaced { target, author, reason, until_ms } => {
-                let target = parse_hold_target(target);
-                self.holds.retain(|h| h.target != target);
-                self.holds.push(Hold { target, author: author.clone(), reason: reason.clone(), since_ms: at, until_ms: *until_ms });
+                self.holds.retain(|h| h.target != *target);
+                self.holds.push(Hold {
+                    target: target.clone(),
+                    author: author.clone(),
+                    reason: reason.clone(),
+                    since_ms: at,
+                    until_ms: *until_ms,
+                });
             }
             JournalEvent::HoldReleased { target, .. } => {
-                let target = parse_hold_target(target);
-                self.holds.retain(|h| h.target != target);
+                self.holds.retain(|h| h.target != *target);
             }
             JournalEvent::Approved { decision, author } => {
                 let action = match self.pending.remove(decision) {
@@ -347,19 +355,19 @@ impl Durable {
                         operation: operation.clone(),
                         author: author.clone(),
                         batch: None,
-                        state: "running".into(),
-                        batch_state: String::new(),
+                        state: RolloutState::Running,
+                        batch_state: None,
                     },
                 );
             }
             JournalEvent::RolloutProgress { rollout, batch, state, .. } => {
                 if let Some(r) = self.rollouts.get_mut(rollout) {
                     r.batch = Some(*batch);
-                    r.batch_state = state.clone();
-                    r.state = match state.as_str() {
-                        "halted" => "halted".into(),
-                        "done" => "done".into(),
-                        _ => "running".into(),
+                    r.batch_state = Some(*state);
+                    r.state = match state {
+                        RolloutPhase::Halted => RolloutState::Halted,
+                        RolloutPhase::Done => RolloutState::Done,
+                        RolloutPhase::Started | RolloutPhase::BatchDone => RolloutState::Running,
                     };
                 }
             }
@@ -367,10 +375,19 @@ impl Durable {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn apply_alert(&mut self, at: TimeMs, id: AlertId, cause: &str, severity: Severity, state: &str, title: &str, routes: &[String]) {
+    fn apply_alert(
+        &mut self,
+        at: TimeMs,
+        id: AlertId,
+        cause: &str,
+        severity: Severity,
+        change: AlertChange,
+        title: &str,
+        routes: &[String],
+    ) {
         self.next_alert = self.next_alert.max(id.0 + 1);
-        match state {
-            "raised" => {
+        match change {
+            AlertChange::Raised => {
                 self.alerts.insert(
                     cause.to_string(),
                     AlertState {
@@ -389,7 +406,7 @@ impl Durable {
                     },
                 );
             }
-            "repeated" => {
+            AlertChange::Repeated => {
                 if let Some(open) = self.alerts.get_mut(cause) {
                     open.count += 1;
                     open.last_ms = at;
@@ -397,7 +414,7 @@ impl Durable {
                     open.title = title.to_string();
                 }
             }
-            "reopened" => {
+            AlertChange::Reopened => {
                 if let Some(index) = self.closed_alerts.iter().rposition(|a| a.id == id) {
                     if let Some(mut alert) = self.closed_alerts.remove(index) {
                         alert.resolved_ms = None;
@@ -409,7 +426,7 @@ impl Durable {
                     }
                 }
             }
-            "resolved" => {
+            AlertChange::Resolved => {
                 if let Some(mut closed) = self.alerts.remove(cause) {
                     closed.resolved_ms = Some(at);
                     self.closed_alerts.push_back(closed);
@@ -418,7 +435,6 @@ impl Durable {
                     }
                 }
             }
-            _ => {}
         }
     }
 
@@ -455,20 +471,6 @@ impl Durable {
     }
 
     pub fn active_job_for_service(&self, service: &str) -> Option<&JobState> {
-        self.jobs.values().find(|j| j.action.service.as_deref() == Some(service))
-    }
-}
-
-pub fn is_move(kind: &str) -> bool {
-    matches!(kind, "move_vip" | "set_dns_targets" | "promote")
-}
-
-/// Holds are journaled as their Display form ("node x", "site y", "service z").
-pub fn parse_hold_target(text: &str) -> HoldTarget {
-    match text.split_once(' ') {
-        Some(("site", name)) => HoldTarget::Site(name.to_string()),
-        Some(("service", name)) => HoldTarget::Service(name.to_string()),
-        Some((_, name)) => HoldTarget::Node(name.to_string()),
-        None => HoldTarget::Node(text.to_string()),
+        self.jobs.values().find(|j| j.action.service_ref().map(String::as_str) == Some(service))
     }
 }

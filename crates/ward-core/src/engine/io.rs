@@ -8,7 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::action::{Action, SyncPreview};
 use crate::ids::*;
 use crate::inventory::Snapshot;
-use crate::journal::{JobStep, JournalRecord, NamedAction, Severity};
+pub use crate::journal::{HoldTarget, Notification};
+pub use crate::mode::Mode;
+
+use crate::action::NamedAction;
+use crate::journal::{JobStep, JournalRecord};
 use crate::observation::Observation;
 use crate::time::TimeMs;
 
@@ -41,28 +45,6 @@ pub struct JobOutcome {
     pub message: String,
     /// Preview steps return what the action would do.
     pub preview: Option<SyncPreview>,
-}
-
-/// What a hold pins, by name so it survives inventory reloads.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
-pub enum HoldTarget {
-    /// Keep this node out of every service.
-    Node(String),
-    /// Keep every node of this site out.
-    Site(String),
-    /// Freeze this service: no automatic change at all.
-    Service(String),
-}
-
-impl std::fmt::Display for HoldTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HoldTarget::Node(n) => write!(f, "node {n}"),
-            HoldTarget::Site(s) => write!(f, "site {s}"),
-            HoldTarget::Service(s) => write!(f, "service {s}"),
-        }
-    }
 }
 
 /// An operator's command. Commands name things; the engine checks them against
@@ -128,7 +110,10 @@ pub enum Command {
 pub struct JobRequest {
     pub job: JobId,
     pub step: JobStep,
+    /// What to carry out: the job's action for preview, apply and verify; its
+    /// concrete undo (`ActionOf::rollback`) for a rollback.
     pub action: Action,
+    /// The same, with names (what the hook contract and the journal show).
     pub named: NamedAction,
     /// The hook that carries it out.
     pub hook: HookId,
@@ -139,36 +124,10 @@ pub struct JobRequest {
     pub fencing_token: u64,
 }
 
-/// One message to one route.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Notification {
-    pub id: NotificationId,
-    pub route: RouteId,
-    pub route_name: String,
-    pub alert: Option<AlertId>,
-    pub severity: Severity,
-    /// The cause key alerts are grouped by (e.g. `replication:scl2-db1`).
-    pub cause: String,
-    pub title: String,
-    pub body: String,
-    /// 0 for the first page; each escalation adds one.
-    pub escalation: u32,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
     /// Persist (durably) before acting on any output that follows it.
     Journal(JournalRecord),
     StartJob(JobRequest),
     Notify(Notification),
-}
-
-/// `Guarded` is Ward. `Naive` is the baseline the simulator compares against: the
-/// same machinery with every safety off (fail over on the first failed check, no
-/// damping, no quorum, no integrity check, no budget, no verification).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    Guarded,
-    Naive,
 }

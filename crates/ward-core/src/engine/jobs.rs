@@ -4,9 +4,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::action::{Action, Cause};
+use crate::action::{Action, Cause, NamedAction, RepairOperation};
 use crate::engine::io::{JobOutcome, JobRequest, Output};
-use crate::engine::naming::{resolve, rollback_of, to_named};
 use crate::engine::{Engine, Mode};
 use crate::ids::*;
 use crate::journal::{JobEnd, JobStep, JournalEvent, Severity};
@@ -96,7 +95,7 @@ impl Engine {
             // Unreachable with sane budgets; refuse rather than grow without bound.
             return;
         }
-        let named = to_named(&self.snapshot, &action);
+        let named = self.snapshot.name_action(&action);
         self.record(now_ms, JournalEvent::JobQueued { job, decision, action: named, first_step });
         self.jobs.batch.get_or_insert_with(Batch::default).started += 1;
         self.jobs.queued.push_back(QueuedJob { job, decision, action, first_step });
@@ -117,7 +116,7 @@ impl Engine {
             .jobs
             .values()
             .filter(|j| j.step_result.is_none())
-            .filter_map(|j| resolve(&self.snapshot, &j.action))
+            .filter_map(|j| self.snapshot.resolve_action(&j.action))
             .filter(|a| self.hook_of(a) == hook)
             .count() as u32
     }
@@ -143,16 +142,30 @@ impl Engine {
         self.jobs.queued = waiting;
     }
 
-    /// Journals the step's intent, then asks the shell to run it.
+    /// Journals the step's intent (with the job's own action), then asks the shell
+    /// to run it: the job's action, or for a rollback its concrete undo.
     pub(crate) fn start_step(&mut self, now_ms: TimeMs, job: JobId, decision: DecisionId, action: &Action, step: JobStep, attempt: u32) {
-        let named = to_named(&self.snapshot, action);
+        let carry_out = match step {
+            JobStep::Rollback => match action.rollback() {
+                Some(undo) => undo,
+                None => {
+                    let what = self.describe(action);
+                    self.finish_job(now_ms, job, JobEnd::Failed, format!("{what} has no undo; nothing was rolled back"));
+                    return;
+                }
+            },
+            JobStep::Preview | JobStep::Apply | JobStep::Verify => action.clone(),
+        };
         let fencing_token = self.durable.starts;
-        self.record(now_ms, JournalEvent::JobIntent { job, decision, action: named.clone(), step, attempt, fencing_token });
+        self.record(
+            now_ms,
+            JournalEvent::JobIntent { job, decision, action: self.snapshot.name_action(action), step, attempt, fencing_token },
+        );
         let hook = self.hook_of(action);
         let timeout_ms =
             self.snapshot.hook(hook).timeout_ms.max(1).min(self.snapshot.policy().job_timeout_ms.max(self.snapshot.hook(hook).timeout_ms));
-        let request =
-            JobRequest { job, step, action: action.clone(), named, hook, attempt, deadline_ms: now_ms + timeout_ms, fencing_token };
+        let named = self.snapshot.name_action(&carry_out);
+        let request = JobRequest { job, step, action: carry_out, named, hook, attempt, deadline_ms: now_ms + timeout_ms, fencing_token };
         if self.jobs.defer {
             self.jobs.deferred.push(Output::StartJob(request));
         } else {
@@ -182,12 +195,12 @@ impl Engine {
             now_ms,
             JournalEvent::JobStepDone { job: outcome.job, step: outcome.step, ok: outcome.ok, message: outcome.message.clone() },
         );
-        let Some(action) = resolve(&self.snapshot, &named) else {
+        let Some(action) = self.snapshot.resolve_action(&named) else {
             self.finish_job(
                 now_ms,
                 outcome.job,
                 JobEnd::Abandoned,
-                format!("{} no longer resolves against the inventory in force", named.kind),
+                format!("{} no longer resolves against the inventory in force", named.kind()),
             );
             return;
         };
@@ -263,7 +276,7 @@ impl Engine {
             }
             (JobStep::Verify, false) => self.on_verify_failed(now_ms, job, decision, action, what, message),
             (JobStep::Rollback, true) => {
-                if let Some(undo) = rollback_of(&action) {
+                if let Some(undo) = action.rollback() {
                     self.record_placement_after(now_ms, &undo, true);
                 }
                 self.finish_job(now_ms, job, JobEnd::RolledBack, format!("{what} failed verification and was rolled back"));
@@ -284,10 +297,10 @@ impl Engine {
                     .insert((service_name.clone(), self.snapshot.node_name(node).to_string()), now_ms + VERIFY_FAILED_COOLDOWN_MS);
             }
         }
-        match rollback_of(&action) {
-            Some(undo) => {
+        match action.rollback() {
+            Some(_) => {
                 self.alert_job_failure(now_ms, &action, format!("Verification after {what} failed ({message}); rolling back."));
-                self.start_step(now_ms, job, decision, &undo_as_original(&action, &undo), JobStep::Rollback, 1);
+                self.start_step(now_ms, job, decision, &action, JobStep::Rollback, 1);
             }
             None => {
                 self.finish_job(now_ms, job, JobEnd::Failed, format!("{what} failed verification ({message}) and cannot be rolled back"));
@@ -328,10 +341,13 @@ impl Engine {
         self.jobs.authors.remove(&job);
         self.jobs.unanswered.remove(&job);
         self.jobs.reapplied.remove(&job);
-        let rollout = self.durable.jobs.get(&job).and_then(|j| j.action.rollout.clone());
-        let fenced_service = self.durable.jobs.get(&job).filter(|j| j.action.kind == "fence").and_then(|j| j.action.service.clone());
+        let (rollout, fenced_service) = match self.durable.jobs.get(&job).map(|j| &j.action) {
+            Some(NamedAction::Maintain { rollout, batch, .. }) => (Some((*rollout, *batch)), None),
+            Some(NamedAction::Fence { service, .. }) => (None, Some(service.clone())),
+            _ => (None, None),
+        };
         self.record(now_ms, JournalEvent::JobFinished { job, end, sentence: sentence.clone() });
-        if let Some((rollout, batch, _)) = rollout {
+        if let Some((rollout, batch)) = rollout {
             self.on_maintenance_end(now_ms, rollout, batch, end == JobEnd::Succeeded, &sentence);
         }
         self.continue_switchover(now_ms, fenced_service, end);
@@ -385,7 +401,7 @@ impl Engine {
             if state.step_result.is_some() {
                 continue;
             }
-            let Some(action) = resolve(&self.snapshot, &state.action) else { continue };
+            let Some(action) = self.snapshot.resolve_action(&state.action) else { continue };
             let hook = self.snapshot.hook(self.hook_of(&action));
             let deadline = state.step_started_ms + hook.timeout_ms.max(1) + DEADLINE_GRACE_MS;
             if now_ms > deadline {
@@ -418,7 +434,7 @@ impl Engine {
             self.jobs.retry_at.remove(&job);
             let Some(state) = self.durable.jobs.get(&job) else { continue };
             let (decision, attempt, named) = (state.decision, state.attempt, state.action.clone());
-            if let Some(action) = resolve(&self.snapshot, &named) {
+            if let Some(action) = self.snapshot.resolve_action(&named) {
                 self.start_step(now_ms, job, decision, &action, JobStep::Apply, attempt + 1);
             }
         }
@@ -432,7 +448,7 @@ impl Engine {
         let queued: Vec<_> =
             self.durable.queued.iter().map(|(job, (decision, action, step))| (*job, *decision, action.clone(), *step)).collect();
         for (job, decision, named, first_step) in queued {
-            match resolve(&self.snapshot, &named) {
+            match self.snapshot.resolve_action(&named) {
                 Some(action) => {
                     self.jobs.batch.get_or_insert_with(Batch::default).started += 1;
                     self.jobs.queued.push_back(QueuedJob { job, decision, action, first_step });
@@ -447,7 +463,7 @@ impl Engine {
         }
         let jobs: Vec<_> = self.durable.jobs.values().cloned().collect();
         for state in jobs {
-            let Some(action) = resolve(&self.snapshot, &state.action) else {
+            let Some(action) = self.snapshot.resolve_action(&state.action) else {
                 self.finish_job(
                     now_ms,
                     state.id,
@@ -487,21 +503,20 @@ impl Engine {
     /// A recovered job whose apply never took effect is abandoned (the planner decides
     /// afresh) instead of rolled back: there is nothing to undo.
     pub(crate) fn describe(&self, action: &Action) -> String {
-        let named = to_named(&self.snapshot, action);
-        let service = named.service.clone().unwrap_or_default();
-        match action {
-            Action::MoveVip { .. } => format!("moving {service} from {} to {}", list(&named.from), list(&named.to)),
-            Action::SetDnsTargets { .. } => {
-                format!("setting {service} targets to [{}] (was [{}])", named.to.join(", "), named.from.join(", "))
+        let named = self.snapshot.name_action(action);
+        let service = named.service_ref().cloned().unwrap_or_default();
+        let (from, to) = (list(&named.from_nodes()), list(&named.to_nodes()));
+        match &named {
+            NamedAction::MoveVip { .. } => format!("moving {service} from {from} to {to}"),
+            NamedAction::SetDnsTargets { from, to, .. } => {
+                format!("setting {service} targets to [{}] (was [{}])", to.join(", "), from.join(", "))
             }
-            Action::Fence { .. } => format!("fencing {} for {service}", list(&named.from)),
-            Action::Promote { .. } => format!("promoting {} to primary of {service} (was {})", list(&named.to), list(&named.from)),
-            Action::Sync { .. } => format!("syncing {service} from {} to {} ({})", list(&named.from), list(&named.to), named.detail),
-            Action::Maintain { .. } => format!("{} on {}", named.detail, named.from.join(", ")),
-            Action::Repair { operation, .. } if operation == crate::action::RESTART_REPLICATION => {
-                format!("restarting replication on {}", list(&named.from))
-            }
-            Action::Repair { operation, .. } => format!("repairing {} ({operation})", list(&named.from)),
+            NamedAction::Fence { node, .. } => format!("fencing {node} for {service}"),
+            NamedAction::Unfence { node, .. } => format!("unfencing {node} for {service}"),
+            NamedAction::Promote { .. } => format!("promoting {to} to primary of {service} (was {from})"),
+            NamedAction::Sync { .. } => format!("syncing {service} from {from} to {to} ({})", named.detail()),
+            NamedAction::Maintain { nodes, .. } => format!("{} on {}", named.detail(), nodes.join(", ")),
+            NamedAction::Repair { node, operation: RepairOperation::RestartReplication } => format!("restarting replication on {node}"),
         }
     }
 
@@ -513,16 +528,10 @@ impl Engine {
     }
 }
 
-fn list(names: &[String]) -> String {
+fn list(names: &[&String]) -> String {
     if names.is_empty() {
         "nowhere".into()
     } else {
-        names.join(", ")
+        names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
     }
-}
-
-/// Rollback steps carry the original action (the journal shows what is being undone);
-/// the shell undoes it by applying `rollback_of(original)`.
-fn undo_as_original(original: &Action, _undo: &Action) -> Action {
-    original.clone()
 }

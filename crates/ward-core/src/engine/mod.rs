@@ -13,7 +13,6 @@ mod evidence;
 mod inventory_change;
 pub mod io;
 mod jobs;
-pub mod naming;
 mod plan;
 mod repair;
 mod rollout;
@@ -118,17 +117,7 @@ impl Engine {
         let policy = engine.snapshot.policy().clone();
         engine.time.observe(&engine.snapshot, &policy, now_ms);
         let in_flight = engine.durable.jobs.len() as u32;
-        engine.record(
-            now_ms,
-            JournalEvent::Started {
-                snapshot_hash: engine.snapshot.hash().to_string(),
-                recovered_jobs: in_flight,
-                mode: match mode {
-                    Mode::Guarded => "guarded".into(),
-                    Mode::Naive => "naive".into(),
-                },
-            },
-        );
+        engine.record(now_ms, JournalEvent::Started { snapshot_hash: engine.snapshot.hash().to_string(), recovered_jobs: in_flight, mode });
         if !journal.is_empty() {
             engine.reconcile_after_restart(now_ms);
         }

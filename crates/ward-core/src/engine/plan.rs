@@ -3,15 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::action::{Action, Cause, Outcome, PlannedAction};
-use crate::engine::naming::to_named;
+use crate::action::{Action, ActionKind, Cause, NamedAction, Outcome, PlannedAction};
 use crate::engine::{Engine, Mode};
 use crate::guards::eligibility::{node_eligibility, Ineligible, Role};
 use crate::guards::{judge, Proposal};
 use crate::health::Status;
 use crate::ids::*;
 use crate::inventory::ServiceKind;
-use crate::journal::{JobEnd, JobStep, JournalEvent, NamedAction, Severity};
+use crate::journal::{JobEnd, JobStep, JournalEvent, Severity};
 use crate::time::TimeMs;
 
 /// Pre-action notifications list at most this many actions, then "and N more".
@@ -35,7 +34,7 @@ impl Engine {
         };
         let mut busy = vec![false; self.snapshot.services().len()];
         for state in self.durable.jobs.values() {
-            if let Some(s) = state.action.service.as_deref().and_then(|s| self.snapshot.service_id(s)) {
+            if let Some(s) = state.action.service_ref().and_then(|s| self.snapshot.service_id(s)) {
                 busy[s.index()] = true;
             }
         }
@@ -54,8 +53,8 @@ impl Engine {
         // Moves decided but not finished count where they are going.
         let in_flight = self.durable.jobs.values().map(|j| &j.action).chain(self.durable.queued.values().map(|(_, a, _)| a));
         for action in in_flight {
-            if matches!(action.kind.as_str(), "move_vip" | "promote") {
-                for node in action.to.iter().filter_map(|n| self.snapshot.node_id(n)) {
+            if matches!(action.kind(), ActionKind::MoveVip | ActionKind::Promote) {
+                for node in action.to_nodes().into_iter().filter_map(|n| self.snapshot.node_id(n)) {
                     load[node.index()] += 1;
                 }
             }
@@ -121,7 +120,7 @@ impl Engine {
     /// Judges one wanted action and acts on the verdict. Returns, for an action
     /// that became a job: its sentence and the routes to tell.
     pub(crate) fn decide(&mut self, now_ms: TimeMs, wanted: Wanted) -> Option<(String, Vec<RouteId>)> {
-        let named = to_named(&self.snapshot, &wanted.action);
+        let named = self.snapshot.name_action(&wanted.action);
         let approval = self
             .durable
             .approved
@@ -183,7 +182,7 @@ impl Engine {
             outcome => {
                 // Where a blocked move would go may change round to round (load, health);
                 // what it is blocked on is the same decision, so `to` is left out.
-                let fingerprint = format!("{:?}|{}|{}", outcome, named.kind, named.from.join(","));
+                let fingerprint = format!("{:?}|{}|{:?}", outcome, named.kind(), named.from_nodes());
                 // An operator's request is journaled every time it is asked, and its
                 // pending approval is not withdrawn by the planner's quiet rounds.
                 let automatic = !matches!(wanted.cause, Cause::Operator { .. });
@@ -242,7 +241,7 @@ impl Engine {
             .pending
             .values()
             .filter(|p| Some(p.decision) != keep)
-            .filter(|p| matches!(&p.pending, crate::engine::durable::Pending::Action { action, .. } if action.service.as_deref() == Some(name.as_str())))
+            .filter(|p| matches!(&p.pending, crate::engine::durable::Pending::Action { action, .. } if action.service_ref() == Some(&name)))
             .map(|p| p.decision)
             .collect();
         for decision in stale {
@@ -260,7 +259,7 @@ impl Engine {
             .durable
             .pending
             .values()
-            .filter(|p| matches!(&p.pending, crate::engine::durable::Pending::Action { action, .. } if action.service.as_deref() == Some(name.as_str())))
+            .filter(|p| matches!(&p.pending, crate::engine::durable::Pending::Action { action, .. } if action.service_ref() == Some(&name)))
             .map(|p| p.decision)
             .collect();
         for decision in stale {
@@ -278,11 +277,9 @@ impl Engine {
         for cause in open {
             let group = &cause["approval:".len()..];
             let waiting = self.durable.pending.values().any(|p| match &p.pending {
-                crate::engine::durable::Pending::Action { action, .. } => action
-                    .service
-                    .as_deref()
-                    .and_then(|s| self.snapshot.service_id(s))
-                    .is_some_and(|s| self.snapshot.service(s).group == group),
+                crate::engine::durable::Pending::Action { action, .. } => {
+                    action.service_ref().and_then(|s| self.snapshot.service_id(s)).is_some_and(|s| self.snapshot.service(s).group == group)
+                }
                 crate::engine::durable::Pending::Inventory { .. } => false,
             });
             if !waiting {
@@ -397,10 +394,7 @@ impl Engine {
 
     fn fence_failed_recently(&self, service: &str, node: &str) -> bool {
         self.durable.finished.iter().rev().take(64).any(|f| {
-            f.action.kind == "fence"
-                && f.end == JobEnd::Failed
-                && f.action.service.as_deref() == Some(service)
-                && f.action.from.first().map(String::as_str) == Some(node)
+            f.end == JobEnd::Failed && matches!(&f.action, NamedAction::Fence { service: s, node: n } if s == service && n == node)
         })
     }
 
@@ -520,6 +514,9 @@ pub(crate) enum Want {
 /// place; for a single-holder move Ward may pick a better destination by the time
 /// it runs (the guards judge that destination afresh).
 fn same_action(a: &NamedAction, b: &NamedAction) -> bool {
-    let flexible_destination = matches!(a.kind.as_str(), "move_vip" | "promote");
-    a.kind == b.kind && a.service == b.service && a.from == b.from && (flexible_destination || a.to == b.to)
+    let flexible_destination = matches!(a.kind(), ActionKind::MoveVip | ActionKind::Promote);
+    a.kind() == b.kind()
+        && a.service() == b.service()
+        && a.from_nodes() == b.from_nodes()
+        && (flexible_destination || a.to_nodes() == b.to_nodes())
 }

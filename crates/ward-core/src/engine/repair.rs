@@ -5,7 +5,7 @@
 //! A repair is an action like any other: it goes through `decide()` and the guards
 //! (a held node or site is never repaired automatically).
 
-use crate::action::{Action, Cause, RESTART_REPLICATION};
+use crate::action::{Action, Cause, NamedAction, RepairOperation};
 use crate::engine::plan::Wanted;
 use crate::engine::Engine;
 use crate::health::{ReplicationHealth, Status};
@@ -49,7 +49,7 @@ impl Engine {
                 continue;
             }
             wanted.push(Wanted {
-                action: Action::Repair { node, operation: RESTART_REPLICATION.into() },
+                action: Action::Repair { node, operation: RepairOperation::RestartReplication },
                 cause: Cause::ReplicationStopped { node, error: error.clone() },
                 summary: format!("stopped for {}: {error}", human_duration(stopped_ms)),
                 preview_first: false,
@@ -59,19 +59,14 @@ impl Engine {
     }
 
     fn repair_in_flight(&self, node: &str) -> bool {
-        let is_repair = |a: &crate::journal::NamedAction| a.kind == "repair" && a.from.first().map(String::as_str) == Some(node);
+        let is_repair = |a: &NamedAction| matches!(a, NamedAction::Repair { node: n, .. } if n == node);
         self.durable.jobs.values().any(|j| is_repair(&j.action)) || self.durable.queued.values().any(|(_, a, _)| is_repair(a))
     }
 
     /// When the last repair of `node` finished, from the durable finished jobs (so a
     /// restarted controller does not repair again at once).
     fn last_repair_ms(&self, node: &str) -> Option<TimeMs> {
-        self.durable
-            .finished
-            .iter()
-            .rev()
-            .find(|f| f.action.kind == "repair" && f.action.from.first().map(String::as_str) == Some(node))
-            .map(|f| f.at_ms)
+        self.durable.finished.iter().rev().find(|f| matches!(&f.action, NamedAction::Repair { node: n, .. } if n == node)).map(|f| f.at_ms)
     }
 
     /// A failed repair leaves the replication alert open and says when Ward may try again.
@@ -195,7 +190,7 @@ mod tests {
             self.journal
                 .iter()
                 .filter_map(|r| match &r.event {
-                    JournalEvent::Decision { action, summary, job, .. } if action.kind == "repair" => {
+                    JournalEvent::Decision { action, summary, job, .. } if action.kind() == crate::action::ActionKind::Repair => {
                         Some((summary.clone(), job.is_some()))
                     }
                     _ => None,
@@ -213,8 +208,10 @@ mod tests {
         db.run_ms(10_000);
         let repairs = db.repairs_started();
         assert_eq!(repairs.len(), 1, "{:?}", db.decisions());
-        assert_eq!(repairs[0].named.kind, "repair");
-        assert_eq!(repairs[0].named.detail, "restart_replication");
+        assert_eq!(
+            repairs[0].named,
+            crate::action::NamedAction::Repair { node: "db2".into(), operation: crate::action::RepairOperation::RestartReplication }
+        );
         assert_eq!(repairs[0].hook, HookId(1));
         let (summary, allowed) = db.decisions().pop().expect("a decision");
         assert!(allowed);
@@ -285,7 +282,9 @@ mod tests {
             .journal
             .iter()
             .find_map(|r| match &r.event {
-                JournalEvent::Decision { action, verdict, .. } if action.kind == "repair" => Some(verdict.clone()),
+                JournalEvent::Decision { action, verdict, .. } if action.kind() == crate::action::ActionKind::Repair => {
+                    Some(verdict.clone())
+                }
                 _ => None,
             })
             .expect("verdict");

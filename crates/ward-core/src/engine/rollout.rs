@@ -3,11 +3,10 @@
 //! first failed verification anywhere.
 
 use crate::action::{Action, GuardVerdict, Verdict};
-use crate::engine::durable::Rollout;
-use crate::engine::naming::to_named;
+use crate::engine::durable::{Rollout, RolloutState};
 use crate::engine::Engine;
 use crate::ids::*;
-use crate::journal::{JobStep, JournalEvent, Severity};
+use crate::journal::{JobStep, JournalEvent, RolloutPhase, Severity};
 use crate::time::TimeMs;
 
 fn batch_nodes(rollout: &Rollout, batch: u32) -> Vec<String> {
@@ -20,11 +19,13 @@ fn batch_count(rollout: &Rollout) -> u32 {
 
 impl Engine {
     pub(crate) fn advance_rollouts(&mut self, now_ms: TimeMs) {
-        let Some(rollout) = self.durable.rollouts.values().find(|r| r.state == "running").cloned() else { return };
-        match (rollout.batch, rollout.batch_state.as_str()) {
+        let Some(rollout) = self.durable.rollouts.values().find(|r| r.state == RolloutState::Running).cloned() else { return };
+        match (rollout.batch, rollout.batch_state) {
             (None, _) => self.begin_batch(now_ms, &rollout, 0),
-            (Some(batch), "batch-done") if batch + 1 < batch_count(&rollout) => self.begin_batch(now_ms, &rollout, batch + 1),
-            (Some(batch), "batch-done") => {
+            (Some(batch), Some(RolloutPhase::BatchDone)) if batch + 1 < batch_count(&rollout) => {
+                self.begin_batch(now_ms, &rollout, batch + 1)
+            }
+            (Some(batch), Some(RolloutPhase::BatchDone)) => {
                 let sentence = format!(
                     "Rollout {} finished: {} node(s) in {} batch(es), every batch verified.",
                     rollout.id,
@@ -33,7 +34,7 @@ impl Engine {
                 );
                 self.record(
                     now_ms,
-                    JournalEvent::RolloutProgress { rollout: rollout.id, batch, state: "done".into(), sentence: sentence.clone() },
+                    JournalEvent::RolloutProgress { rollout: rollout.id, batch, state: RolloutPhase::Done, sentence: sentence.clone() },
                 );
                 self.send_to_routes(now_ms, None, &format!("rollout:{}", rollout.id), Severity::Info, &sentence, &[], 0);
             }
@@ -52,7 +53,7 @@ impl Engine {
             if self.mode == crate::engine::Mode::Naive { "starts (the naive baseline does not drain before)" } else { "drains before" },
             rollout.operation
         );
-        self.record(now_ms, JournalEvent::RolloutProgress { rollout: rollout.id, batch, state: "started".into(), sentence });
+        self.record(now_ms, JournalEvent::RolloutProgress { rollout: rollout.id, batch, state: RolloutPhase::Started, sentence });
         // The naive baseline is a reboot script: it neither drains nor waits.
         if self.mode == crate::engine::Mode::Naive {
             return;
@@ -86,7 +87,7 @@ impl Engine {
             now_ms,
             JournalEvent::Decision {
                 decision,
-                action: to_named(&self.snapshot, &action),
+                action: self.snapshot.name_action(&action),
                 cause: format!("{} asked for a rolling {}", rollout.author, rollout.operation),
                 summary: format!("{} batch {} of {}", rollout.operation, batch + 1, batch_count(rollout)),
                 evidence,
@@ -100,13 +101,13 @@ impl Engine {
     /// Called when a maintenance job ends.
     pub(crate) fn on_maintenance_end(&mut self, now_ms: TimeMs, rollout: u32, batch: u32, ok: bool, why: &str) {
         let Some(state) = self.durable.rollouts.get(&rollout).cloned() else { return };
-        if state.state != "running" {
+        if state.state != RolloutState::Running {
             return;
         }
         self.undrain_batch(now_ms, &state, batch, "");
         if ok {
             let sentence = format!("Rollout {rollout}: batch {} verified", batch + 1);
-            self.record(now_ms, JournalEvent::RolloutProgress { rollout, batch, state: "batch-done".into(), sentence });
+            self.record(now_ms, JournalEvent::RolloutProgress { rollout, batch, state: RolloutPhase::BatchDone, sentence });
         } else {
             self.halt_rollout(now_ms, rollout, batch, why);
         }
@@ -115,7 +116,7 @@ impl Engine {
     /// A failed verification anywhere halts every running rollout at its current batch,
     /// and puts the batch's nodes back as they were.
     pub(crate) fn halt_rollouts_on_failure(&mut self, now_ms: TimeMs, what: &str) {
-        let running: Vec<Rollout> = self.durable.rollouts.values().filter(|r| r.state == "running").cloned().collect();
+        let running: Vec<Rollout> = self.durable.rollouts.values().filter(|r| r.state == RolloutState::Running).cloned().collect();
         for rollout in running {
             let batch = rollout.batch.unwrap_or(0);
             self.undrain_batch(now_ms, &rollout, batch, " (halted)");
@@ -133,7 +134,7 @@ impl Engine {
 
     fn halt_rollout(&mut self, now_ms: TimeMs, rollout: u32, batch: u32, why: &str) {
         let sentence = format!("Rollout {rollout} halted at batch {}: {why}. The remaining batches were not started.", batch + 1);
-        self.record(now_ms, JournalEvent::RolloutProgress { rollout, batch, state: "halted".into(), sentence: sentence.clone() });
+        self.record(now_ms, JournalEvent::RolloutProgress { rollout, batch, state: RolloutPhase::Halted, sentence: sentence.clone() });
         self.raise(now_ms, &format!("rollout:{rollout}"), Severity::Page, sentence, &[]);
     }
 }

@@ -4,7 +4,7 @@ use crate::engine::{Engine, Mode};
 use crate::guards::FleetView;
 use crate::health::{HealthEvent, ReplicationHealth, Status};
 use crate::ids::*;
-use crate::journal::{JournalEvent, Severity};
+use crate::journal::{HoldTarget, JournalEvent, Severity};
 use crate::time::{human_duration, TimeMs};
 
 impl Engine {
@@ -39,8 +39,8 @@ impl Engine {
     }
 
     fn expire_holds(&mut self, now_ms: TimeMs) {
-        let expired: Vec<String> =
-            self.durable.holds.iter().filter(|h| h.until_ms.is_some_and(|u| now_ms >= u)).map(|h| h.target.to_string()).collect();
+        let expired: Vec<HoldTarget> =
+            self.durable.holds.iter().filter(|h| h.until_ms.is_some_and(|u| now_ms >= u)).map(|h| h.target.clone()).collect();
         for target in expired {
             self.record(now_ms, JournalEvent::HoldReleased { target, author: "ward (hold expired)".into() });
         }

@@ -178,6 +178,17 @@ impl Snapshot {
         self.route_by_name.get(name).copied()
     }
 
+    /// The action with names instead of this snapshot's ids (the journal's form).
+    pub fn name_action(&self, action: &crate::action::Action) -> crate::action::NamedAction {
+        action.map(|n| self.node_name(*n).to_string(), |s| self.service_name(*s).to_string())
+    }
+
+    /// A journaled action against this snapshot; `None` when one of its names is
+    /// not in it (renamed or removed since).
+    pub fn resolve_action(&self, named: &crate::action::NamedAction) -> Option<crate::action::Action> {
+        named.try_map(|n| self.node_id(n).ok_or(()), |s| self.service_id(s).ok_or(())).ok()
+    }
+
     pub fn node_name(&self, id: NodeId) -> &str {
         &self.node(id).name
     }

@@ -6,7 +6,8 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use ward_core::action::Evidence;
-use ward_core::journal::{JournalEvent, JournalRecord, NamedAction};
+use ward_core::action::NamedAction;
+use ward_core::journal::{JournalEvent, JournalRecord};
 use ward_core::time::TimeMs;
 
 use super::error::ApiError;
@@ -140,7 +141,7 @@ pub async fn why(State(state): State<AppState>, Path(service): Path<String>) -> 
         .rev()
         .filter_map(|r| match &r.event {
             JournalEvent::Decision { decision, action, cause, summary, evidence, verdict, job }
-                if action.service.as_deref() == Some(&service) =>
+                if action.service_ref() == Some(&service) =>
             {
                 Some(WhyEntry {
                     decision: decision.0,

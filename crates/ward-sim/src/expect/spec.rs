@@ -1,6 +1,6 @@
 //! What a scenario expects, as checked values.
 
-use ward_core::action::Outcome;
+use ward_core::action::{ActionKind, Outcome};
 use ward_core::journal::Severity;
 use ward_core::Mode;
 
@@ -29,14 +29,14 @@ pub enum CheckKind {
     /// A notification for the cause went out with escalation >= 1.
     Escalated { cause_prefix: String },
     /// Between `min` and `max` decisions matching the filters were journaled in the window.
-    Decision { outcome: Option<Outcome>, action: Option<String>, contains: Option<String>, window: Window, min: u64, max: Option<u64> },
+    Decision { outcome: Option<Outcome>, action: Option<ActionKind>, contains: Option<String>, window: Window, min: u64, max: Option<u64> },
     /// Moves applied in the world within the window.
     Moves { window: Window, min: Option<u64>, max: Option<u64> },
     /// The world added `node` to `service`'s placement at most `max` times in the
     /// window, and never before `not_before`.
     NodeAdded { service: String, node: String, window: Window, max: Option<u64>, not_before: Option<u64> },
     /// At least `min` jobs (of `action`, if given) ended this way.
-    JobEnded { end: String, action: Option<String>, min: u64 },
+    JobEnded { end: String, action: Option<ActionKind>, min: u64 },
     /// Every job with an intent reached exactly one terminal record.
     JobsTerminalOnce,
     /// Every queued notification was delivered to its route at least once.
@@ -149,7 +149,7 @@ fn convert_check(index: usize, start: u64, c: RawCheck) -> Result<CheckSpec, Fie
         "escalated" => CheckKind::Escalated { cause_prefix: c.cause_prefix.clone().unwrap_or_default() },
         "decision" => CheckKind::Decision {
             outcome: c.outcome.as_deref().map(outcome).transpose()?,
-            action: c.action.clone(),
+            action: c.action.as_deref().map(action_kind).transpose()?,
             contains: c.contains.clone(),
             window,
             min: c.min.unwrap_or(1),
@@ -173,7 +173,7 @@ fn convert_check(index: usize, start: u64, c: RawCheck) -> Result<CheckSpec, Fie
             if !["succeeded", "rolled_back", "failed", "abandoned"].contains(&end.as_str()) {
                 return Err(("end".into(), format!("`{end}`: expected succeeded, rolled_back, failed or abandoned")));
             }
-            CheckKind::JobEnded { end, action: c.action.clone(), min: c.min.unwrap_or(1) }
+            CheckKind::JobEnded { end, action: c.action.as_deref().map(action_kind).transpose()?, min: c.min.unwrap_or(1) }
         }
         "jobs_terminal_once" => CheckKind::JobsTerminalOnce,
         "notifications_delivered" => CheckKind::NotificationsDelivered,
@@ -212,6 +212,13 @@ fn outcome(text: &str) -> Result<Outcome, FieldError> {
         "refuse" => Ok(Outcome::Refuse),
         other => Err(("outcome".into(), format!("`{other}`: expected allow, needs_approval or refuse"))),
     }
+}
+
+fn action_kind(text: &str) -> Result<ActionKind, FieldError> {
+    ActionKind::parse(text).ok_or_else(|| {
+        let known: Vec<&str> = ActionKind::ALL.iter().map(|k| k.name()).collect();
+        ("action".into(), format!("`{text}`: expected one of {}", known.join(", ")))
+    })
 }
 
 pub fn outcome_name(o: Outcome) -> &'static str {

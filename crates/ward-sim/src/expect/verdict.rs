@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
+use ward_core::action::ActionKind;
 use ward_core::journal::{JournalEvent, JournalRecord};
 use ward_core::Mode;
 
@@ -160,7 +161,7 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
                 .filter_map(|(t, r)| match &r.event {
                     JournalEvent::Alert { cause, severity, state, .. }
                         if cause.starts_with(cause_prefix.as_str())
-                            && state != "resolved"
+                            && *state != ward_core::journal::AlertChange::Resolved
                             && severity_min.is_none_or(|m| *severity >= m) =>
                     {
                         Some(t)
@@ -201,14 +202,14 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
                 let JournalEvent::Decision { action: a, verdict, summary, .. } = &r.event else {
                     continue;
                 };
-                let key = format!("{}:{:?}:{:?}:{:?}", a.kind, a.service, a.from, a.to);
+                let key = a.identity();
                 let o = format!("{:?}", verdict.outcome);
                 let new_episode = last.insert(key, o) != Some(format!("{:?}", verdict.outcome));
-                let text = format!("{summary} {} {}", a.detail, verdict.reasons().join(" "));
+                let text = format!("{summary} {} {}", a.detail(), verdict.reasons().join(" "));
                 if new_episode
                     && window.contains(t)
                     && outcome.is_none_or(|x| x == verdict.outcome)
-                    && action.as_ref().is_none_or(|x| *x == a.kind)
+                    && action.is_none_or(|x| x == a.kind())
                     && contains.as_ref().is_none_or(|x| text.contains(x.as_str()))
                 {
                     count += 1;
@@ -218,7 +219,7 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
             let what = format!(
                 "{}{}{}",
                 outcome.map_or(String::new(), |o| format!("{} ", outcome_name(o))),
-                action.as_deref().map_or(String::new(), |a| format!("{a} ")),
+                action.map_or(String::new(), |a| format!("{a} ")),
                 contains.as_deref().map_or(String::new(), |c| format!("mentioning `{c}` "))
             );
             (
@@ -267,9 +268,9 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
             )
         }
         CheckKind::JobEnded { end, action, min } => {
-            let kinds: BTreeMap<u64, &str> = journal(out)
+            let kinds: BTreeMap<u64, ActionKind> = journal(out)
                 .filter_map(|(_, r)| match &r.event {
-                    JournalEvent::JobIntent { job, action, .. } => Some((job.0, action.kind.as_str())),
+                    JournalEvent::JobIntent { job, action, .. } => Some((job.0, action.kind())),
                     _ => None,
                 })
                 .collect();
@@ -277,12 +278,12 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
                 .filter(|(_, r)| match &r.event {
                     JournalEvent::JobFinished { job, end: e, .. } => {
                         format!("{e:?}").to_lowercase().replace("rolledback", "rolled_back") == *end
-                            && action.as_ref().is_none_or(|a| kinds.get(&job.0) == Some(&a.as_str()))
+                            && action.is_none_or(|a| kinds.get(&job.0) == Some(&a))
                     }
                     _ => false,
                 })
                 .count() as u64;
-            (n >= *min, format!("{n} {}jobs ended {end} (want >= {min})", action.as_deref().map_or(String::new(), |a| format!("{a} "))))
+            (n >= *min, format!("{n} {}jobs ended {end} (want >= {min})", action.map_or(String::new(), |a| format!("{a} "))))
         }
         CheckKind::JobsTerminalOnce => {
             let mut started = BTreeSet::new();

@@ -134,7 +134,7 @@ fn verdict_episodes(journal: &[JournalRecord]) -> (u64, u64) {
     let (mut refused, mut gated) = (0, 0);
     for j in journal {
         if let JournalEvent::Decision { action, verdict, .. } = &j.event {
-            let key = format!("{}:{:?}:{:?}:{:?}", action.kind, action.service, action.from, action.to);
+            let key = action.identity();
             if last.insert(key, verdict.outcome) != Some(verdict.outcome) {
                 match verdict.outcome {
                     Outcome::Refuse => refused += 1,
@@ -151,7 +151,7 @@ fn verdict_episodes(journal: &[JournalRecord]) -> (u64, u64) {
 pub fn mentions(event: &JournalEvent, nodes: &[String]) -> bool {
     let text = match event {
         JournalEvent::Decision { action, summary, cause, .. } => {
-            format!("{} {} {} {}", action.from.join(" "), action.to.join(" "), summary, cause)
+            format!("{:?} {:?} {} {}", action.from_nodes(), action.to_nodes(), summary, cause)
         }
         JournalEvent::Alert { cause, sentence, .. } => format!("{cause} {sentence}"),
         JournalEvent::Health { node, .. } => node.clone(),

@@ -10,7 +10,7 @@ use super::queue::Ev;
 use super::{loader, Run};
 use crate::scenario::InventoryDoc;
 use crate::world::actuator::{Call, Submitted};
-use crate::world::{Effect, Point};
+use crate::world::Point;
 
 impl Run<'_> {
     /// Hands one input to the controller: dropped if it is down, buffered if paused.
@@ -68,7 +68,7 @@ impl Run<'_> {
             job: req.job,
             step: req.step,
             hook: hook.name.clone(),
-            effect: Effect::from_action(&req.action, &snapshot),
+            effect: req.named.clone(),
             fencing_token: req.fencing_token,
             incarnation: self.ctl.incarnation,
             reported: false,
@@ -93,7 +93,7 @@ impl Run<'_> {
         let knobs = self.world.knobs.hook(&call.hook).clone();
         let mut latency = knobs.latency_ms + self.rng.random_range(0..=knobs.jitter_ms);
         let injected_failure = self.rng.random_bool(knobs.failure_rate);
-        if let (ward_core::journal::JobStep::Apply, Effect::Maintain { nodes, .. }) = (call.step, &call.effect) {
+        if let (ward_core::journal::JobStep::Apply, ward_core::action::NamedAction::Maintain { nodes, .. }) = (call.step, &call.effect) {
             let until = self.now + self.world.knobs.reboot_ms;
             // A reboot call reports when the nodes are back, as a reboot script waits for them.
             latency = latency.max(self.world.knobs.reboot_ms + 1);

@@ -1,61 +1,16 @@
 //! What a job step does to the world when its actuator call completes. Actions
 //! carry ids relative to the snapshot the engine had applied when it asked; they
-//! are resolved to names at submission, so a later inventory cannot change them.
+//! are named at submission, so a later inventory cannot change them. A rollback
+//! arrives as its concrete undo and is carried out like any apply.
 
-use ward_core::action::{Action, SyncPreview};
-use ward_core::inventory::Snapshot;
+use ward_core::action::{NamedAction, RepairOperation, SyncPreview};
 use ward_core::journal::JobStep;
 
 use super::World;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Effect {
-    MoveVip { service: String, from: Option<String>, to: String },
-    SetTargets { service: String, from: Vec<String>, to: Vec<String> },
-    Fence { service: String, node: String },
-    Promote { service: String, from: Option<String>, to: String },
-    Sync { service: String, from: String, to: String },
-    Maintain { nodes: Vec<String>, operation: String },
-    Repair { node: String, operation: String },
-}
-
-impl Effect {
-    pub fn from_action(action: &Action, snapshot: &Snapshot) -> Effect {
-        let n = |id: ward_core::ids::NodeId| snapshot.node_name(id).to_string();
-        let s = |id: ward_core::ids::ServiceId| snapshot.service_name(id).to_string();
-        match action {
-            Action::MoveVip { service, from, to } => Effect::MoveVip { service: s(*service), from: from.map(n), to: n(*to) },
-            Action::SetDnsTargets { service, from, to } => Effect::SetTargets {
-                service: s(*service),
-                from: from.iter().map(|&x| n(x)).collect(),
-                to: to.iter().map(|&x| n(x)).collect(),
-            },
-            Action::Fence { service, node } => Effect::Fence { service: s(*service), node: n(*node) },
-            Action::Promote { service, from, to } => Effect::Promote { service: s(*service), from: from.map(n), to: n(*to) },
-            Action::Sync { service, from, to, .. } => Effect::Sync { service: s(*service), from: n(*from), to: n(*to) },
-            Action::Maintain { nodes, operation, .. } => {
-                Effect::Maintain { nodes: nodes.iter().map(|&x| n(x)).collect(), operation: operation.clone() }
-            }
-            Action::Repair { node, operation } => Effect::Repair { node: n(*node), operation: operation.clone() },
-        }
-    }
-
-    pub fn is_move(&self) -> bool {
-        matches!(self, Effect::MoveVip { .. } | Effect::SetTargets { .. } | Effect::Promote { .. })
-    }
-
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            Effect::MoveVip { .. } => "move_vip",
-            Effect::SetTargets { .. } => "set_dns_targets",
-            Effect::Fence { .. } => "fence",
-            Effect::Promote { .. } => "promote",
-            Effect::Sync { .. } => "sync",
-            Effect::Maintain { .. } => "maintain",
-            Effect::Repair { .. } => "repair",
-        }
-    }
-}
+/// What a call carries out, with names: the engine's concrete action (for a
+/// rollback, already its undo), resolved at submission.
+pub type Effect = NamedAction;
 
 /// A completed call's result, before the shell turns it into a `JobOutcome`.
 pub struct StepResult {
@@ -104,8 +59,8 @@ impl World {
     pub fn complete_step(&mut self, step: JobStep, effect: &Effect) -> StepResult {
         let result = match step {
             JobStep::Preview => Ok(self.preview(effect)),
-            JobStep::Apply => self.apply(effect, false),
-            JobStep::Rollback => self.apply(effect, true),
+            JobStep::Apply => self.apply(effect, true),
+            JobStep::Rollback => self.apply(effect, false),
             JobStep::Verify => Ok(self.verify(effect)),
         };
         self.refresh_replication();
@@ -113,7 +68,7 @@ impl World {
     }
 
     fn preview(&self, effect: &Effect) -> StepResult {
-        let Effect::Sync { from, to, .. } = effect else {
+        let NamedAction::Sync { from, to, .. } = effect else {
             return StepResult::ok("nothing to preview");
         };
         let files = |n: &str| self.node_index(n).map_or(0, |i| self.nodes[i].tree_files);
@@ -130,48 +85,40 @@ impl World {
         StepResult { ok: true, message: format!("sync {from} -> {to} would delete {deleted} of {target} files"), preview: Some(preview) }
     }
 
-    fn apply(&mut self, effect: &Effect, rollback: bool) -> Result<StepResult, StepResult> {
+    /// Carries out `effect`; `counted`: an apply (a move the metrics count), not
+    /// the undo a rollback sends.
+    fn apply(&mut self, effect: &Effect, counted: bool) -> Result<StepResult, StepResult> {
         match effect {
-            Effect::MoveVip { service, from, to } => {
+            NamedAction::MoveVip { service, to, .. } => {
                 let s = self.service_or_fail(service)?;
-                let target = if rollback { from.clone() } else { Some(to.clone()) };
                 for old in self.services[s].holders.clone() {
                     self.release_vip(&old, s);
                 }
-                if let Some(i) = target.as_deref().and_then(|t| self.node_index(t)) {
+                if let Some(i) = self.node_index(to) {
                     if self.nodes[i].route_script_broken {
                         self.nodes[i].egress_ok = false;
                     }
                 }
-                self.set_holders(s, target.into_iter().collect());
+                self.set_holders(s, vec![to.clone()]);
             }
-            Effect::SetTargets { service, from, to } => {
+            NamedAction::SetDnsTargets { service, to, .. } => {
                 let s = self.service_or_fail(service)?;
-                self.set_holders(s, if rollback { from.clone() } else { to.clone() });
+                self.set_holders(s, to.clone());
             }
-            Effect::Fence { node, .. } => {
+            NamedAction::Fence { node, .. } | NamedAction::Unfence { node, .. } => {
                 let i = self.node_index(node).ok_or_else(|| StepResult::fail(format!("no node `{node}`")))?;
-                self.nodes[i].writable = rollback;
+                self.nodes[i].writable = matches!(effect, NamedAction::Unfence { .. });
             }
-            Effect::Promote { service, from, to } => {
+            NamedAction::Promote { service, to, .. } => {
                 let s = self.service_or_fail(service)?;
-                let (up, down) = if rollback { (from.clone(), Some(to.clone())) } else { (Some(to.clone()), None) };
-                if let Some(up) = &up {
-                    let i = self.node_index(up).ok_or_else(|| StepResult::fail(format!("no node `{up}`")))?;
-                    if !self.nodes[i].alive {
-                        return Err(StepResult::fail(format!("{up} is down: cannot promote it")));
-                    }
-                    self.nodes[i].writable = true;
+                let i = self.node_index(to).ok_or_else(|| StepResult::fail(format!("no node `{to}`")))?;
+                if !self.nodes[i].alive {
+                    return Err(StepResult::fail(format!("{to} is down: cannot promote it")));
                 }
-                if let Some(i) = down.and_then(|d| self.node_index(&d)) {
-                    self.nodes[i].writable = false;
-                }
-                self.set_holders(s, up.into_iter().collect());
+                self.nodes[i].writable = true;
+                self.set_holders(s, vec![to.clone()]);
             }
-            Effect::Sync { from, to, .. } => {
-                if rollback {
-                    return Err(StepResult::fail("a sync cannot be rolled back"));
-                }
+            NamedAction::Sync { from, to, .. } => {
                 let (f, t) = match (self.node_index(from), self.node_index(to)) {
                     (Some(f), Some(t)) => (f, t),
                     _ => return Err(StepResult::fail("unknown sync node")),
@@ -184,28 +131,22 @@ impl World {
             }
             // The reboot itself was started when the call began (the runner brings
             // the nodes back after `world.reboot`); the call only reports.
-            Effect::Maintain { nodes, operation } => {
+            NamedAction::Maintain { nodes, operation, .. } => {
                 self.dirty = true;
                 return Ok(StepResult::ok(format!("{operation} of {} done", nodes.join(", "))));
             }
-            Effect::Repair { node, operation } => return self.repair(node, operation, rollback),
+            NamedAction::Repair { node, operation } => return self.repair(node, *operation),
         }
-        if effect.is_move() && !rollback {
-            let service = match effect {
-                Effect::MoveVip { service, .. } | Effect::SetTargets { service, .. } | Effect::Promote { service, .. } => service,
-                _ => unreachable!("is_move"),
-            };
-            self.moves.push((self.now_ms, service.clone(), effect.kind_name()));
+        if let (Some(service), true) = (effect.service_ref(), effect.is_move() && counted) {
+            self.moves.push((self.now_ms, service.clone(), effect.kind().name()));
         }
-        Ok(StepResult::ok(format!("{} {}", effect.kind_name(), if rollback { "rolled back" } else { "applied" })))
+        Ok(StepResult::ok(format!("{} {}", effect.kind(), if counted { "applied" } else { "rolled back" })))
     }
 
     /// `restart_replication` restarts a replica's stopped threads, as `STOP SLAVE;
     /// START SLAVE` does: it runs again (and flows if its source is reachable).
-    fn repair(&mut self, node: &str, operation: &str, rollback: bool) -> Result<StepResult, StepResult> {
-        if rollback || operation != ward_core::action::RESTART_REPLICATION {
-            return Err(StepResult::fail(format!("the simulator has no repair for {operation} on {node}")));
-        }
+    fn repair(&mut self, node: &str, operation: RepairOperation) -> Result<StepResult, StepResult> {
+        let RepairOperation::RestartReplication = operation;
         let i = self.node_index(node).ok_or_else(|| StepResult::fail(format!("no node `{node}`")))?;
         if !self.nodes[i].alive {
             return Err(StepResult::fail(format!("{node} is down: cannot restart its replication")));
@@ -231,26 +172,32 @@ impl World {
             })
         };
         let holders: Vec<String> = match effect {
-            Effect::MoveVip { service, .. } | Effect::SetTargets { service, .. } | Effect::Promote { service, .. } => {
+            NamedAction::MoveVip { service, .. } | NamedAction::SetDnsTargets { service, .. } | NamedAction::Promote { service, .. } => {
                 match self.service_index(service) {
                     Some(s) => self.services[s].holders.clone(),
                     None => return StepResult::fail(format!("no service `{service}`")),
                 }
             }
-            Effect::Fence { node, .. } => {
+            NamedAction::Unfence { node, .. } => {
+                return match self.node_index(node) {
+                    Some(i) if self.nodes[i].writable => StepResult::ok(format!("{node} accepts writes again")),
+                    _ => StepResult::fail(format!("{node} still refuses writes")),
+                }
+            }
+            NamedAction::Fence { node, .. } => {
                 return match self.node_index(node) {
                     Some(i) if !self.nodes[i].writable => StepResult::ok(format!("{node} no longer accepts writes")),
                     _ => StepResult::fail(format!("{node} still accepts writes")),
                 }
             }
-            Effect::Sync { to, .. } => {
+            NamedAction::Sync { to, .. } => {
                 return match self.node_index(to) {
                     Some(i) if self.nodes[i].tree_files >= self.tree_files_intact => StepResult::ok(format!("{to}'s tree is complete")),
                     _ => StepResult::fail(format!("{to}'s tree is incomplete after the sync")),
                 }
             }
-            Effect::Maintain { nodes, .. } => nodes.clone(),
-            Effect::Repair { node, .. } => {
+            NamedAction::Maintain { nodes, .. } => nodes.clone(),
+            NamedAction::Repair { node, .. } => {
                 return match self.node_index(node).and_then(|i| self.replicas.get(&i)) {
                     Some(r) if r.running => StepResult::ok(format!("replication on {node} runs")),
                     _ => StepResult::fail(format!("replication on {node} is still stopped")),
