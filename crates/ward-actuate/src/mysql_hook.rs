@@ -30,11 +30,13 @@ pub(crate) async fn run(hook: &Hook, dsn: &str, named: &NamedAction, step: JobSt
     let until = deadline.min(Instant::now() + Duration::from_millis(hook.timeout_ms.max(1)));
     let name = match (step, named) {
         (JobStep::Apply, NamedAction::Repair { node, operation: RepairOperation::RestartReplication }) => node,
-        (_, other) => return StepResult::failed(format!(
+        (_, other) => {
+            return StepResult::failed(format!(
             "a mysql hook only restarts replication (action repair); it cannot carry out {} {} (give that service an exec or http hook)",
             step.name(),
             other.kind()
-        )),
+        ))
+        }
     };
     let Some(node) = snapshot.node_id(name).map(|id| snapshot.node(id)) else {
         return StepResult::failed(format!(

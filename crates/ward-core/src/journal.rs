@@ -185,6 +185,9 @@ pub enum JournalEvent {
         #[serde(deserialize_with = "compat::named_action")]
         action: NamedAction,
         first_step: JobStep,
+        /// The operator behind it (a sync's preview carries it into the sync decision).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        author: Option<String>,
     },
     /// Written (and made durable by the shell) before the step runs.
     JobIntent {
@@ -201,6 +204,22 @@ pub enum JournalEvent {
         step: JobStep,
         ok: bool,
         message: String,
+        /// `false` when the step's deadline passed without an answer: it may or may
+        /// not have happened, so Ward verifies before it believes either.
+        #[serde(default = "compat::answered", skip_serializing_if = "compat::is_answered")]
+        answered: bool,
+    },
+    /// A failed apply is tried again at `at_ms` (within the hook's retries).
+    JobRetry {
+        job: JobId,
+        at_ms: TimeMs,
+    },
+    /// An operator's switchover of a primary: once the old primary's fence is
+    /// done, `to` is promoted (durable, so a restart in between keeps the choice).
+    SwitchoverRequested {
+        service: String,
+        to: String,
+        author: String,
     },
     JobFinished {
         job: JobId,
@@ -211,6 +230,12 @@ pub enum JournalEvent {
     Placement {
         service: String,
         holders: Vec<String>,
+    },
+    /// Services Ward had never placed, believed where the inventory in force says
+    /// (`initial`): assumed once, when Ward first sees them, so a later inventory
+    /// (a torn file read at a restart) cannot move a believed placement by assertion.
+    PlacementsAssumed {
+        placements: Vec<(String, Vec<String>)>,
     },
     Health {
         node: String,
@@ -313,7 +338,7 @@ pub fn sentence(event: &JournalEvent) -> Option<String> {
         JournalEvent::Decision { decision, verdict, summary, .. } => {
             format!("decision {} [{}] {summary} — {}", decision.0, verdict.outcome.name(), verdict.reasons().join(" "))
         }
-        JournalEvent::JobStepDone { job, step, ok: false, message } => format!("job {} {} failed: {message}", job.0, step.name()),
+        JournalEvent::JobStepDone { job, step, ok: false, message, .. } => format!("job {} {} failed: {message}", job.0, step.name()),
         JournalEvent::JobFinished { job, end, sentence } => format!("job {} {:?}: {sentence}", job.0, end),
         JournalEvent::Health { node, status, sentence } => format!("{node} {status}: {sentence}"),
         JournalEvent::Alert { cause, severity, state, sentence, .. } => {
@@ -332,6 +357,9 @@ pub fn sentence(event: &JournalEvent) -> Option<String> {
         JournalEvent::Acknowledged { alert, author } => format!("alert {} acknowledged by {author}", alert.0),
         JournalEvent::Drained { node, author } => format!("{node} drained by {author}"),
         JournalEvent::Undrained { node, author } => format!("{node} undrained by {author}"),
+        JournalEvent::SwitchoverRequested { service, to, author } => {
+            format!("switchover of {service} to {to} requested by {author}: fence the old primary, then promote {to}")
+        }
         JournalEvent::TimeAnomaly { sentence, .. } => format!("time anomaly: {sentence}"),
         JournalEvent::RolloutStarted { nodes, batch_size, operation, author, .. } => {
             format!("rollout by {author}: {operation} {} in batches of {batch_size}", nodes.join(", "))
@@ -340,7 +368,9 @@ pub fn sentence(event: &JournalEvent) -> Option<String> {
         JournalEvent::JobQueued { .. }
         | JournalEvent::JobIntent { .. }
         | JournalEvent::JobStepDone { .. }
+        | JournalEvent::JobRetry { .. }
         | JournalEvent::Placement { .. }
+        | JournalEvent::PlacementsAssumed { .. }
         | JournalEvent::NotificationDelivered { .. } => return None,
     })
 }

@@ -143,7 +143,11 @@ fn holds(s: &Scenario) -> Vec<(String, u64, u64)> {
     for e in &s.events {
         if let Fault::Operator { command, .. } = &e.fault {
             match command {
-                OperatorCommand::Hold { target: HoldTarget::Node(n), .. } => open.push((n.clone(), e.at_ms)),
+                // A second hold on the same node replaces the first (one hold per
+                // target): the first release ends it.
+                OperatorCommand::Hold { target: HoldTarget::Node(n), .. } if !open.iter().any(|(m, _)| m == n) => {
+                    open.push((n.clone(), e.at_ms))
+                }
                 OperatorCommand::Release { target: HoldTarget::Node(n) } => {
                     if let Some(i) = open.iter().position(|(m, _)| m == n) {
                         let (n, t) = open.remove(i);

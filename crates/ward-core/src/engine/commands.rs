@@ -99,7 +99,10 @@ impl Engine {
                     ServiceKind::Vip => Action::MoveVip { service: id, from, to: to_id },
                     ServiceKind::Primary => match from {
                         Some(old) if !self.durable.fenced.contains(&(service.clone(), self.snapshot.node_name(old).to_string())) => {
-                            self.jobs.after_fence.insert(service.clone(), (to.clone(), author.clone()));
+                            self.record(
+                                now_ms,
+                                JournalEvent::SwitchoverRequested { service: service.clone(), to: to.clone(), author: author.clone() },
+                            );
                             Action::Fence { service: id, node: old }
                         }
                         _ => Action::Promote { service: id, from, to: to_id },

@@ -19,6 +19,10 @@ pub const FINISHED_JOBS_KEPT_MAX: usize = 1_000;
 pub const UNDELIVERED_NOTIFICATIONS_MAX: usize = 10_000;
 pub const CLOSED_ALERTS_KEPT_MAX: usize = 1_000;
 pub const BUDGET_LEDGER_MAX: usize = 100_000;
+/// Verification cooldowns remembered at once (the oldest go first).
+pub const VERIFY_COOLDOWNS_MAX: usize = 10_000;
+/// A node whose verification failed for a service is not chosen for it again for this long.
+pub const VERIFY_FAILED_COOLDOWN_MS: u64 = 30 * crate::time::MINUTE_MS;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hold {
@@ -42,6 +46,27 @@ pub struct JobState {
     pub started_ms: TimeMs,
     pub step_started_ms: TimeMs,
     pub fencing_token: u64,
+    /// The operator behind the job, if one asked for it.
+    pub author: Option<String>,
+    /// A failed apply waits for this time to be tried again.
+    pub retry_at: Option<TimeMs>,
+    /// The last apply got no answer: its verification decides between "it
+    /// happened" and "apply again", never a rollback.
+    pub unanswered_apply: bool,
+    /// The last rollback got no answer: its verification (of the undo's
+    /// destination) decides whether it landed, before either holder is believed.
+    pub unanswered_rollback: bool,
+    /// How often the job was applied again after an unanswered apply.
+    pub reapplied: u32,
+}
+
+/// A job decided and waiting for actuator capacity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedJob {
+    pub decision: DecisionId,
+    pub action: NamedAction,
+    pub first_step: JobStep,
+    pub author: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,16 +133,18 @@ pub enum RolloutState {
     Done,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Durable {
     pub holds: Vec<Hold>,
     /// Drained node name -> who drained it.
     pub drained: BTreeMap<String, String>,
     /// Believed placement per service id of the applied snapshot.
     pub placements: Vec<Vec<NodeId>>,
+    /// Services with a journaled placement (`Placement` or `PlacementsAssumed`).
+    pub placed: BTreeSet<String>,
     pub jobs: BTreeMap<JobId, JobState>,
-    /// Jobs decided but not started yet: (decision, action, first step).
-    pub queued: BTreeMap<JobId, (DecisionId, NamedAction, JobStep)>,
+    /// Jobs decided but not started yet.
+    pub queued: BTreeMap<JobId, QueuedJob>,
     pub finished: VecDeque<FinishedJob>,
     pub jobs_finished_total: u64,
     pub alerts: BTreeMap<String, AlertState>,
@@ -129,6 +156,10 @@ pub struct Durable {
     pub approved: BTreeMap<DecisionId, (String, Option<NamedAction>)>,
     /// (service, node): old primaries whose fencing was confirmed.
     pub fenced: BTreeSet<(String, String)>,
+    /// (service, node) -> until when the node is passed over after a failed verification.
+    pub verify_failed: BTreeMap<(String, String), TimeMs>,
+    /// Switchovers waiting for their fence: service -> (node to promote, operator).
+    pub switchovers: BTreeMap<String, (String, String)>,
     /// (time, group) of every move started, newest last, pruned to the budget window.
     pub budget_ledger: VecDeque<(TimeMs, String)>,
     pub rollouts: BTreeMap<u32, Rollout>,
@@ -219,13 +250,14 @@ impl Durable {
                     }
                 }
             }
-            JournalEvent::JobQueued { job, decision, action, first_step } => {
+            JournalEvent::JobQueued { job, decision, action, first_step, author } => {
                 self.next_job = self.next_job.max(job.0 + 1);
-                self.queued.insert(*job, (*decision, action.clone(), *first_step));
+                let queued = QueuedJob { decision: *decision, action: action.clone(), first_step: *first_step, author: author.clone() };
+                self.queued.insert(*job, queued);
             }
             JournalEvent::JobIntent { job, decision, action, step, attempt, fencing_token } => {
                 self.next_job = self.next_job.max(job.0 + 1);
-                self.queued.remove(job);
+                let author = self.queued.remove(job).and_then(|q| q.author);
                 let entry = self.jobs.entry(*job).or_insert_with(|| JobState {
                     id: *job,
                     decision: *decision,
@@ -237,29 +269,73 @@ impl Durable {
                     started_ms: at,
                     step_started_ms: at,
                     fencing_token: *fencing_token,
+                    author,
+                    retry_at: None,
+                    unanswered_apply: false,
+                    unanswered_rollback: false,
+                    reapplied: 0,
                 });
+                if *step == JobStep::Apply && entry.unanswered_apply {
+                    entry.reapplied += 1;
+                    entry.unanswered_apply = false;
+                }
+                entry.retry_at = None;
                 entry.step = *step;
                 entry.step_result = None;
                 entry.attempt = *attempt;
                 entry.step_started_ms = at;
                 entry.fencing_token = *fencing_token;
             }
-            JournalEvent::JobStepDone { job, step, ok, message } => {
+            JournalEvent::JobStepDone { job, step, ok, message, answered } => {
                 if let Some(state) = self.jobs.get_mut(job) {
                     if state.step == *step {
                         state.step_result = Some(*ok);
                         state.last_message = message.clone();
                     }
+                    match (step, answered, ok) {
+                        (JobStep::Apply, false, _) => state.unanswered_apply = true,
+                        (JobStep::Rollback, false, _) => state.unanswered_rollback = true,
+                        (JobStep::Verify, _, false) if !state.unanswered_apply && !state.unanswered_rollback => {
+                            // The destinations failed end to end: pass them over for a while.
+                            if let Some(service) = state.action.service_ref() {
+                                for node in state.action.destinations() {
+                                    self.verify_failed.insert((service.clone(), node), at + VERIFY_FAILED_COOLDOWN_MS);
+                                }
+                            }
+                            while self.verify_failed.len() > VERIFY_COOLDOWNS_MAX {
+                                self.verify_failed.pop_first();
+                            }
+                        }
+                        _ => {}
+                    }
                 }
             }
+            JournalEvent::JobRetry { job, at_ms } => {
+                if let Some(state) = self.jobs.get_mut(job) {
+                    state.retry_at = Some(*at_ms);
+                }
+            }
+            JournalEvent::SwitchoverRequested { service, to, author } => {
+                self.switchovers.insert(service.clone(), (to.clone(), author.clone()));
+            }
             JournalEvent::JobFinished { job, end, sentence } => {
-                if let Some((_, action, _)) = self.queued.remove(job) {
+                if let Some(queued) = self.queued.remove(job) {
                     self.jobs_finished_total += 1;
-                    self.finished.push_back(FinishedJob { id: *job, action, end: *end, at_ms: at, sentence: sentence.clone() });
+                    self.finished.push_back(FinishedJob {
+                        id: *job,
+                        action: queued.action,
+                        end: *end,
+                        at_ms: at,
+                        sentence: sentence.clone(),
+                    });
                 }
                 if let Some(state) = self.jobs.remove(job) {
-                    if let (NamedAction::Fence { service, node }, JobEnd::Succeeded) = (&state.action, end) {
-                        self.fenced.insert((service.clone(), node.clone()));
+                    if let NamedAction::Fence { service, node } = &state.action {
+                        if *end == JobEnd::Succeeded {
+                            self.fenced.insert((service.clone(), node.clone()));
+                        }
+                        // The switchover's promotion follows now (or not, if the fence failed).
+                        self.switchovers.remove(service);
                     }
                     self.jobs_finished_total += 1;
                     self.finished.push_back(FinishedJob {
@@ -274,7 +350,19 @@ impl Durable {
                     }
                 }
             }
+            JournalEvent::PlacementsAssumed { placements } => {
+                for (service, holders) in placements {
+                    self.placed.insert(service.clone());
+                    if let Some(id) = snapshot.service_id(service) {
+                        let nodes: Vec<NodeId> = holders.iter().filter_map(|n| snapshot.node_id(n)).collect();
+                        if let Some(slot) = self.placements.get_mut(id.index()) {
+                            *slot = nodes;
+                        }
+                    }
+                }
+            }
             JournalEvent::Placement { service, holders } => {
+                self.placed.insert(service.clone());
                 if let Some(id) = snapshot.service_id(service) {
                     let nodes: Vec<NodeId> = holders.iter().filter_map(|n| snapshot.node_id(n)).collect();
                     // A node that became primary is no longer "fenced" for this service.
@@ -473,4 +561,50 @@ impl Durable {
     pub fn active_job_for_service(&self, service: &str) -> Option<&JobState> {
         self.jobs.values().find(|j| j.action.service_ref().map(String::as_str) == Some(service))
     }
+}
+
+/// Names the first part of two durable states that differs (for a failed recovery check).
+pub fn first_difference(recovered: &Durable, live: &Durable) -> String {
+    macro_rules! compare {
+        ($($field:ident),*) => {
+            $(
+                if recovered.$field != live.$field {
+                    return format!(
+                        "recovered {} differs from the live controller's:\n  recovered: {:?}\n  live:      {:?}",
+                        stringify!($field), recovered.$field, live.$field
+                    );
+                }
+            )*
+        };
+    }
+    compare!(
+        holds,
+        drained,
+        placements,
+        placed,
+        jobs,
+        queued,
+        finished,
+        jobs_finished_total,
+        alerts,
+        closed_alerts,
+        undelivered,
+        notifications_dropped,
+        pending,
+        approved,
+        fenced,
+        verify_failed,
+        switchovers,
+        budget_ledger,
+        rollouts,
+        applied_hash,
+        starts,
+        next_job,
+        next_decision,
+        next_alert,
+        next_notification,
+        next_rollout,
+        next_seq
+    );
+    "no difference".into()
 }

@@ -93,6 +93,7 @@ impl Engine {
             now_ms,
             JournalEvent::InventoryApplied { hash: self.snapshot.hash().to_string(), source: self.snapshot.source().to_string(), summary },
         );
+        self.assume_placements(now_ms);
         self.resolve(now_ms, "inventory:held", format!("inventory {} is in force", self.snapshot.short_hash()));
         self.resolve(now_ms, "inventory:rejected", format!("inventory {} is in force", self.snapshot.short_hash()));
     }

@@ -9,17 +9,15 @@ use crate::engine::io::{JobOutcome, JobRequest, Output};
 use crate::engine::{Engine, Mode};
 use crate::ids::*;
 use crate::journal::{JobEnd, JobStep, JournalEvent, Severity};
-use crate::time::{human_duration, TimeMs, MINUTE_MS};
+use crate::time::{human_duration, TimeMs};
 
 /// Jobs waiting for actuator capacity.
 pub const QUEUED_JOBS_MAX: usize = 100_000;
-/// A node whose verification failed for a service is not chosen for it again for this long.
-pub const VERIFY_FAILED_COOLDOWN_MS: u64 = 30 * MINUTE_MS;
 /// Extra time the shell gets past a step's deadline before the engine calls it failed.
 const DEADLINE_GRACE_MS: u64 = 5_000;
 
 #[derive(Clone, Debug)]
-struct QueuedJob {
+struct WaitingJob {
     job: JobId,
     decision: DecisionId,
     action: Action,
@@ -35,23 +33,18 @@ struct Batch {
     abandoned: u32,
 }
 
+/// What jobs need only while this process runs. Everything a restart needs (the
+/// author, retry times, unanswered steps, reapplies, verification cooldowns,
+/// switchover follow-ups) is in the durable state instead.
 #[derive(Default)]
 pub struct JobRuntime {
-    queued: VecDeque<QueuedJob>,
+    /// Volatile: rebuilt from `Durable::queued` at a restart (`reconcile_after_restart`).
+    queued: VecDeque<WaitingJob>,
+    /// Volatile: job starts held back within one planning round (never across inputs).
     deferred: Vec<Output>,
     defer: bool,
-    /// Operator behind a job (a sync's preview carries it into the sync decision).
-    authors: BTreeMap<JobId, String>,
-    /// (service, node) -> until when the node is passed over after a failed verification.
-    pub(crate) verify_failed: BTreeMap<(String, String), TimeMs>,
-    retry_at: BTreeMap<JobId, TimeMs>,
-    /// Jobs whose apply got no answer (deadline, restart): their verification
-    /// decides between "it happened" and "apply again", never a rollback.
-    unanswered: std::collections::BTreeSet<JobId>,
-    /// How often each job was applied again after an unanswered apply.
-    reapplied: BTreeMap<JobId, u32>,
-    /// Switchovers waiting for their fence: service -> (new primary, operator).
-    pub(crate) after_fence: BTreeMap<String, (String, String)>,
+    /// Volatile: counts for the "batch finished" notification; after a restart the
+    /// recovered jobs start a new batch (the notification says so in its counts).
     batch: Option<Batch>,
 }
 
@@ -88,17 +81,14 @@ impl Engine {
         first_step: JobStep,
         author: Option<String>,
     ) {
-        if let Some(author) = author {
-            self.jobs.authors.insert(job, author);
-        }
         if self.jobs.queued.len() >= QUEUED_JOBS_MAX {
             // Unreachable with sane budgets; refuse rather than grow without bound.
             return;
         }
         let named = self.snapshot.name_action(&action);
-        self.record(now_ms, JournalEvent::JobQueued { job, decision, action: named, first_step });
+        self.record(now_ms, JournalEvent::JobQueued { job, decision, action: named, first_step, author });
         self.jobs.batch.get_or_insert_with(Batch::default).started += 1;
-        self.jobs.queued.push_back(QueuedJob { job, decision, action, first_step });
+        self.jobs.queued.push_back(WaitingJob { job, decision, action, first_step });
     }
 
     /// A service's moves run through its actuator; maintenance through the hook
@@ -154,6 +144,11 @@ impl Engine {
                     return;
                 }
             },
+            // After a rollback whose answer was lost, what is verified is the undo's
+            // destination: did the rollback land?
+            JobStep::Verify if self.durable.jobs.get(&job).is_some_and(|j| j.unanswered_rollback) => {
+                action.rollback().unwrap_or_else(|| action.clone())
+            }
             JobStep::Preview | JobStep::Apply | JobStep::Verify => action.clone(),
         };
         let fencing_token = self.durable.starts;
@@ -193,7 +188,13 @@ impl Engine {
         let (decision, attempt, named) = (state.decision, state.attempt, state.action.clone());
         self.record(
             now_ms,
-            JournalEvent::JobStepDone { job: outcome.job, step: outcome.step, ok: outcome.ok, message: outcome.message.clone() },
+            JournalEvent::JobStepDone {
+                job: outcome.job,
+                step: outcome.step,
+                ok: outcome.ok,
+                message: outcome.message.clone(),
+                answered: true,
+            },
         );
         let Some(action) = self.snapshot.resolve_action(&named) else {
             self.finish_job(
@@ -221,11 +222,12 @@ impl Engine {
         preview: Option<crate::action::SyncPreview>,
     ) {
         let what = self.describe(&action);
+        let unanswered = self.durable.jobs.get(&job).map(Unanswered::of).unwrap_or_default();
         match (step, ok) {
             (JobStep::Preview, true) => {
+                let author = self.durable.jobs.get(&job).and_then(|j| j.author.clone()).unwrap_or_else(|| "operator".into());
                 self.finish_job(now_ms, job, JobEnd::Succeeded, format!("previewed {what}"));
                 if let (Action::Sync { service, from, to, .. }, Some(preview)) = (&action, preview) {
-                    let author = self.jobs.authors.remove(&job).unwrap_or_else(|| "operator".into());
                     let sync = Action::Sync { service: *service, from: *from, to: *to, preview };
                     let _ = self.decide_operator_action(now_ms, sync, author, false);
                 }
@@ -244,7 +246,7 @@ impl Engine {
                 let retries = self.snapshot.hook(self.hook_of(&action)).retries;
                 if attempt <= retries {
                     let backoff_ms = 1_000u64 << attempt.min(6);
-                    self.jobs.retry_at.insert(job, now_ms + backoff_ms);
+                    self.record(now_ms, JournalEvent::JobRetry { job, at_ms: now_ms.saturating_add(backoff_ms) });
                 } else {
                     self.finish_job(now_ms, job, JobEnd::Failed, format!("{what} failed after {attempt} attempt(s): {message}"));
                     if let Action::Repair { node, .. } = &action {
@@ -254,20 +256,40 @@ impl Engine {
                     }
                 }
             }
+            (JobStep::Verify, true) if unanswered.rollback => {
+                // The rollback's answer was lost, but it landed: believe the old holder again.
+                if let Some(undo) = action.rollback() {
+                    self.record_placement_after(now_ms, &undo, true);
+                }
+                self.finish_job(
+                    now_ms,
+                    job,
+                    JobEnd::RolledBack,
+                    format!("{what} was rolled back (its answer was lost; verified it landed)"),
+                );
+            }
             (JobStep::Verify, true) => {
-                if self.jobs.unanswered.remove(&job) {
+                if unanswered.apply {
                     // The unanswered apply did happen: believe the new placement now.
                     self.record_placement_after(now_ms, &action, false);
                 }
                 self.finish_job(now_ms, job, JobEnd::Succeeded, format!("{what} done and verified"))
             }
-            (JobStep::Verify, false) if self.jobs.unanswered.remove(&job) => {
+            (JobStep::Verify, false) if unanswered.rollback => {
+                // Neither holder can be believed: the apply landed (it was verified or
+                // answered), the rollback's answer was lost and its destination does
+                // not serve. Keep the apply's placement and ask a person.
+                let sentence = format!(
+                    "rolling back {what} got no answer and the old holder does not serve ({message}); where the service is now is uncertain"
+                );
+                self.finish_job(now_ms, job, JobEnd::Failed, sentence.clone());
+                self.alert_job_failure(now_ms, &action, format!("{sentence}. A person must look now."));
+            }
+            (JobStep::Verify, false) if unanswered.apply => {
                 // The unanswered apply did not take effect: apply again (a new fencing
                 // token, so the old call cannot land after it), within the retry budget.
                 let retries = self.snapshot.hook(self.hook_of(&action)).retries;
-                let reapplied = self.jobs.reapplied.entry(job).or_insert(0);
-                *reapplied += 1;
-                if *reapplied <= retries + 1 {
+                if unanswered.reapplied < retries + 1 {
                     self.start_step(now_ms, job, decision, &action, JobStep::Apply, attempt + 1);
                 } else {
                     self.finish_job(now_ms, job, JobEnd::Failed, format!("{what} never took effect after {attempt} attempt(s)"));
@@ -281,6 +303,10 @@ impl Engine {
                 }
                 self.finish_job(now_ms, job, JobEnd::RolledBack, format!("{what} failed verification and was rolled back"));
             }
+            (JobStep::Rollback, false) if unanswered.rollback => {
+                // It may or may not have landed: verify the old holder before believing either.
+                self.start_step(now_ms, job, decision, &action, JobStep::Verify, attempt + 1);
+            }
             (JobStep::Rollback, false) => {
                 self.finish_job(now_ms, job, JobEnd::Failed, format!("rolling back {what} failed: {message}"));
                 self.alert_job_failure(now_ms, &action, format!("Rolling back {what} failed: {message}. A person must look now."));
@@ -289,14 +315,7 @@ impl Engine {
     }
 
     fn on_verify_failed(&mut self, now_ms: TimeMs, job: JobId, decision: DecisionId, action: Action, what: String, message: String) {
-        if let Some(service) = action.service() {
-            let service_name = self.snapshot.service_name(service).to_string();
-            for node in action.destinations() {
-                self.jobs
-                    .verify_failed
-                    .insert((service_name.clone(), self.snapshot.node_name(node).to_string()), now_ms + VERIFY_FAILED_COOLDOWN_MS);
-            }
-        }
+        // The destinations' cooldown is durable: the fold of the failed verification sets it.
         match action.rollback() {
             Some(_) => {
                 self.alert_job_failure(now_ms, &action, format!("Verification after {what} failed ({message}); rolling back."));
@@ -337,20 +356,19 @@ impl Engine {
     }
 
     pub(crate) fn finish_job(&mut self, now_ms: TimeMs, job: JobId, end: JobEnd, sentence: String) {
-        self.jobs.retry_at.remove(&job);
-        self.jobs.authors.remove(&job);
-        self.jobs.unanswered.remove(&job);
-        self.jobs.reapplied.remove(&job);
-        let (rollout, fenced_service) = match self.durable.jobs.get(&job).map(|j| &j.action) {
+        // Read before the record: finishing the fence ends the switchover's durable entry.
+        let (rollout, switchover) = match self.durable.jobs.get(&job).map(|j| &j.action) {
             Some(NamedAction::Maintain { rollout, batch, .. }) => (Some((*rollout, *batch)), None),
-            Some(NamedAction::Fence { service, .. }) => (None, Some(service.clone())),
+            Some(NamedAction::Fence { service, .. }) => {
+                (None, self.durable.switchovers.get(service).map(|(to, author)| (service.clone(), to.clone(), author.clone())))
+            }
             _ => (None, None),
         };
         self.record(now_ms, JournalEvent::JobFinished { job, end, sentence: sentence.clone() });
         if let Some((rollout, batch)) = rollout {
             self.on_maintenance_end(now_ms, rollout, batch, end == JobEnd::Succeeded, &sentence);
         }
-        self.continue_switchover(now_ms, fenced_service, end);
+        self.continue_switchover(now_ms, switchover, end);
         if let Some(batch) = self.jobs.batch.as_mut() {
             match end {
                 JobEnd::Succeeded => batch.succeeded += 1,
@@ -374,9 +392,8 @@ impl Engine {
     }
 
     /// An operator's switchover fenced the old primary; now promote the chosen node.
-    fn continue_switchover(&mut self, now_ms: TimeMs, fenced_service: Option<String>, end: JobEnd) {
-        let Some(service) = fenced_service else { return };
-        let Some((to, author)) = self.jobs.after_fence.remove(&service) else { return };
+    fn continue_switchover(&mut self, now_ms: TimeMs, switchover: Option<(String, String, String)>, end: JobEnd) {
+        let Some((service, to, author)) = switchover else { return };
         if end != JobEnd::Succeeded {
             return;
         }
@@ -410,12 +427,11 @@ impl Engine {
         }
         for (job, decision, step, attempt, action, waited_ms) in expired {
             let message = format!("no answer within {}", human_duration(waited_ms));
-            self.record(now_ms, JournalEvent::JobStepDone { job, step, ok: false, message: message.clone() });
+            self.record(now_ms, JournalEvent::JobStepDone { job, step, ok: false, message: message.clone(), answered: false });
             if step == JobStep::Apply && matches!(action, Action::Repair { .. }) {
                 // A repair is not verified by a step: the probes will show whether
                 // replication runs again. Unanswered counts as failed (no retry
                 // within the cooldown; the alert stays).
-                self.jobs.retry_at.remove(&job);
                 let what = self.describe(&action);
                 self.finish_job(now_ms, job, JobEnd::Failed, format!("{what} got no answer: {message}"));
                 if let Action::Repair { node, .. } = &action {
@@ -423,15 +439,13 @@ impl Engine {
                 }
             } else if step == JobStep::Apply {
                 // It may or may not have happened: verify before anything else.
-                self.jobs.unanswered.insert(job);
                 self.start_step(now_ms, job, decision, &action, JobStep::Verify, attempt + 1);
             } else {
                 self.advance_job(now_ms, job, decision, action, step, false, attempt, message, None);
             }
         }
-        let due: Vec<JobId> = self.jobs.retry_at.iter().filter(|(_, at)| **at <= now_ms).map(|(job, _)| *job).collect();
+        let due: Vec<JobId> = self.durable.jobs.values().filter(|j| j.retry_at.is_some_and(|at| at <= now_ms)).map(|j| j.id).collect();
         for job in due {
-            self.jobs.retry_at.remove(&job);
             let Some(state) = self.durable.jobs.get(&job) else { continue };
             let (decision, attempt, named) = (state.decision, state.attempt, state.action.clone());
             if let Some(action) = self.snapshot.resolve_action(&named) {
@@ -445,13 +459,12 @@ impl Engine {
     /// notifications are sent again.
     pub(crate) fn reconcile_after_restart(&mut self, now_ms: TimeMs) {
         // Jobs decided but never started run as decided; nothing asks again.
-        let queued: Vec<_> =
-            self.durable.queued.iter().map(|(job, (decision, action, step))| (*job, *decision, action.clone(), *step)).collect();
+        let queued: Vec<_> = self.durable.queued.iter().map(|(job, q)| (*job, q.decision, q.action.clone(), q.first_step)).collect();
         for (job, decision, named, first_step) in queued {
             match self.snapshot.resolve_action(&named) {
                 Some(action) => {
                     self.jobs.batch.get_or_insert_with(Batch::default).started += 1;
-                    self.jobs.queued.push_back(QueuedJob { job, decision, action, first_step });
+                    self.jobs.queued.push_back(WaitingJob { job, decision, action, first_step });
                 }
                 None => self.finish_job(
                     now_ms,
@@ -489,7 +502,14 @@ impl Engine {
                     JobEnd::Failed,
                     format!("{} failed before the restart: {}", self.describe(&action), state.last_message),
                 ),
-                (JobStep::Rollback, Some(_)) => {
+                (JobStep::Rollback, Some(true)) => {
+                    if let Some(undo) = action.rollback() {
+                        self.record_placement_after(now_ms, &undo, true);
+                    }
+                    let what = self.describe(&action);
+                    self.finish_job(now_ms, state.id, JobEnd::RolledBack, format!("{what} failed verification and was rolled back"));
+                }
+                (JobStep::Rollback, Some(false)) => {
                     self.start_step(now_ms, state.id, state.decision, &action, JobStep::Rollback, state.attempt + 1)
                 }
             }
@@ -525,6 +545,20 @@ impl Engine {
             Cause::Operator { author } => Some(author.clone()),
             _ => None,
         }
+    }
+}
+
+/// Which of a job's steps went unanswered (from the durable state).
+#[derive(Clone, Copy, Default)]
+struct Unanswered {
+    apply: bool,
+    rollback: bool,
+    reapplied: u32,
+}
+
+impl Unanswered {
+    fn of(state: &crate::engine::durable::JobState) -> Unanswered {
+        Unanswered { apply: state.unanswered_apply, rollback: state.unanswered_rollback, reapplied: state.reapplied }
     }
 }
 

@@ -60,6 +60,8 @@ pub struct PendingApproval {
 /// Outputs waiting for the shell. The shell drains them after every input; this
 /// bound catches a shell that forgot to (a bug, not a condition to handle).
 const OUTPUTS_QUEUED_MAX: usize = 1_000_000;
+/// Services per `PlacementsAssumed` record (keeps each record far below the store's cap).
+const PLACEMENTS_PER_RECORD_MAX: usize = 5_000;
 
 pub struct Engine {
     mode: Mode,
@@ -118,10 +120,38 @@ impl Engine {
         engine.time.observe(&engine.snapshot, &policy, now_ms);
         let in_flight = engine.durable.jobs.len() as u32;
         engine.record(now_ms, JournalEvent::Started { snapshot_hash: engine.snapshot.hash().to_string(), recovered_jobs: in_flight, mode });
+        engine.assume_placements(now_ms);
         if !journal.is_empty() {
             engine.reconcile_after_restart(now_ms);
         }
         engine
+    }
+
+    /// Journals where Ward believes each service it has never placed is (the
+    /// inventory's `initial`), once, in records of a bounded size.
+    fn assume_placements(&mut self, now_ms: TimeMs) {
+        let unplaced: Vec<(String, Vec<String>)> = (0..self.snapshot.services().len())
+            .map(|index| ServiceId(index as u32))
+            .filter(|service| !self.durable.placed.contains(self.snapshot.service_name(*service)))
+            .map(|service| {
+                let holders = self.placement(service).iter().map(|n| self.snapshot.node_name(*n).to_string()).collect();
+                (self.snapshot.service_name(service).to_string(), holders)
+            })
+            .collect();
+        for chunk in unplaced.chunks(PLACEMENTS_PER_RECORD_MAX) {
+            self.record(now_ms, JournalEvent::PlacementsAssumed { placements: chunk.to_vec() });
+        }
+    }
+
+    /// Whether a controller restarted from `journal` (what this one has emitted)
+    /// would hold exactly this one's durable state; the simulator checks it at every
+    /// controller crash. On a difference, says which part differs.
+    pub fn check_recovery(&self, journal: &[JournalRecord]) -> Result<(), String> {
+        let folded = Durable::fold(&self.snapshot, journal);
+        if folded == self.durable {
+            return Ok(());
+        }
+        Err(durable::first_difference(&folded, &self.durable))
     }
 
     pub fn handle(&mut self, now_ms: TimeMs, input: Input) {

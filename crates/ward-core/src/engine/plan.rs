@@ -51,7 +51,7 @@ impl Engine {
             }
         }
         // Moves decided but not finished count where they are going.
-        let in_flight = self.durable.jobs.values().map(|j| &j.action).chain(self.durable.queued.values().map(|(_, a, _)| a));
+        let in_flight = self.durable.jobs.values().map(|j| &j.action).chain(self.durable.queued.values().map(|q| &q.action));
         for action in in_flight {
             if matches!(action.kind(), ActionKind::MoveVip | ActionKind::Promote) {
                 for node in action.to_nodes().into_iter().filter_map(|n| self.snapshot.node_id(n)) {
@@ -455,11 +455,11 @@ impl Engine {
     }
 
     fn verify_cooling(&self, now_ms: TimeMs, service: ServiceId, node: NodeId) -> bool {
-        if self.jobs.verify_failed.is_empty() {
+        if self.durable.verify_failed.is_empty() {
             return false;
         }
         let key = (self.snapshot.service_name(service).to_string(), self.snapshot.node_name(node).to_string());
-        self.jobs.verify_failed.get(&key).is_some_and(|until| now_ms < *until)
+        self.durable.verify_failed.get(&key).is_some_and(|until| now_ms < *until)
     }
 
     /// The best eligible candidate other than the current holder: for a primary the

@@ -60,7 +60,7 @@ impl Engine {
 
     fn repair_in_flight(&self, node: &str) -> bool {
         let is_repair = |a: &NamedAction| matches!(a, NamedAction::Repair { node: n, .. } if n == node);
-        self.durable.jobs.values().any(|j| is_repair(&j.action)) || self.durable.queued.values().any(|(_, a, _)| is_repair(a))
+        self.durable.jobs.values().any(|j| is_repair(&j.action)) || self.durable.queued.values().any(|q| is_repair(&q.action))
     }
 
     /// When the last repair of `node` finished, from the durable finished jobs (so a

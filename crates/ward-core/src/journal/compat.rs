@@ -84,6 +84,15 @@ pub(super) fn hold_target<'de, D: Deserializer<'de>>(deserializer: D) -> Result<
     })
 }
 
+/// Records before `answered` existed were all answered.
+pub(super) fn answered() -> bool {
+    true
+}
+
+pub(super) fn is_answered(answered: &bool) -> bool {
+    *answered
+}
+
 #[cfg(test)]
 mod tests {
     use crate::journal::{JournalEvent, JournalRecord};
@@ -139,6 +148,7 @@ mod tests {
             decision: crate::ids::DecisionId(1),
             action,
             first_step: crate::journal::JobStep::Apply,
+            author: Some("gene".into()),
         };
         let record = JournalRecord { seq: 1, at_ms: 1, event };
         let json = serde_json::to_string(&record).unwrap();

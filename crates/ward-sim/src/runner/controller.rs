@@ -72,11 +72,19 @@ impl Controller {
         self.buffered.push_back(input);
     }
 
-    pub fn crash(&mut self) {
+    /// The controller dies. Before it goes, the simulator checks that a restart
+    /// from its journal would hold exactly its durable state (at whatever point of
+    /// whatever jobs the crash came): an error names the part that would be lost.
+    pub fn crash(&mut self) -> Result<(), String> {
+        let recovery = match &self.engine {
+            Some(engine) => engine.check_recovery(&self.journal),
+            None => Ok(()),
+        };
         self.engine = None;
         self.paused_until_ms = None;
         self.buffered.clear();
         self.incarnation += 1;
+        recovery.map_err(|e| format!("a restart would not recover the controller's state: {e}"))
     }
 
     pub fn restart(&mut self, snapshot: Arc<Snapshot>, virt_ms: u64) {

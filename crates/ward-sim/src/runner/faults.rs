@@ -45,7 +45,7 @@ impl Run<'_> {
                 return self.read_inventory(&self.doc.clone());
             }
             Fault::ControllerCrash { restart_after_ms } => {
-                self.ctl.crash();
+                self.ctl.crash()?;
                 self.tick_at = None;
                 if let Some(d) = restart_after_ms {
                     self.queue.push(self.now + d, Ev::Restart)?;
