@@ -182,3 +182,142 @@ fn a_hold_is_never_overridden() {
     let bad = h.engine.command(h.now_ms, Command::Drain { node: "lb9".into(), author: "gene".into() });
     assert!(bad.unwrap_err().contains("no node named"));
 }
+
+/// The load balancer pair with an end-to-end verification check on the VIP.
+fn verified_lb_pair() -> Arc<Snapshot> {
+    let mut b = InventoryBuilder::new().policy(|p| p.quorum = 2);
+    let site = b.site("dc1");
+    for name in ["obs-a", "obs-b", "obs-c"] {
+        b.observer(name, site);
+    }
+    let lb1 = b.node("lb1", site, &[("role", "lb")]);
+    let lb2 = b.node("lb2", site, &[("role", "lb")]);
+    let http = b.check("http", CheckKind::Http, &[lb1, lb2], 2, 3);
+    let vip = b.service("vip-1", ServiceKind::Vip, "ingest", &[lb1, lb2], &[lb1]);
+    b.service_mut(vip).verify = vec![http];
+    Arc::new(b.build())
+}
+
+fn count(journal: &[JournalRecord], matches: impl Fn(&JournalEvent) -> bool) -> usize {
+    journal.iter().filter(|r| matches(&r.event)).count()
+}
+
+#[test]
+fn a_hook_that_fails_at_once_is_backed_off_not_hammered() {
+    // A budget large enough never to stop it: only the backoff may.
+    let mut parts = lb_pair().parts().clone();
+    parts.policy.budget.group_moves_max = 10_000;
+    parts.policy.budget.group_percent_max = 100;
+    parts.policy.budget.fleet_moves_max = 10_000;
+    parts.policy.budget.fleet_percent_max = 100;
+    let mut h = Harness::new(Arc::new(Snapshot::assemble(parts)));
+    for _ in 0..3 {
+        h.second(0);
+    }
+    h.down.push(NodeId(0));
+    for _ in 0..120 {
+        h.second(3);
+        h.complete_started(false);
+    }
+    let jobs = count(&h.journal, |e| matches!(e, JournalEvent::JobQueued { .. }));
+    // 2 s, 4 s, 8 s, ... between attempts: about seven in two minutes, not one a second.
+    assert!((3..=8).contains(&jobs), "{jobs} jobs in two minutes");
+    let backoff = h.journal.iter().rev().find_map(|r| match &r.event {
+        JournalEvent::Decision { verdict, job: None, .. } => {
+            verdict.guards.iter().find(|g| g.guard == "failure-backoff" && g.outcome == ward_core::action::Outcome::Refuse).cloned()
+        }
+        _ => None,
+    });
+    let backoff = backoff.expect("a decision refused by the backoff");
+    assert!(backoff.sentence.contains("attempt(s) to change vip-1 failed") && backoff.sentence.contains("before trying again"));
+}
+
+#[test]
+fn an_alert_that_keeps_firing_is_journaled_by_cause_and_severity_not_by_its_words() {
+    let mut h = Harness::new(lb_pair());
+    for _ in 0..3 {
+        h.second(0);
+    }
+    h.down.extend([NodeId(0), NodeId(1)]);
+    // Ten minutes with no candidate: the alert's title carries a running duration.
+    for _ in 0..600 {
+        h.second(3);
+    }
+    let no_candidate = |e: &JournalEvent| matches!(e, JournalEvent::Alert { cause, .. } if cause.starts_with("no-candidate:"));
+    assert!(count(&h.journal, no_candidate) >= 1, "no alert at all");
+    assert!(count(&h.journal, no_candidate) <= 2, "{} alert records in ten minutes", count(&h.journal, no_candidate));
+    assert!(h.journal.len() < 200, "{} journal records in ten minutes", h.journal.len());
+}
+
+/// Drives the VIP to a failed verification, then lets the rollback's answer get lost.
+fn rollback_in_flight(h: &mut Harness) -> ward_core::engine::JobRequest {
+    for _ in 0..3 {
+        h.second(0);
+    }
+    h.down.push(NodeId(0));
+    for _ in 0..5 {
+        h.second(3);
+    }
+    h.complete_started(true); // the apply: the VIP is on lb2
+    assert_eq!(h.engine.placement(ServiceId(0)), &[NodeId(1)]);
+    assert!(matches!(h.started.as_slice(), [r] if r.step == JobStep::Verify), "{:?}", h.started);
+    h.complete_started(false); // lb2 fails end to end: roll back
+    let rollback = h.started.remove(0);
+    assert_eq!(rollback.step, JobStep::Rollback);
+    assert_eq!(
+        rollback.action,
+        ward_core::action::Action::MoveVip { service: ServiceId(0), from: Some(NodeId(1)), to: NodeId(0) },
+        "a rollback carries the concrete undo"
+    );
+    rollback
+}
+
+#[test]
+fn a_lost_rollback_answer_is_verified_at_the_old_holder_before_either_is_believed() {
+    let mut h = Harness::new(verified_lb_pair());
+    rollback_in_flight(&mut h);
+    h.down.clear();
+    // No answer: past the hook's timeout Ward verifies where the rollback would have put the VIP.
+    for _ in 0..20 {
+        h.second(0);
+    }
+    let verify = h.started.iter().find(|r| r.step == JobStep::Verify).expect("a verification of the rollback").clone();
+    assert!(matches!(verify.action, ward_core::action::Action::MoveVip { to: NodeId(0), .. }), "{:?}", verify.action);
+    assert_eq!(h.engine.placement(ServiceId(0)), &[NodeId(1)], "nothing believed before the verification");
+    h.complete_started(true);
+    assert_eq!(h.engine.placement(ServiceId(0)), &[NodeId(0)], "the rollback landed: lb1 holds the VIP again");
+    assert_eq!(h.finished(), vec![JobEnd::RolledBack]);
+}
+
+#[test]
+fn a_lost_rollback_that_did_not_land_pages_and_keeps_the_verified_apply() {
+    let mut h = Harness::new(verified_lb_pair());
+    rollback_in_flight(&mut h);
+    for _ in 0..20 {
+        h.second(3);
+    }
+    assert!(h.started.iter().any(|r| r.step == JobStep::Verify));
+    h.complete_started(false);
+    assert_eq!(h.finished(), vec![JobEnd::Failed]);
+    assert_eq!(h.engine.placement(ServiceId(0)), &[NodeId(1)]);
+    assert!(h.journal.iter().any(|r| matches!(&r.event, JournalEvent::Alert { sentence, .. } if sentence.contains("uncertain"))));
+}
+
+#[test]
+fn a_restart_during_a_rollback_verifies_the_old_holder_instead_of_guessing() {
+    let mut h = Harness::new(verified_lb_pair());
+    rollback_in_flight(&mut h);
+    h.down.clear();
+    // The controller dies with the rollback call in flight; its answer is lost.
+    let snapshot = h.engine.snapshot().clone();
+    h.engine = Engine::recover(snapshot, Mode::Guarded, &h.journal, h.now_ms);
+    h.drain();
+    assert!(h.started.is_empty(), "nothing repeated blindly at the restart: {:?}", h.started);
+    for _ in 0..20 {
+        h.second(0);
+    }
+    let verify = h.started.iter().find(|r| r.step == JobStep::Verify).expect("a verification of the rollback");
+    assert!(matches!(verify.action, ward_core::action::Action::MoveVip { to: NodeId(0), .. }));
+    h.complete_started(true);
+    assert_eq!(h.engine.placement(ServiceId(0)), &[NodeId(0)]);
+}

@@ -28,14 +28,28 @@ pub struct AlertRuntime {
 }
 
 impl Engine {
-    /// Raises (or repeats) the alert for `cause`. Pages only when the cause is new
-    /// or its severity rose.
+    /// Raises (or repeats) the alert for a condition that holds (`cause`). Pages
+    /// only when the cause is new or its severity rose.
     pub(crate) fn raise(&mut self, now_ms: TimeMs, cause: &str, severity: Severity, title: String, routes: &[RouteId]) {
+        self.raise_alert(now_ms, cause, severity, title, routes, false)
+    }
+
+    /// As `raise`, for something that happened (a job or a repair failing): each
+    /// event's own sentence is journaled on the open alert, even within the repeat
+    /// window. Events are bounded by the failure backoff, conditions are not.
+    pub(crate) fn raise_event(&mut self, now_ms: TimeMs, cause: &str, severity: Severity, title: String, routes: &[RouteId]) {
+        self.raise_alert(now_ms, cause, severity, title, routes, true)
+    }
+
+    fn raise_alert(&mut self, now_ms: TimeMs, cause: &str, severity: Severity, title: String, routes: &[RouteId], event: bool) {
         self.alerts_rt.clearing.remove(cause);
         if let Some(open) = self.durable.alerts.get(cause) {
             let (id, old_severity) = (open.id, open.severity);
-            // A cause that keeps firing with the same words is journaled now and then, not every round.
-            if severity <= old_severity && open.title == title && now_ms < open.last_ms + REPEAT_JOURNALED_EVERY_MS {
+            // A condition that keeps firing is journaled now and then, not every round:
+            // its repeats are keyed by cause and severity, never by the words (a title
+            // with a running duration would otherwise be journaled every tick).
+            let new_event = event && open.title != title;
+            if severity <= old_severity && !new_event && now_ms < open.last_ms + REPEAT_JOURNALED_EVERY_MS {
                 return;
             }
             return self.fire_again(now_ms, id, old_severity, AlertChange::Repeated, cause, severity, title, routes);

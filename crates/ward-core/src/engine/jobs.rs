@@ -403,11 +403,24 @@ impl Engine {
     }
 
     fn alert_job_failure(&mut self, now_ms: TimeMs, action: &Action, sentence: String) {
+        let backoff = action
+            .service()
+            .and_then(|s| crate::guards::failure_backoff::FailureStreak::of(&self.durable, self.snapshot.service_name(s)))
+            .filter(|streak| streak.retry_at_ms() > now_ms)
+            .map(|streak| {
+                format!(
+                    " {} failure(s) in a row: Ward tries again on its own in {}.",
+                    streak.failures,
+                    human_duration(streak.retry_at_ms() - now_ms)
+                )
+            })
+            .unwrap_or_default();
+        let sentence = format!("{sentence}{backoff}");
         let (cause, routes) = match action.service() {
             Some(service) => (format!("job:{}", self.snapshot.service_name(service)), self.service_routes(service)),
             None => ("job:maintenance".to_string(), Vec::new()),
         };
-        self.raise(now_ms, &cause, Severity::Page, sentence, &routes);
+        self.raise_event(now_ms, &cause, Severity::Page, sentence, &routes);
     }
 
     /// Steps past their deadline are failures; a timed-out apply is verified, never

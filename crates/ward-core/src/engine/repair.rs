@@ -82,7 +82,7 @@ impl Engine {
             clock(now_ms + REPAIR_COOLDOWN_MS)
         );
         let routes = self.node_routes(node);
-        self.raise(now_ms, &format!("replication:{name}"), Severity::Page, sentence, &routes);
+        self.raise_event(now_ms, &format!("replication:{name}"), Severity::Page, sentence, &routes);
     }
 }
 

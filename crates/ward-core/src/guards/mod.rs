@@ -12,6 +12,7 @@ pub mod budget;
 pub mod damping;
 pub mod destructive_preview;
 pub mod eligibility;
+pub mod failure_backoff;
 pub mod holds;
 pub mod integrity;
 pub mod observer_quorum;
@@ -61,9 +62,10 @@ pub trait Guard {
 }
 
 /// Every guard, in the order their sentences are shown.
-pub fn all() -> [&'static dyn Guard; 9] {
+pub fn all() -> [&'static dyn Guard; 10] {
     [
         &holds::Holds,
+        &failure_backoff::FailureBackoff,
         &time_sanity::TimeSanityGuard,
         &integrity::InventoryIntegrity,
         &observer_quorum::ObserverQuorum,
