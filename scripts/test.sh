@@ -13,6 +13,13 @@ log() { printf '\n== %s\n' "$*"; }
 
 command -v cargo >/dev/null || { echo "cargo is required (rustup.rs)" >&2; exit 1; }
 
+log "rustfmt and clippy (the core's bans on clocks, files, sockets, threads and random state are clippy rules)"
+if command -v rustup >/dev/null; then
+  rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
 log "cargo build --release (one build, reused below)"
 cargo build --release --workspace --quiet
 

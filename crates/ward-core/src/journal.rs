@@ -1,7 +1,7 @@
 //! Journal records: every decision and the evidence behind it, every job step,
 //! alert and operator command. Records name nodes and services (not ids) so they
 //! stay readable across inventory changes; the engine's durable state is a fold
-//! over them (`engine::durable`), which is how a restart recovers jobs in flight.
+//! over them (`state`), which is how a restart recovers jobs in flight.
 
 use serde::{Deserialize, Serialize};
 

@@ -5,15 +5,18 @@
 //! and the current time come in as values (`engine::Input`, `now_ms`); decisions
 //! come out as values (`engine::Output`). See ARCHITECTURE.md.
 
+#![forbid(unsafe_code)]
+
 pub mod action;
 pub mod engine;
-pub mod guards;
+mod guards;
 pub mod health;
 pub mod ids;
 pub mod inventory;
 pub mod journal;
 pub mod mode;
 pub mod observation;
+mod state;
 pub mod time;
 
 pub use engine::{Command, Engine, Input, Mode, Output};

@@ -9,6 +9,8 @@
 //! discrete-event loop and the controller shell around the engine), `metrics`,
 //! `timeline`, `expect` (assertions and the baseline comparison), `report`.
 
+#![forbid(unsafe_code)]
+
 pub mod clock;
 pub mod expect;
 pub mod metrics;

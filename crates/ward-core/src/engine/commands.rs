@@ -2,13 +2,13 @@
 //! changes nothing and says what is wrong and how to fix it.
 
 use crate::action::{Action, Cause, NamedAction, SyncPreview};
-use crate::engine::durable::{Pending, RolloutState};
 use crate::engine::io::{Command, HoldTarget};
 use crate::engine::plan::Wanted;
 use crate::engine::Engine;
 use crate::ids::*;
 use crate::inventory::ServiceKind;
 use crate::journal::JournalEvent;
+use crate::state::{Pending, RolloutState};
 use crate::time::TimeMs;
 
 impl Engine {

@@ -570,7 +570,7 @@ struct Unanswered {
 }
 
 impl Unanswered {
-    fn of(state: &crate::engine::durable::JobState) -> Unanswered {
+    fn of(state: &crate::state::JobState) -> Unanswered {
         Unanswered { apply: state.unanswered_apply, rollback: state.unanswered_rollback, reapplied: state.reapplied }
     }
 }

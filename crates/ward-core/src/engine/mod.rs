@@ -8,7 +8,6 @@
 
 mod alerts;
 mod commands;
-pub mod durable;
 mod evidence;
 mod inventory_change;
 pub mod io;
@@ -17,7 +16,6 @@ mod plan;
 mod repair;
 mod rollout;
 mod tick;
-pub mod time_sanity;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -27,16 +25,16 @@ use serde::{Deserialize, Serialize};
 pub use io::*;
 
 use crate::action::PlannedAction;
+use crate::health::time_sanity::TimeSanity;
 use crate::health::HealthTable;
 use crate::ids::*;
 use crate::inventory::Snapshot;
 use crate::journal::{JournalEvent, JournalRecord};
+use crate::state::{self, Durable};
 use crate::time::TimeMs;
-use durable::Durable;
-use time_sanity::TimeSanity;
 
 /// An alert group as operators see it: one cause, however often it fired.
-pub use durable::AlertState as AlertView;
+pub use crate::state::AlertState as AlertView;
 
 /// Blast-radius budget in the current window.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +149,7 @@ impl Engine {
         if folded == self.durable {
             return Ok(());
         }
-        Err(durable::first_difference(&folded, &self.durable))
+        Err(state::first_difference(&folded, &self.durable))
     }
 
     pub fn handle(&mut self, now_ms: TimeMs, input: Input) {
@@ -249,10 +247,10 @@ impl Engine {
             .pending
             .values()
             .map(|p| match &p.pending {
-                durable::Pending::Action { summary, reasons, .. } => {
+                state::Pending::Action { summary, reasons, .. } => {
                     PendingApproval { decision: p.decision, at_ms: p.at_ms, summary: summary.clone(), reasons: reasons.clone() }
                 }
-                durable::Pending::Inventory { hash, sentence } => PendingApproval {
+                state::Pending::Inventory { hash, sentence } => PendingApproval {
                     decision: p.decision,
                     at_ms: p.at_ms,
                     summary: format!("apply inventory {}", &hash[..hash.len().min(12)]),

@@ -241,7 +241,7 @@ impl Engine {
             .pending
             .values()
             .filter(|p| Some(p.decision) != keep)
-            .filter(|p| matches!(&p.pending, crate::engine::durable::Pending::Action { action, .. } if action.service_ref() == Some(&name)))
+            .filter(|p| matches!(&p.pending, crate::state::Pending::Action { action, .. } if action.service_ref() == Some(&name)))
             .map(|p| p.decision)
             .collect();
         for decision in stale {
@@ -259,7 +259,7 @@ impl Engine {
             .durable
             .pending
             .values()
-            .filter(|p| matches!(&p.pending, crate::engine::durable::Pending::Action { action, .. } if action.service_ref() == Some(&name)))
+            .filter(|p| matches!(&p.pending, crate::state::Pending::Action { action, .. } if action.service_ref() == Some(&name)))
             .map(|p| p.decision)
             .collect();
         for decision in stale {
@@ -277,10 +277,10 @@ impl Engine {
         for cause in open {
             let group = &cause["approval:".len()..];
             let waiting = self.durable.pending.values().any(|p| match &p.pending {
-                crate::engine::durable::Pending::Action { action, .. } => {
+                crate::state::Pending::Action { action, .. } => {
                     action.service_ref().and_then(|s| self.snapshot.service_id(s)).is_some_and(|s| self.snapshot.service(s).group == group)
                 }
-                crate::engine::durable::Pending::Inventory { .. } => false,
+                crate::state::Pending::Inventory { .. } => false,
             });
             if !waiting {
                 self.resolve(now_ms, &cause, format!("nothing in {group} waits for approval any more"));

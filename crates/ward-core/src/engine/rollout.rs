@@ -3,10 +3,10 @@
 //! first failed verification anywhere.
 
 use crate::action::{Action, GuardVerdict, Verdict};
-use crate::engine::durable::{Rollout, RolloutState};
 use crate::engine::Engine;
 use crate::ids::*;
 use crate::journal::{JobStep, JournalEvent, RolloutPhase, Severity};
+use crate::state::{Rollout, RolloutState};
 use crate::time::TimeMs;
 
 fn batch_nodes(rollout: &Rollout, batch: u32) -> Vec<String> {
@@ -50,12 +50,12 @@ impl Engine {
             batch + 1,
             batch_count(rollout),
             nodes.join(", "),
-            if self.mode == crate::engine::Mode::Naive { "starts (the naive baseline does not drain before)" } else { "drains before" },
+            if self.mode == crate::mode::Mode::Naive { "starts (the naive baseline does not drain before)" } else { "drains before" },
             rollout.operation
         );
         self.record(now_ms, JournalEvent::RolloutProgress { rollout: rollout.id, batch, state: RolloutPhase::Started, sentence });
         // The naive baseline is a reboot script: it neither drains nor waits.
-        if self.mode == crate::engine::Mode::Naive {
+        if self.mode == crate::mode::Mode::Naive {
             return;
         }
         for node in nodes {
@@ -72,7 +72,7 @@ impl Engine {
         }
         let ids: Vec<NodeId> = batch_nodes(rollout, batch).iter().filter_map(|n| self.snapshot.node_id(n)).collect();
         let still_placed = (0..self.snapshot.services().len()).any(|s| self.placement(ServiceId(s as u32)).iter().any(|n| ids.contains(n)));
-        if still_placed && self.mode == crate::engine::Mode::Guarded {
+        if still_placed && self.mode == crate::mode::Mode::Guarded {
             return;
         }
         let action = Action::Maintain { rollout: rollout.id, batch, nodes: ids, operation: rollout.operation.clone() };
@@ -80,8 +80,8 @@ impl Engine {
         let job = JobId(self.durable.next_job);
         let evidence = self.evidence(now_ms, &action);
         let verdict = Verdict::combine(vec![match self.mode {
-            crate::engine::Mode::Guarded => GuardVerdict::allow("rollout", "every service has moved off this batch and its moves verified"),
-            crate::engine::Mode::Naive => GuardVerdict::allow("naive-baseline", "the naive baseline reboots without draining or verifying"),
+            crate::mode::Mode::Guarded => GuardVerdict::allow("rollout", "every service has moved off this batch and its moves verified"),
+            crate::mode::Mode::Naive => GuardVerdict::allow("naive-baseline", "the naive baseline reboots without draining or verifying"),
         }]);
         self.record(
             now_ms,

@@ -1,12 +1,12 @@
 //! Whether a node may take traffic or a role, and if not, why, in one sentence.
 //! Composed from the holds, readiness and damping guards' node-level checks.
 
-use crate::engine::durable::Hold;
-use crate::engine::Mode;
 use crate::guards::GuardContext;
 use crate::health::{ReplicationHealth, Status};
 use crate::ids::*;
 use crate::inventory::Lifecycle;
+use crate::mode::Mode;
+use crate::state::Hold;
 use crate::time::human_duration;
 
 /// What a node would be used for.

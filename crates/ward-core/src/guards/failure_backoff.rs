@@ -6,9 +6,9 @@
 //! Derived from the durable finished jobs, so a restart keeps the backoff.
 
 use crate::action::{Cause, GuardVerdict};
-use crate::engine::durable::Durable;
 use crate::guards::{Guard, GuardContext, Proposal};
 use crate::journal::JobEnd;
+use crate::state::Durable;
 use crate::time::{human_duration, TimeMs, MINUTE_MS};
 
 pub struct FailureBackoff;
@@ -93,8 +93,8 @@ impl Guard for FailureBackoff {
 mod tests {
     use super::*;
     use crate::action::NamedAction;
-    use crate::engine::durable::FinishedJob;
     use crate::ids::JobId;
+    use crate::state::FinishedJob;
 
     fn durable_with(ends: &[(JobEnd, TimeMs)]) -> Durable {
         let mut durable = Durable::default();

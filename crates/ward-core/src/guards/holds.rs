@@ -2,9 +2,9 @@
 //! balancer re-enabled a site after a person had pulled it).
 
 use crate::action::{Action, GuardVerdict};
-use crate::engine::durable::Hold;
 use crate::guards::{Guard, GuardContext, Proposal};
 use crate::ids::{NodeId, ServiceId};
+use crate::state::Hold;
 
 pub struct Holds;
 
@@ -85,8 +85,8 @@ impl Guard for Holds {
 mod tests {
     use super::*;
     use crate::action::{Cause, Outcome};
-    use crate::engine::io::HoldTarget;
     use crate::guards::test_support::World;
+    use crate::journal::HoldTarget;
 
     #[test]
     fn a_held_site_never_receives_traffic() {

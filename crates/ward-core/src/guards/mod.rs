@@ -21,11 +21,11 @@ pub mod single_writer;
 pub mod time_sanity;
 
 use crate::action::{Action, Cause, GuardVerdict, Outcome, Verdict};
-use crate::engine::durable::Durable;
-use crate::engine::time_sanity::TimeSanity;
-use crate::engine::Mode;
+use crate::health::time_sanity::TimeSanity;
 use crate::health::HealthTable;
 use crate::inventory::Snapshot;
+use crate::mode::Mode;
+use crate::state::Durable;
 use crate::time::TimeMs;
 
 /// What the fleet looks like in this planning round.
@@ -87,6 +87,7 @@ pub fn judge(ctx: &GuardContext, proposal: &Proposal, approved_by: Option<&str>)
         .iter()
         .map(|guard| {
             let mut verdict = guard.judge(ctx, proposal);
+            debug_assert_eq!(verdict.guard, guard.name(), "a verdict is signed by the guard that gave it");
             if let (Outcome::NeedsApproval, Some(author)) = (verdict.outcome, approved_by) {
                 verdict.outcome = Outcome::Allow;
                 verdict.sentence = format!("{} Approved by {author}.", verdict.sentence);

@@ -2,16 +2,16 @@
 
 use crate::action::Action;
 use crate::action::GuardVerdict;
-use crate::engine::durable::Durable;
-use crate::engine::io::HoldTarget;
-use crate::engine::time_sanity::TimeSanity;
-use crate::engine::Mode;
 use crate::guards::{FleetView, Guard, GuardContext, Proposal};
+use crate::health::time_sanity::TimeSanity;
 use crate::health::HealthTable;
 use crate::ids::*;
 use crate::inventory::testing::InventoryBuilder;
 use crate::inventory::*;
+use crate::journal::HoldTarget;
+use crate::mode::Mode;
 use crate::observation::{Observation, ProbeDetail, ProbeOutcome, ReplicationStatus};
+use crate::state::Durable;
 
 pub struct World {
     pub snapshot: Snapshot,
@@ -129,7 +129,7 @@ impl World {
     }
 
     pub fn hold(&mut self, target: HoldTarget) {
-        self.durable.holds.push(crate::engine::durable::Hold {
+        self.durable.holds.push(crate::state::Hold {
             target,
             author: "gene".into(),
             reason: "site network unstable".into(),

@@ -24,6 +24,7 @@ mod rise_fall;
 mod table;
 #[cfg(test)]
 mod table_tests;
+pub mod time_sanity;
 
 pub use table::HealthTable;
 

@@ -1,6 +1,11 @@
 //! An immutable, validated inventory snapshot plus the indexes derived from it.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher};
+
+/// Name and id lookups: a fixed hasher, so nothing in the core depends on a
+/// per-process random state (replays are bit for bit).
+type Lookup<K, V> = HashMap<K, V, BuildHasherDefault<DefaultHasher>>;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,23 +33,23 @@ pub struct SnapshotParts {
 pub struct Snapshot {
     parts: SnapshotParts,
     probes: Vec<Probe>,
-    probe_index: HashMap<(NodeId, CheckId), ProbeId>,
+    probe_index: Lookup<(NodeId, CheckId), ProbeId>,
     probes_of_node: Vec<Vec<ProbeId>>,
     services_of_node: Vec<Vec<ServiceId>>,
-    node_by_name: HashMap<String, NodeId>,
-    service_by_name: HashMap<String, ServiceId>,
-    check_by_name: HashMap<String, CheckId>,
-    observer_by_name: HashMap<String, ObserverId>,
-    site_by_name: HashMap<String, SiteId>,
-    route_by_name: HashMap<String, RouteId>,
-    hook_by_name: HashMap<String, HookId>,
+    node_by_name: Lookup<String, NodeId>,
+    service_by_name: Lookup<String, ServiceId>,
+    check_by_name: Lookup<String, CheckId>,
+    observer_by_name: Lookup<String, ObserverId>,
+    site_by_name: Lookup<String, SiteId>,
+    route_by_name: Lookup<String, RouteId>,
+    hook_by_name: Lookup<String, HookId>,
 }
 
 impl Snapshot {
     /// Derives the indexes. The parts must already be validated: ids in range, names unique.
     pub fn assemble(parts: SnapshotParts) -> Snapshot {
         let mut probes = Vec::new();
-        let mut probe_index = HashMap::new();
+        let mut probe_index = Lookup::default();
         let mut probes_of_node = vec![Vec::new(); parts.nodes.len()];
         for (check_index, check) in parts.checks.iter().enumerate() {
             let check_id = CheckId(check_index as u32);
@@ -61,7 +66,7 @@ impl Snapshot {
                 services_of_node[node.index()].push(ServiceId(service_index as u32));
             }
         }
-        fn names<T, I: Copy>(items: &[T], name: impl Fn(&T) -> &str, id: impl Fn(usize) -> I) -> HashMap<String, I> {
+        fn names<T, I: Copy>(items: &[T], name: impl Fn(&T) -> &str, id: impl Fn(usize) -> I) -> Lookup<String, I> {
             items.iter().enumerate().map(|(i, item)| (name(item).to_string(), id(i))).collect()
         }
         Snapshot {

@@ -3,6 +3,7 @@
 //! wrong); it never panics on bad input.
 
 mod event;
+mod files;
 mod knobs;
 mod raw;
 mod typed;
@@ -60,7 +61,7 @@ pub const DURATION_MS_MAX: u64 = 7 * 24 * 3_600_000;
 /// Reads and checks a scenario file and the inventory it names.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+    let text = files::read_text(path).map_err(|e| ScenarioError {
         file: file.clone(),
         field: String::new(),
         message: format!("cannot read: {e}"),
@@ -81,9 +82,5 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<Scenario, ScenarioEr
 
 /// Every `*.toml` file directly in `dir`, sorted by name.
 pub fn files_in(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: cannot list: {e}", dir.display()))?;
-    let mut files: Vec<PathBuf> =
-        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml")).collect();
-    files.sort();
-    Ok(files)
+    files::toml_files_in(dir)
 }

@@ -71,7 +71,7 @@ pub fn convert(file: &str, raw: RawScenario, base: &Path) -> Result<Scenario, Sc
 
 fn read_doc(ctx: &Ctx, field: &str, base: &Path, relative: &str) -> Result<InventoryDoc, ScenarioError> {
     let path = base.join(relative);
-    let text = std::fs::read_to_string(&path).map_err(|e| ctx.err(field, format!("cannot read inventory {}: {e}", path.display())))?;
+    let text = super::files::read_text(&path).map_err(|e| ctx.err(field, format!("cannot read inventory {}: {e}", path.display())))?;
     Ok(InventoryDoc::Text { source: relative.to_string(), text })
 }
 

@@ -557,10 +557,6 @@ impl Durable {
         let name = snapshot.service_name(service);
         self.holds.iter().find(|h| matches!(&h.target, HoldTarget::Service(s) if s == name))
     }
-
-    pub fn active_job_for_service(&self, service: &str) -> Option<&JobState> {
-        self.jobs.values().find(|j| j.action.service_ref().map(String::as_str) == Some(service))
-    }
 }
 
 /// Names the first part of two durable states that differs (for a failed recovery check).
