@@ -24,7 +24,7 @@ pub const VERIFY_COOLDOWNS_MAX: usize = 10_000;
 /// A node whose verification failed for a service is not chosen for it again for this long.
 pub const VERIFY_FAILED_COOLDOWN_MS: u64 = 30 * crate::time::MINUTE_MS;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Hold {
     pub target: HoldTarget,
     pub author: String,
@@ -33,7 +33,7 @@ pub struct Hold {
     pub until_ms: Option<TimeMs>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct JobState {
     pub id: JobId,
     pub decision: DecisionId,
@@ -61,7 +61,7 @@ pub struct JobState {
 }
 
 /// A job decided and waiting for actuator capacity.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QueuedJob {
     pub decision: DecisionId,
     pub action: NamedAction,
@@ -69,7 +69,7 @@ pub struct QueuedJob {
     pub author: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FinishedJob {
     pub id: JobId,
     pub action: NamedAction,
@@ -98,20 +98,20 @@ pub struct AlertState {
 }
 
 /// What an approval is for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Pending {
     Action { action: NamedAction, summary: String, reasons: Vec<String> },
     Inventory { hash: String, sentence: String },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PendingDecision {
     pub decision: DecisionId,
     pub at_ms: TimeMs,
     pub pending: Pending,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rollout {
     pub id: u32,
     pub nodes: Vec<String>,
@@ -126,22 +126,25 @@ pub struct Rollout {
 }
 
 /// Where a rolling maintenance stands as a whole.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RolloutState {
     Running,
     Halted,
     Done,
 }
 
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Durable {
     pub holds: Vec<Hold>,
     /// Drained node name -> who drained it.
     pub drained: BTreeMap<String, String>,
-    /// Believed placement per service id of the applied snapshot.
+    /// Believed placement per service id of the applied snapshot: derived from
+    /// `placed` (by name) for the snapshot in force, never journaled itself.
+    #[serde(skip)]
     pub placements: Vec<Vec<NodeId>>,
-    /// Services with a journaled placement (`Placement` or `PlacementsAssumed`).
-    pub placed: BTreeSet<String>,
+    /// Believed placement by name, as journaled (`Placement`, `PlacementsAssumed`):
+    /// the durable truth `placements` is derived from.
+    pub placed: BTreeMap<String, Vec<String>>,
     pub jobs: BTreeMap<JobId, JobState>,
     /// Jobs decided but not started yet.
     pub queued: BTreeMap<JobId, QueuedJob>,
@@ -157,6 +160,7 @@ pub struct Durable {
     /// (service, node): old primaries whose fencing was confirmed.
     pub fenced: BTreeSet<(String, String)>,
     /// (service, node) -> until when the node is passed over after a failed verification.
+    #[serde(with = "map_as_pairs")]
     pub verify_failed: BTreeMap<(String, String), TimeMs>,
     /// Switchovers waiting for their fence: service -> (node to promote, operator).
     pub switchovers: BTreeMap<String, (String, String)>,
@@ -191,16 +195,27 @@ impl Durable {
         durable
     }
 
-    /// Maps placements from one snapshot to the next by names.
-    pub fn rebase(&mut self, old: &Snapshot, new: &Snapshot) {
-        let mut placements: Vec<Vec<NodeId>> = new.services().iter().map(|s| s.initial.clone()).collect();
-        for (index, holders) in self.placements.iter().enumerate() {
-            let name = &old.services()[index].name;
-            if let Some(service) = new.service_id(name) {
-                placements[service.index()] = holders.iter().filter_map(|n| new.node_id(old.node_name(*n))).collect();
-            }
+    /// Rebuilds the state from a checkpoint and the journal records after it.
+    pub fn fold_from(snapshot: &Snapshot, checkpoint: &Checkpoint, journal: &[JournalRecord]) -> Durable {
+        let mut durable = checkpoint.state.clone();
+        durable.rebase(snapshot);
+        for record in journal.iter().filter(|r| r.seq >= checkpoint.seq) {
+            durable.apply(snapshot, record);
         }
-        self.placements = placements;
+        durable
+    }
+
+    /// Derives the placements by id for `snapshot` from the placements by name; a
+    /// service never placed is where the snapshot says (`initial`).
+    pub fn rebase(&mut self, snapshot: &Snapshot) {
+        self.placements = snapshot
+            .services()
+            .iter()
+            .map(|service| match self.placed.get(&service.name) {
+                Some(holders) => holders.iter().filter_map(|n| snapshot.node_id(n)).collect(),
+                None => service.initial.clone(),
+            })
+            .collect();
     }
 
     pub fn apply(&mut self, snapshot: &Snapshot, record: &JournalRecord) {
@@ -352,7 +367,7 @@ impl Durable {
             }
             JournalEvent::PlacementsAssumed { placements } => {
                 for (service, holders) in placements {
-                    self.placed.insert(service.clone());
+                    self.placed.insert(service.clone(), holders.clone());
                     if let Some(id) = snapshot.service_id(service) {
                         let nodes: Vec<NodeId> = holders.iter().filter_map(|n| snapshot.node_id(n)).collect();
                         if let Some(slot) = self.placements.get_mut(id.index()) {
@@ -362,7 +377,7 @@ impl Durable {
                 }
             }
             JournalEvent::Placement { service, holders } => {
-                self.placed.insert(service.clone());
+                self.placed.insert(service.clone(), holders.clone());
                 if let Some(id) = snapshot.service_id(service) {
                     let nodes: Vec<NodeId> = holders.iter().filter_map(|n| snapshot.node_id(n)).collect();
                     // A node that became primary is no longer "fenced" for this service.
@@ -603,4 +618,30 @@ pub fn first_difference(recovered: &Durable, live: &Durable) -> String {
         next_seq
     );
     "no difference".into()
+}
+
+/// The whole durable state at a point of the journal: recovery starts here and
+/// folds only the records from `seq` on, so the store may drop what precedes it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    /// The first journal record not folded into `state`.
+    pub seq: u64,
+    pub state: Durable,
+}
+
+/// A map with non-string keys as a list of pairs (JSON objects need string keys).
+mod map_as_pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(map: &BTreeMap<K, V>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<K, V>, D::Error> {
+        Ok(Vec::<(K, V)>::deserialize(deserializer)?.into_iter().collect())
+    }
 }

@@ -16,6 +16,7 @@ struct Harness {
     started: Vec<ward_core::engine::JobRequest>,
     down: Vec<NodeId>,
     notifications: Vec<ward_core::engine::Notification>,
+    checkpoint: Option<ward_core::engine::Checkpoint>,
 }
 
 fn lb_pair() -> Arc<Snapshot> {
@@ -34,7 +35,15 @@ fn lb_pair() -> Arc<Snapshot> {
 impl Harness {
     fn new(snapshot: Arc<Snapshot>) -> Harness {
         let engine = Engine::new(snapshot, Mode::Guarded, 0);
-        let mut h = Harness { engine, now_ms: 0, journal: Vec::new(), started: Vec::new(), down: Vec::new(), notifications: Vec::new() };
+        let mut h = Harness {
+            engine,
+            now_ms: 0,
+            journal: Vec::new(),
+            started: Vec::new(),
+            down: Vec::new(),
+            notifications: Vec::new(),
+            checkpoint: None,
+        };
         h.drain();
         h
     }
@@ -44,6 +53,7 @@ impl Harness {
             match output {
                 Output::Journal(record) => self.journal.push(record),
                 Output::StartJob(request) => self.started.push(request),
+                Output::Checkpoint(checkpoint) => self.checkpoint = Some(*checkpoint),
                 Output::Notify(n) => {
                     assert!(
                         !self.started.iter().any(|s| s.step == JobStep::Apply
@@ -320,4 +330,30 @@ fn a_restart_during_a_rollback_verifies_the_old_holder_instead_of_guessing() {
     assert!(matches!(verify.action, ward_core::action::Action::MoveVip { to: NodeId(0), .. }));
     h.complete_started(true);
     assert_eq!(h.engine.placement(ServiceId(0)), &[NodeId(0)]);
+}
+
+#[test]
+fn a_checkpoint_survives_json_and_recovers_exactly_what_the_whole_journal_does() {
+    let mut h = Harness::new(verified_lb_pair());
+    h.engine.set_checkpoint_every(7);
+    rollback_in_flight(&mut h);
+    let checkpoint = h.checkpoint.clone().expect("a checkpoint after seven records");
+    assert!(checkpoint.seq > 0 && checkpoint.seq <= h.journal.len() as u64);
+    let json = serde_json::to_string(&checkpoint).unwrap();
+    let checkpoint: ward_core::engine::Checkpoint = serde_json::from_str(&json).unwrap();
+    h.engine.check_recovery(Some(&checkpoint), &h.journal).expect("the same state from the checkpoint and the records after it");
+    // A restart from the checkpoint and only the records after it goes on as the
+    // whole journal would: the lost rollback is verified at the old holder.
+    let after: Vec<JournalRecord> = h.journal.iter().filter(|r| r.seq >= checkpoint.seq).cloned().collect();
+    let snapshot = h.engine.snapshot().clone();
+    h.engine = Engine::recover_from(snapshot, Mode::Guarded, Some(&checkpoint), &after, h.now_ms);
+    h.drain();
+    h.down.clear();
+    for _ in 0..20 {
+        h.second(0);
+    }
+    assert!(h
+        .started
+        .iter()
+        .any(|r| r.step == JobStep::Verify && matches!(r.action, ward_core::action::Action::MoveVip { to: NodeId(0), .. })));
 }

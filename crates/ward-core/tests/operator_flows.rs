@@ -30,7 +30,7 @@ impl Shell {
             match output {
                 Output::Journal(record) => self.journal.push(record),
                 Output::StartJob(request) => self.started.push(request),
-                Output::Notify(_) => {}
+                Output::Notify(_) | Output::Checkpoint(_) => {}
             }
         }
     }

@@ -78,7 +78,7 @@ impl Run {
             match output {
                 Output::Journal(record) => self.journal.push(record),
                 Output::StartJob(request) => self.running.push((self.now_ms + 3_000, request)),
-                Output::Notify(_) => {}
+                Output::Notify(_) | Output::Checkpoint(_) => {}
             }
         }
     }

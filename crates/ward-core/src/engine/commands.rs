@@ -14,6 +14,12 @@ use crate::time::TimeMs;
 impl Engine {
     /// Runs an operator command; the answer is a sentence for the operator.
     pub fn command(&mut self, now_ms: TimeMs, command: Command) -> Result<String, String> {
+        let answer = self.run_command(now_ms, command);
+        self.checkpoint_if_due();
+        answer
+    }
+
+    fn run_command(&mut self, now_ms: TimeMs, command: Command) -> Result<String, String> {
         let answer = match command {
             Command::Hold { target, author, reason, until_ms } => {
                 self.check_target(&target)?;

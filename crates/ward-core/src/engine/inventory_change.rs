@@ -74,7 +74,7 @@ impl Engine {
         }
         let old = std::mem::replace(&mut self.snapshot, snapshot);
         self.health.rebase(&old, &self.snapshot);
-        self.durable.rebase(&old, &self.snapshot);
+        self.durable.rebase(&self.snapshot);
         self.last_blocked = vec![None; self.snapshot.services().len()];
         let mut bad_since = vec![None; self.snapshot.nodes().len()];
         for (index, node) in old.nodes().iter().enumerate() {

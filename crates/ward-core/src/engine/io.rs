@@ -10,6 +10,7 @@ use crate::ids::*;
 use crate::inventory::Snapshot;
 pub use crate::journal::{HoldTarget, Notification};
 pub use crate::mode::Mode;
+pub use crate::state::Checkpoint;
 
 use crate::action::NamedAction;
 use crate::journal::{JobStep, JournalRecord};
@@ -130,4 +131,8 @@ pub enum Output {
     Journal(JournalRecord),
     StartJob(JobRequest),
     Notify(Notification),
+    /// The whole durable state up to `seq`: persist it after the records before
+    /// it; a restart may then recover from it and the records from `seq` on, and
+    /// the store may drop older records (`Engine::recover_from`).
+    Checkpoint(Box<Checkpoint>),
 }

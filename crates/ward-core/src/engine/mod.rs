@@ -58,6 +58,9 @@ pub struct PendingApproval {
 /// Outputs waiting for the shell. The shell drains them after every input; this
 /// bound catches a shell that forgot to (a bug, not a condition to handle).
 const OUTPUTS_QUEUED_MAX: usize = 1_000_000;
+/// A checkpoint of the durable state is emitted every this many journal records,
+/// so recovery folds at most this many records after the latest one.
+pub const CHECKPOINT_EVERY_RECORDS: u64 = 10_000;
 /// Services per `PlacementsAssumed` record (keeps each record far below the store's cap).
 const PLACEMENTS_PER_RECORD_MAX: usize = 5_000;
 
@@ -82,6 +85,11 @@ pub struct Engine {
     replication_bad_since: Vec<Option<TimeMs>>,
     /// Per node name: the last blocked (refused) repair, journaled once.
     repair_blocked: std::collections::BTreeMap<String, String>,
+    /// Volatile: the seq of the latest checkpoint (re-derived at a restart).
+    checkpointed_seq: u64,
+    /// Records between checkpoints (`CHECKPOINT_EVERY_RECORDS` unless a simulator
+    /// asks for more of them).
+    checkpoint_every: u64,
 }
 
 impl Engine {
@@ -94,7 +102,24 @@ impl Engine {
     /// undelivered notifications, placements, budget) is folded from the journal.
     /// Jobs in flight are reconciled (verified before anything is repeated).
     pub fn recover(snapshot: Arc<Snapshot>, mode: Mode, journal: &[JournalRecord], now_ms: TimeMs) -> Engine {
-        let durable = Durable::fold(&snapshot, journal);
+        Engine::recover_from(snapshot, mode, None, journal, now_ms)
+    }
+
+    /// As `recover`, starting from the latest checkpoint: `journal` needs only the
+    /// records from `checkpoint.seq` on (older ones are skipped if present).
+    pub fn recover_from(
+        snapshot: Arc<Snapshot>,
+        mode: Mode,
+        checkpoint: Option<&Checkpoint>,
+        journal: &[JournalRecord],
+        now_ms: TimeMs,
+    ) -> Engine {
+        let durable = match checkpoint {
+            Some(checkpoint) => Durable::fold_from(&snapshot, checkpoint, journal),
+            None => Durable::fold(&snapshot, journal),
+        };
+        let restarted = checkpoint.is_some() || !journal.is_empty();
+        let checkpointed_seq = checkpoint.map_or(0, |c| c.seq);
         let services = snapshot.services().len();
         let mut engine = Engine {
             mode,
@@ -112,6 +137,8 @@ impl Engine {
             fleet: Default::default(),
             replication_bad_since: vec![None; snapshot.nodes().len()],
             repair_blocked: Default::default(),
+            checkpointed_seq,
+            checkpoint_every: CHECKPOINT_EVERY_RECORDS,
             snapshot,
         };
         let policy = engine.snapshot.policy().clone();
@@ -119,10 +146,28 @@ impl Engine {
         let in_flight = engine.durable.jobs.len() as u32;
         engine.record(now_ms, JournalEvent::Started { snapshot_hash: engine.snapshot.hash().to_string(), recovered_jobs: in_flight, mode });
         engine.assume_placements(now_ms);
-        if !journal.is_empty() {
+        if restarted {
             engine.reconcile_after_restart(now_ms);
         }
+        engine.checkpoint_if_due();
         engine
+    }
+
+    /// Checkpoints every `records` journal records (at least 1). The simulator
+    /// checkpoints often, so restarts in every run recover from checkpoints.
+    pub fn set_checkpoint_every(&mut self, records: u64) {
+        self.checkpoint_every = records.max(1);
+    }
+
+    /// Emits a checkpoint once enough records followed the last one. Called after
+    /// every input and command, when the state is consistent.
+    fn checkpoint_if_due(&mut self) {
+        if self.durable.next_seq.saturating_sub(self.checkpointed_seq) < self.checkpoint_every {
+            return;
+        }
+        self.checkpointed_seq = self.durable.next_seq;
+        let checkpoint = Checkpoint { seq: self.durable.next_seq, state: self.durable.clone() };
+        self.outputs.push_back(Output::Checkpoint(Box::new(checkpoint)));
     }
 
     /// Journals where Ward believes each service it has never placed is (the
@@ -130,7 +175,7 @@ impl Engine {
     fn assume_placements(&mut self, now_ms: TimeMs) {
         let unplaced: Vec<(String, Vec<String>)> = (0..self.snapshot.services().len())
             .map(|index| ServiceId(index as u32))
-            .filter(|service| !self.durable.placed.contains(self.snapshot.service_name(*service)))
+            .filter(|service| !self.durable.placed.contains_key(self.snapshot.service_name(*service)))
             .map(|service| {
                 let holders = self.placement(service).iter().map(|n| self.snapshot.node_name(*n).to_string()).collect();
                 (self.snapshot.service_name(service).to_string(), holders)
@@ -144,12 +189,22 @@ impl Engine {
     /// Whether a controller restarted from `journal` (what this one has emitted)
     /// would hold exactly this one's durable state; the simulator checks it at every
     /// controller crash. On a difference, says which part differs.
-    pub fn check_recovery(&self, journal: &[JournalRecord]) -> Result<(), String> {
+    pub fn check_recovery(&self, checkpoint: Option<&Checkpoint>, journal: &[JournalRecord]) -> Result<(), String> {
         let folded = Durable::fold(&self.snapshot, journal);
-        if folded == self.durable {
-            return Ok(());
+        if folded != self.durable {
+            return Err(state::first_difference(&folded, &self.durable));
         }
-        Err(state::first_difference(&folded, &self.durable))
+        if let Some(checkpoint) = checkpoint {
+            let from_checkpoint = Durable::fold_from(&self.snapshot, checkpoint, journal);
+            if from_checkpoint != self.durable {
+                return Err(format!(
+                    "from the checkpoint at seq {}: {}",
+                    checkpoint.seq,
+                    state::first_difference(&from_checkpoint, &self.durable)
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub fn handle(&mut self, now_ms: TimeMs, input: Input) {
@@ -198,6 +253,7 @@ impl Engine {
                 }
             }
         }
+        self.checkpoint_if_due();
         debug_assert!(self.outputs.len() < OUTPUTS_QUEUED_MAX, "the shell must drain poll_output after each input");
     }
 

@@ -17,6 +17,8 @@ pub struct Controller {
     pub engine: Option<Engine>,
     /// Every `Output::Journal` record any incarnation emitted, in order.
     pub journal: Vec<JournalRecord>,
+    /// The latest checkpoint the engine emitted: a restart recovers from it.
+    pub checkpoint: Option<Box<ward_core::engine::Checkpoint>>,
     /// The virtual time each journal record was emitted at (its `at_ms` is the
     /// controller's clock, which may be off).
     pub journal_virt_ms: Vec<u64>,
@@ -37,8 +39,9 @@ impl Controller {
     pub fn new(mode: Mode, snapshot: Arc<Snapshot>, epoch_ms: u64) -> Controller {
         Controller {
             mode,
-            engine: Some(Engine::new(snapshot.clone(), mode, epoch_ms)),
+            engine: Some(simulated(Engine::new(snapshot.clone(), mode, epoch_ms))),
             journal: Vec::new(),
+            checkpoint: None,
             journal_virt_ms: Vec::new(),
             incarnation: 0,
             offset_ms: 0,
@@ -77,7 +80,7 @@ impl Controller {
     /// whatever jobs the crash came): an error names the part that would be lost.
     pub fn crash(&mut self) -> Result<(), String> {
         let recovery = match &self.engine {
-            Some(engine) => engine.check_recovery(&self.journal),
+            Some(engine) => engine.check_recovery(self.checkpoint.as_deref(), &self.journal),
             None => Ok(()),
         };
         self.engine = None;
@@ -89,6 +92,19 @@ impl Controller {
 
     pub fn restart(&mut self, snapshot: Arc<Snapshot>, virt_ms: u64) {
         let now = self.now(virt_ms);
-        self.engine = Some(Engine::recover(snapshot, self.mode, &self.journal, now));
+        // From the latest checkpoint and the records after it, as the daemon does.
+        let after = self.checkpoint.as_ref().map_or(0, |c| self.journal.partition_point(|r| r.seq < c.seq));
+        let engine = Engine::recover_from(snapshot, self.mode, self.checkpoint.as_deref(), &self.journal[after..], now);
+        self.engine = Some(simulated(engine));
     }
+}
+
+/// Journal records between checkpoints in the simulator: far more often than in
+/// production, so controller restarts in scenarios and sweeps recover from
+/// checkpoints, and the crash check compares both recoveries.
+const SIMULATED_CHECKPOINT_EVERY_RECORDS: u64 = 200;
+
+fn simulated(mut engine: Engine) -> Engine {
+    engine.set_checkpoint_every(SIMULATED_CHECKPOINT_EVERY_RECORDS);
+    engine
 }

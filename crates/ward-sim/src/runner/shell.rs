@@ -49,6 +49,7 @@ impl Run<'_> {
                     self.ctl.journal_virt_ms.push(self.now);
                 }
                 Output::StartJob(request) => self.start_job(request)?,
+                Output::Checkpoint(checkpoint) => self.ctl.checkpoint = Some(checkpoint),
                 Output::Notify(n) => {
                     self.notifications.push((self.now, n.clone()));
                     let at = self.now + self.world.knobs.notify_latency_ms;
