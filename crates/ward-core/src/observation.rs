@@ -52,8 +52,9 @@ pub enum ProbeDetail {
     Message(String),
 }
 
-/// One probe result from one observer. `at_ms` is when the controller received it
-/// (its own clock), so observer clock skew never makes data look fresh.
+/// One probe result from one observer. `at_ms` is when the controller received it:
+/// the engine stamps it with its own `now_ms` on receipt (one clock, one place),
+/// so observer clock skew or a shell's delay never makes data look fresh.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observation {
     pub probe: ProbeId,

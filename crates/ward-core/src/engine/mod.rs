@@ -221,7 +221,11 @@ impl Engine {
                     self.tick(now_ms);
                 }
             }
-            Input::Observation(observation) => {
+            Input::Observation(mut observation) => {
+                // One clock: freshness is judged by the controller's clock at
+                // receipt, whatever the sender stamped (its own clock is
+                // `observer_clock_ms`).
+                observation.at_ms = now_ms;
                 if let Some(observer_clock_ms) = observation.observer_clock_ms {
                     let shift = {
                         let policy = &self.snapshot.parts().policy;

@@ -14,7 +14,7 @@ use crate::world::Point;
 
 impl Run<'_> {
     /// Hands one input to the controller: dropped if it is down, buffered if paused.
-    pub(super) fn deliver(&mut self, mut input: Input) -> Result<(), String> {
+    pub(super) fn deliver(&mut self, input: Input) -> Result<(), String> {
         if self.ctl.engine.is_none() {
             return Ok(());
         }
@@ -23,9 +23,6 @@ impl Run<'_> {
             return Ok(());
         }
         let now = self.ctl.now(self.now);
-        if let Input::Observation(o) = &mut input {
-            o.at_ms = now;
-        }
         self.ctl.engine.as_mut().expect("checked above").handle(now, input);
         self.drain()
     }
