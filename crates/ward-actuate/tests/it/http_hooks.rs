@@ -25,7 +25,7 @@ async fn apply_posts_the_step_with_idempotency_key_and_fencing_token() {
     assert_eq!(outcome.message, "hook test-hook: { \"moved\": true }");
     let seen = server.seen();
     assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].header("idempotency-key"), "ward-42-apply-1");
+    assert_eq!(seen[0].header("idempotency-key"), "ward-7-42-apply-1");
     assert_eq!(seen[0].header("x-ward-fencing-token"), "7");
     assert_eq!(seen[0].header("x-ward-controller"), "ctl-a");
     assert_eq!(seen[0].header("content-type"), "application/json");
@@ -44,7 +44,7 @@ async fn rollback_posts_the_undo_under_its_own_key() {
     let outcome = Actuators::new().unwrap().run_step(&http_hook(&server.url, 5_000, 0), &move_vip(JobStep::Rollback), &ctx()).await;
     assert!(outcome.ok, "{outcome:?}");
     let seen = server.seen();
-    assert_eq!(seen[0].header("idempotency-key"), "ward-42-rollback-1");
+    assert_eq!(seen[0].header("idempotency-key"), "ward-7-42-rollback-1");
     let body: StepPayload = serde_json::from_value(seen[0].json()).unwrap();
     assert_eq!((body.action.from, body.action.to), (vec!["lb2".to_string()], vec!["lb1".to_string()]));
 }
@@ -59,7 +59,7 @@ async fn a_503_or_429_is_retried_with_the_same_key_until_it_succeeds() {
     assert!(started.elapsed() >= Duration::from_millis(700), "{:?}", started.elapsed());
     let seen = server.seen();
     assert_eq!(seen.len(), 3);
-    assert!(seen.iter().all(|s| s.header("idempotency-key") == "ward-42-apply-1"));
+    assert!(seen.iter().all(|s| s.header("idempotency-key") == "ward-7-42-apply-1"));
 }
 
 #[tokio::test]
@@ -124,7 +124,7 @@ async fn preview_parses_the_answer_and_rejects_garbage() {
     let preview = outcome.preview.unwrap();
     assert_eq!((preview.files_added, preview.files_changed, preview.files_deleted), (0, 4, 7));
     assert_eq!(preview.deleted_sample, vec!["/srv/x"]);
-    assert_eq!(server.seen()[0].header("idempotency-key"), "ward-42-preview-1");
+    assert_eq!(server.seen()[0].header("idempotency-key"), "ward-7-42-preview-1");
 
     let outcome = actuators.run_step(&http_hook(&server.url, 5_000, 0), &sync(JobStep::Preview), &ctx()).await;
     assert!(!outcome.ok && outcome.preview.is_none());

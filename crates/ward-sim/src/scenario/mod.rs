@@ -60,11 +60,9 @@ pub const DURATION_MS_MAX: u64 = 7 * 24 * 3_600_000;
 /// Reads and checks a scenario file and the inventory it names.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: file.clone(),
-        field: String::new(),
-        message: format!("cannot read: {e}"),
-    })?;
+    let unreadable = |message: String| ScenarioError { file: file.clone(), field: String::new(), message };
+    let bytes = ward_inventory::read_bounded(path).map_err(&unreadable)?;
+    let text = String::from_utf8(bytes).map_err(|e| unreadable(format!("not UTF-8: {e}")))?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     parse(&file, &text, &base)
 }

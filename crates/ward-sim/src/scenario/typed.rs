@@ -71,7 +71,9 @@ pub fn convert(file: &str, raw: RawScenario, base: &Path) -> Result<Scenario, Sc
 
 fn read_doc(ctx: &Ctx, field: &str, base: &Path, relative: &str) -> Result<InventoryDoc, ScenarioError> {
     let path = base.join(relative);
-    let text = std::fs::read_to_string(&path).map_err(|e| ctx.err(field, format!("cannot read inventory {}: {e}", path.display())))?;
+    // Bounded: a scenario naming a device (/dev/zero) must not read without end.
+    let bytes = ward_inventory::read_bounded(&path).map_err(|e| ctx.err(field, format!("inventory {}: {e}", path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|e| ctx.err(field, format!("inventory {} is not UTF-8: {e}", path.display())))?;
     Ok(InventoryDoc::Text { source: relative.to_string(), text })
 }
 
