@@ -59,7 +59,9 @@ async fn an_api_flood_at_a_low_descriptor_limit_is_not_node_down() {
     })
     .await
     .expect("connect");
-    assert!(flood.len() >= 600, "the flood opened only {} connections", flood.len());
+    // Beyond the served connections and the kernel's listen backlog, connects time out: the
+    // flood holds what it can (an unbounded daemon would have accepted all 700).
+    assert!(flood.len() >= 150, "the flood opened only {} connections", flood.len());
     // Probes run every 200 ms with fall = 2: seconds are plenty to be declared down.
     tokio::time::sleep(secs(3)).await;
     drop(flood);
@@ -180,8 +182,9 @@ async fn a_full_disk_stops_ward_loudly_and_it_recovers_or_exits_for_a_restart() 
             ward.spawn().await;
             break;
         }
-        let (code, _) = ward.get_as("/readyz", None).await;
-        if code == 200 {
+        // The process may exit between the check above and this request.
+        let ready = ward.http.get(format!("{}/readyz", ward.url)).send().await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
             break;
         }
         deadline.tick().await;
@@ -333,9 +336,12 @@ async fn a_lost_store_is_refused_and_a_new_history_keeps_fencing_tokens_unique()
     ward.extra_args = vec!["--reinitialize".into()];
     web1.set_up(true);
     env.set_vip("www", "web1");
+    // The test actuator's record of the earlier move would fail verification on web2.
+    std::fs::remove_file(env.path("target").join("www")).expect("reset the test actuator");
     ward.spawn().await;
     ward.wait_node("web1", "up", secs(10)).await;
-    web2.set_up(false);
+    ward.wait_node("web2", "up", secs(10)).await;
+    web1.set_up(false);
     let deadline = Deadline::new("an apply in the new history", secs(20));
     while env.started("apply").len() <= first.len() {
         deadline.tick().await;
