@@ -134,6 +134,11 @@ impl Driver {
             Event::Observations(batch, inventory) => {
                 if self.current(&inventory) {
                     for observation in batch {
+                        // An agent's own trouble is no more evidence than ours.
+                        if crate::limits::is_observer_fault(&observation) {
+                            self.counters.observer_faults.inc();
+                            continue;
+                        }
                         self.counters.observations.inc();
                         self.engine.handle(now, Input::Observation(restamp(observation, now)));
                     }

@@ -46,6 +46,15 @@ pub fn cap_errors(errors: Vec<String>) -> Vec<String> {
 
 pub use ward_actuate::redact_urls;
 
+/// A failed probe whose message says the observer itself failed (out of
+/// descriptors, a spawn failure): never evidence about the node.
+pub fn is_observer_fault(observation: &ward_core::observation::Observation) -> bool {
+    match observation.detail.as_deref() {
+        Some(ward_core::observation::ProbeDetail::Message(text)) => !observation.outcome.is_pass() && ward_probe::is_local_fault(text),
+        _ => false,
+    }
+}
+
 /// Descriptors kept free of API connections, for probes, hooks, the store and
 /// routes: an API flood must never starve what watches the nodes.
 pub const FDS_RESERVED_MIN: u64 = 256;
@@ -93,6 +102,25 @@ mod tests {
         let kept = cap_errors(errors);
         assert_eq!(kept.len(), INVENTORY_ERRORS_JOURNALED_MAX + 1);
         assert!(kept.last().is_some_and(|l| l.contains("29950 more")), "{:?}", kept.last());
+    }
+
+    #[test]
+    fn a_probe_that_failed_for_a_local_reason_is_an_observer_fault() {
+        use ward_core::ids::{ObserverId, ProbeId};
+        use ward_core::observation::{Observation, ProbeDetail, ProbeOutcome};
+        let observation = |outcome, text: &str| Observation {
+            probe: ProbeId(0),
+            observer: ObserverId(0),
+            at_ms: 0,
+            outcome,
+            latency_ms: 1,
+            detail: Some(Box::new(ProbeDetail::Message(text.into()))),
+            observer_clock_ms: None,
+        };
+        assert!(is_observer_fault(&observation(ProbeOutcome::Fail, "observer fault: Too many open files (os error 24) (EMFILE)")));
+        assert!(is_observer_fault(&observation(ProbeOutcome::Fail, "error sending request: Too many open files (os error 24)")));
+        assert!(!is_observer_fault(&observation(ProbeOutcome::Fail, "connect refused")));
+        assert!(!is_observer_fault(&observation(ProbeOutcome::Timeout, "no answer within 150 ms")));
     }
 
     #[test]

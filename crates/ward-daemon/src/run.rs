@@ -285,7 +285,7 @@ fn start_probes(
         loop {
             tokio::select! {
                 result = results.recv() => match result {
-                    Some(observation) if is_observer_fault(&observation) => {
+                    Some(observation) if crate::limits::is_observer_fault(&observation) => {
                         // This machine's trouble (out of descriptors, a failed spawn)
                         // says nothing about the node: dropped, counted, logged.
                         counters.observer_faults.inc();
@@ -330,13 +330,6 @@ fn start_probes(
 
 /// Observer faults are logged at most this often (each is counted).
 const OBSERVER_FAULT_LOG_EVERY: Duration = Duration::from_secs(10);
-
-fn is_observer_fault(observation: &ward_core::observation::Observation) -> bool {
-    match observation.detail.as_deref() {
-        Some(ward_core::observation::ProbeDetail::Message(text)) => !observation.outcome.is_pass() && ward_probe::is_local_fault(text),
-        _ => false,
-    }
-}
 
 /// Polls the file and listens for SIGHUP; every change is read atomically and
 /// handed to the driver (which applies it, holds it for approval, or refuses it).

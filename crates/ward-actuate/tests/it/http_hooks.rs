@@ -67,7 +67,7 @@ async fn retries_stop_at_the_hooks_limit() {
     let server = serve(&[(503, "busy"), (503, "busy"), (503, "busy")], Duration::ZERO).await;
     let outcome = Actuators::new().unwrap().run_step(&http_hook(&server.url, 5_000, 1), &move_vip(JobStep::Apply), &ctx()).await;
     assert!(!outcome.ok);
-    assert_eq!(outcome.message, format!("hook test-hook: POST {}: HTTP 503: busy (after 2 tries)", server.url));
+    assert_eq!(outcome.message, format!("hook test-hook: POST {}: HTTP 503: busy (after 2 tries)", ward_actuate::redact_urls(&server.url)));
     assert_eq!(server.seen().len(), 2);
 }
 
@@ -89,7 +89,7 @@ async fn a_500_is_not_retried_because_it_may_have_applied() {
     let server = serve(&[(500, "half done")], Duration::ZERO).await;
     let outcome = Actuators::new().unwrap().run_step(&http_hook(&server.url, 5_000, 3), &move_vip(JobStep::Apply), &ctx()).await;
     assert!(!outcome.ok);
-    assert_eq!(outcome.message, format!("hook test-hook: POST {}: HTTP 500: half done", server.url));
+    assert_eq!(outcome.message, format!("hook test-hook: POST {}: HTTP 500: half done", ward_actuate::redact_urls(&server.url)));
     assert_eq!(server.seen().len(), 1);
 }
 
@@ -99,7 +99,7 @@ async fn connection_refused_is_retried_then_reported() {
     let started = Instant::now();
     let outcome = Actuators::new().unwrap().run_step(&http_hook(&url, 5_000, 2), &move_vip(JobStep::Apply), &ctx()).await;
     assert!(!outcome.ok);
-    assert_eq!(outcome.message, format!("hook test-hook: POST {url}: connection refused (after 3 tries)"));
+    assert_eq!(outcome.message, format!("hook test-hook: POST {}: connection refused (after 3 tries)", ward_actuate::redact_urls(&url)));
     assert!(started.elapsed() >= Duration::from_millis(700), "{:?}", started.elapsed());
 }
 
@@ -110,7 +110,10 @@ async fn a_hanging_server_times_out_and_is_not_retried() {
     let outcome = Actuators::new().unwrap().run_step(&http_hook(&server.url, 500, 3), &move_vip(JobStep::Apply), &ctx()).await;
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert!(!outcome.ok);
-    assert_eq!(outcome.message, format!("hook test-hook: POST {}: no complete answer within 500ms", server.url));
+    assert_eq!(
+        outcome.message,
+        format!("hook test-hook: POST {}: no complete answer within 500ms", ward_actuate::redact_urls(&server.url))
+    );
     assert_eq!(server.seen().len(), 1);
 }
 
