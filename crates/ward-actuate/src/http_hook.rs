@@ -1,7 +1,7 @@
 //! HTTP hooks: POST the step as JSON (the same `StepPayload` exec hooks get on
 //! stdin) with an idempotency key; 2xx means done.
 //!
-//! Headers: `Idempotency-Key: ward-<job>-<step>-<attempt>` (the same for every
+//! Headers: `Idempotency-Key: ward-<fencing token>-<job>-<step>-<attempt>` (the same for every
 //! transport retry below, so a server that did receive a request can answer it
 //! again without acting twice), `X-Ward-Fencing-Token`, `X-Ward-Controller`.
 
@@ -46,9 +46,11 @@ pub(crate) async fn run(hook: &Hook, url: &str, payload: &StepPayload, deadline:
 
 /// One POST. The flag says whether a failure proves nothing happened (see `retry.rs`).
 async fn post_once(hook: &Hook, url: &str, payload: &StepPayload, deadline: Instant, client: &reqwest::Client) -> (StepResult, bool) {
+    // Messages are journaled: the URL only as scheme://host:port (its path or query may hold a secret).
+    let shown = crate::text::redact_urls(url);
     let timeout = attempt_timeout(hook, deadline);
     if timeout.is_zero() {
-        return (StepResult::failed(format!("POST {url}: the step's deadline passed")), false);
+        return (StepResult::failed(format!("POST {shown}: the step's deadline passed")), false);
     }
     let sent = client
         .post(url)
@@ -61,27 +63,27 @@ async fn post_once(hook: &Hook, url: &str, payload: &StepPayload, deadline: Inst
         .await;
     let response = match sent {
         Ok(response) => response,
-        Err(e) => return (StepResult::failed(format!("POST {url}: {}", describe(&e, timeout))), error_is_retryable(&e)),
+        Err(e) => return (StepResult::failed(format!("POST {shown}: {}", describe(&e, timeout))), error_is_retryable(&e)),
     };
     let status = response.status();
     let body = match read_body(response, BODY_MAX_BYTES).await {
         Ok(body) => body,
         // The server answered but the body did not arrive: it may well have acted.
-        Err(e) => return (StepResult::failed(format!("POST {url}: HTTP {}, then {}", status.as_u16(), describe(&e, timeout))), false),
+        Err(e) => return (StepResult::failed(format!("POST {shown}: HTTP {}, then {}", status.as_u16(), describe(&e, timeout))), false),
     };
     let said = one_line(&body);
     if !status.is_success() {
         let message = if said.is_empty() {
-            format!("POST {url}: HTTP {}", status.as_u16())
+            format!("POST {shown}: HTTP {}", status.as_u16())
         } else {
-            format!("POST {url}: HTTP {}: {said}", status.as_u16())
+            format!("POST {shown}: HTTP {}: {said}", status.as_u16())
         };
         return (StepResult::failed(message), status_is_retryable(status.as_u16()));
     }
     if payload.step == JobStep::Preview.name() {
         let result = match preview::parse_preview(&body) {
             Ok(p) => StepResult { ok: true, message: preview::describe(&p), preview: Some(p) },
-            Err(e) => StepResult::failed(format!("POST {url}: {e}")),
+            Err(e) => StepResult::failed(format!("POST {shown}: {e}")),
         };
         return (result, false);
     }

@@ -31,4 +31,5 @@ pub use actuators::Actuators;
 pub use notify::{alertmanager_payload, deliver, slack_payload, NotificationPayload};
 pub use rfc3339::rfc3339_utc;
 pub use step::{run_step, StepContext};
+pub use text::redact_urls;
 pub use wire::{ActionPayload, RolloutPayload, StepPayload, STEP_PAYLOAD_VERSION};

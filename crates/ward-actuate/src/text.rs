@@ -56,3 +56,58 @@ mod tests {
         assert_eq!(one_line(b"{\n  \"ok\": true\n}\n"), "{ \"ok\": true }");
     }
 }
+
+/// Every `http://` or `https://` URL in `text` reduced to `scheme://host[:port]`:
+/// user info, path, query and fragment can hold credentials.
+pub fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = find_scheme(rest) {
+        out.push_str(&rest[..start]);
+        let url = &rest[start..];
+        let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(url.len());
+        let body = &url[scheme_end..];
+        let end = body.find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | ')' | ',')).unwrap_or(body.len());
+        // Punctuation that ends a sentence is not part of the URL (and keeps this idempotent).
+        let end = body[..end].trim_end_matches([':', ';', '.', ',']).len();
+        let authority_end = body[..end].find(['/', '?', '#']).unwrap_or(end);
+        let authority = &body[..authority_end];
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        out.push_str(&url[..scheme_end]);
+        out.push_str(host_port);
+        if end > authority_end || authority.contains('@') {
+            out.push_str("/…");
+        }
+        rest = &body[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn find_scheme(text: &str) -> Option<usize> {
+    let lower = text.to_ascii_lowercase();
+    match (lower.find("http://"), lower.find("https://")) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_urls;
+
+    #[test]
+    fn urls_keep_only_scheme_host_and_port() {
+        let text =
+            "POST http://admin:hunter2@127.0.0.1:9/apply?api_key=SECRET failed; slack https://hooks.slack.com/services/T1/B2/TOKEN: 404";
+        let redacted = redact_urls(text);
+        assert_eq!(redacted, "POST http://127.0.0.1:9/… failed; slack https://hooks.slack.com/…: 404");
+        assert_eq!(redact_urls(&redacted), redacted, "idempotent");
+        assert!(!redacted.contains("hunter2") && !redacted.contains("SECRET") && !redacted.contains("TOKEN"));
+        assert_eq!(redact_urls("error sending request for url (http://h:80/x)"), "error sending request for url (http://h:80/…)");
+        assert_eq!(redact_urls("no url here"), "no url here");
+        assert_eq!(redact_urls("HTTPS://Host/Path"), "HTTPS://Host/…");
+        assert_eq!(redact_urls("http://host:8080"), "http://host:8080");
+        assert_eq!(redact_urls("see http://host:8080."), "see http://host:8080.");
+    }
+}

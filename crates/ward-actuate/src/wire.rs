@@ -86,9 +86,10 @@ impl StepPayload {
     }
 
     /// `Idempotency-Key` for HTTP hooks: the same for every transport retry of one
-    /// attempt, different for the next attempt the engine decides on.
+    /// attempt, different for the next attempt the engine decides on, and unique
+    /// across controller terms (the fencing token), even after a lost store.
     pub fn idempotency_key(&self) -> String {
-        format!("ward-{}-{}-{}", self.job, self.step, self.attempt)
+        format!("ward-{}-{}-{}-{}", self.fencing_token, self.job, self.step, self.attempt)
     }
 
     /// The environment an exec hook gets (on top of the daemon's own):

@@ -222,7 +222,9 @@ impl Durable {
         self.next_seq = self.next_seq.max(record.seq + 1);
         let at = record.at_ms;
         match &record.event {
-            JournalEvent::Started { .. } => self.starts += 1,
+            // The fencing token of a controller term: above every earlier one, and at
+            // least its start time in Unix ms, so it stays unique across a lost store.
+            JournalEvent::Started { .. } => self.starts = (self.starts + 1).max(at),
             JournalEvent::InventoryApplied { hash, .. } => self.applied_hash = hash.clone(),
             JournalEvent::InventoryRejected { .. } => {}
             JournalEvent::InventoryHeld { hash, decision, sentence } => {

@@ -3,6 +3,7 @@
 //! executor and notifications to the notifier, and publishes a view for the API.
 //! It is the daemon's single writer: everything else talks to it through channels.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +15,9 @@ use ward_core::journal::JournalRecord;
 use ward_core::observation::Observation;
 use ward_core::time::TimeMs;
 
+use crate::halt::{halted_sentence, HELD_EVENTS_MAX, JOURNAL_RETRY_EVERY};
 use crate::inventory_source::ReadOutcome;
+use crate::limits::{cap_errors, journal_text};
 use crate::metrics::Counters;
 use crate::view::{self, View};
 
@@ -25,8 +28,9 @@ pub const NOTIFICATIONS_QUEUED_MAX: usize = 4_096;
 /// The API's view is rebuilt at most this often.
 const VIEW_EVERY: Duration = Duration::from_millis(250);
 
-/// Where journal records go before anything they precede happens.
-pub trait Journal: Send + Sync {
+/// Where journal records go before anything they precede happens. Called from a
+/// blocking thread (an append waits for an fsync).
+pub trait Journal: Send + Sync + 'static {
     /// Durable (fsync'd) when it returns Ok.
     fn append(&self, records: &[JournalRecord]) -> Result<(), String>;
 }
@@ -65,6 +69,13 @@ pub struct Driver {
     pub counters: Arc<Counters>,
     pub controller: String,
     pub started_at_ms: TimeMs,
+    /// Called once when the journal cannot be written, with the error: pages
+    /// through every route (the engine cannot: its notifications need the journal).
+    pub on_halt: Option<Box<dyn Fn(String) + Send + Sync>>,
+    /// How long to keep trying a failed append before giving up (exit non-zero).
+    pub halt_exit_after: Duration,
+    /// Events taken while halted, fed to the engine once the journal works again.
+    pub held: VecDeque<Event>,
 }
 
 pub fn now_ms() -> TimeMs {
@@ -82,12 +93,16 @@ impl Driver {
             let wake_ms = self.engine.poll_timeout().unwrap_or_else(|| now_ms() + 1_000);
             let sleep = Duration::from_millis(wake_ms.saturating_sub(now_ms()));
             let mut reply = None;
-            tokio::select! {
-                event = self.events.recv() => match event {
-                    None | Some(Event::Shutdown) => break,
-                    Some(event) => reply = self.on_event(event),
-                },
-                _ = tokio::time::sleep(sleep) => self.engine.handle(now_ms(), Input::Tick),
+            if let Some(event) = self.held.pop_front() {
+                reply = self.on_event(event);
+            } else {
+                tokio::select! {
+                    event = self.events.recv() => match event {
+                        None | Some(Event::Shutdown) => break,
+                        Some(event) => reply = self.on_event(event),
+                    },
+                    _ = tokio::time::sleep(sleep) => self.engine.handle(now_ms(), Input::Tick),
+                }
             }
             self.flush().await?;
             // An operator is told "done" only once the command's records are durable.
@@ -113,19 +128,29 @@ impl Driver {
             Event::Observation(observation, inventory) => {
                 if self.current(&inventory) {
                     self.counters.observations.inc();
-                    self.engine.handle(now, Input::Observation(restamp(observation, now)));
+                    self.engine.handle(now, Input::Observation(observation));
                 }
             }
             Event::Observations(batch, inventory) => {
                 if self.current(&inventory) {
                     for observation in batch {
+                        // An agent's own trouble is no more evidence than ours.
+                        if crate::limits::is_observer_fault(&observation) {
+                            self.counters.observer_faults.inc();
+                            continue;
+                        }
                         self.counters.observations.inc();
-                        self.engine.handle(now, Input::Observation(restamp(observation, now)));
+                        self.engine.handle(now, Input::Observation(observation));
                     }
                 }
             }
-            Event::JobOutcome(outcome) => self.engine.handle(now, Input::JobOutcome(outcome)),
+            Event::JobOutcome(mut outcome) => {
+                // A hook's answer is input: bounded and without secrets before it is journaled.
+                outcome.message = journal_text(std::mem::take(&mut outcome.message));
+                self.engine.handle(now, Input::JobOutcome(outcome))
+            }
             Event::Delivered { notification, ok, error } => {
+                let error = error.map(journal_text);
                 self.engine.handle(now, Input::NotificationDelivered { notification, ok, error })
             }
             Event::Inventory(outcome, source) => match outcome {
@@ -139,6 +164,7 @@ impl Driver {
                 }
                 ReadOutcome::Rejected(errors) => {
                     tracing::warn!(%source, errors = errors.len(), "inventory rejected; the last good one stays in force");
+                    let errors = cap_errors(errors);
                     self.engine.handle(now, Input::InventoryRejected { source, errors });
                 }
                 ReadOutcome::Unstable => tracing::warn!(%source, "inventory kept changing while read; will read it again"),
@@ -164,7 +190,7 @@ impl Driver {
 
     /// Journal first (one fsync for the batch), then the effects, in order.
     async fn flush(&mut self) -> Result<(), String> {
-        let mut records = Vec::new();
+        let mut records: Vec<JournalRecord> = Vec::new();
         let mut effects = Vec::new();
         while let Some(output) = self.engine.poll_output() {
             match output {
@@ -174,9 +200,11 @@ impl Driver {
         }
         if !records.is_empty() {
             let started = std::time::Instant::now();
-            self.journal
-                .append(&records)
-                .map_err(|e| format!("cannot write the journal, so Ward stops instead of acting without a record: {e}"))?;
+            let (back, result) = self.append(records).await;
+            records = back;
+            if let Err(error) = result {
+                records = self.halt(records, error).await?;
+            }
             self.counters.journal_append_seconds.observe(started.elapsed().as_secs_f64());
             self.counters.journal_records.add(records.len() as u64);
             for record in &records {
@@ -207,14 +235,89 @@ impl Driver {
         Ok(())
     }
 
+    /// One append on a blocking thread (it waits for an fsync); the records come back.
+    async fn append(&self, records: Vec<JournalRecord>) -> (Vec<JournalRecord>, Result<(), String>) {
+        let journal = self.journal.clone();
+        match tokio::task::spawn_blocking(move || {
+            let result = journal.append(&records);
+            (records, result)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(e) => (Vec::new(), Err(format!("the journal writer thread failed: {e}"))),
+        }
+    }
+
+    /// The journal cannot be written: say so at once (log, status, pages), stop
+    /// acting, and keep trying the same records. Returns them once written; an
+    /// error once `halt_exit_after` has passed (the process then exits non-zero)
+    /// or on shutdown. Meanwhile commands are refused, observations dropped (health
+    /// is re-established after), and job outcomes, deliveries and inventory reloads
+    /// held for the engine.
+    async fn halt(&mut self, mut records: Vec<JournalRecord>, mut error: String) -> Result<Vec<JournalRecord>, String> {
+        let since = now_ms();
+        let started = tokio::time::Instant::now();
+        tracing::error!(
+            records = records.len(),
+            retry_every_s = JOURNAL_RETRY_EVERY.as_secs(),
+            exit_after_s = self.halt_exit_after.as_secs(),
+            "cannot write the journal: Ward stops acting until it can (no job step, no command): {error}"
+        );
+        self.counters.journal.fail(since, &error);
+        if let Some(page) = &self.on_halt {
+            page(error.clone());
+        }
+        let mut retry = tokio::time::interval_at(started + JOURNAL_RETRY_EVERY, JOURNAL_RETRY_EVERY);
+        loop {
+            tokio::select! {
+                event = self.events.recv() => match event {
+                    None | Some(Event::Shutdown) => {
+                        return Err(format!("stopped while the journal could not be written: {error}"));
+                    }
+                    Some(Event::Command { reply, .. }) => {
+                        let _ = reply.send(Err(halted_sentence(since, &error)));
+                    }
+                    Some(Event::Observation(..)) | Some(Event::Observations(..)) => {}
+                    Some(event) => {
+                        if self.held.len() < HELD_EVENTS_MAX {
+                            self.held.push_back(event);
+                        } else {
+                            tracing::error!("an event was dropped while the journal could not be written");
+                        }
+                    }
+                },
+                _ = retry.tick() => {
+                    let (back, result) = self.append(records).await;
+                    records = back;
+                    match result {
+                        Ok(()) => {
+                            self.counters.journal.recover();
+                            tracing::warn!(
+                                after_ms = started.elapsed().as_millis() as u64,
+                                "the journal can be written again: Ward acts again"
+                            );
+                            return Ok(records);
+                        }
+                        Err(e) => {
+                            self.counters.journal.fail(now_ms(), &e);
+                            error = e;
+                            if started.elapsed() >= self.halt_exit_after {
+                                return Err(format!(
+                                    "the journal could not be written for {} s, so Ward exits rather than run without one \
+                                     (a supervisor should restart it once the disk is fixed): {error}",
+                                    started.elapsed().as_secs()
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     fn publish(&self, now: TimeMs) {
         let view = view::build(&self.engine, &self.controller, self.started_at_ms, now);
         let _ = self.view.send(Arc::new(view));
     }
-}
-
-/// Freshness is judged by the controller's clock at receipt, never the sender's.
-fn restamp(mut observation: Observation, now: TimeMs) -> Observation {
-    observation.at_ms = now;
-    observation
 }

@@ -49,8 +49,8 @@ pub async fn read_stable(path: &Path) -> ReadOutcome {
                 before.len
             )]);
         }
-        let first = tokio::fs::read(path).await;
-        let second = tokio::fs::read(path).await;
+        let first = read_bounded(path).await;
+        let second = read_bounded(path).await;
         let after = stamp(path);
         match (first, second, after) {
             (Ok(a), Ok(b), Ok(after)) if a == b && after == before && a.len() as u64 == before.len => {
@@ -68,6 +68,13 @@ pub async fn read_stable(path: &Path) -> ReadOutcome {
         }
     }
     ReadOutcome::Unstable
+}
+
+/// At most `ward_inventory::INVENTORY_BYTES_MAX` bytes, on a blocking thread (a
+/// character device reports size 0 and would otherwise be read without end).
+async fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || ward_inventory::read_bounded(&path)).await.map_err(|e| e.to_string())?
 }
 
 /// Notices changes: a file watch by polling size and mtime (portable, no inotify

@@ -7,8 +7,10 @@
 pub mod api;
 pub mod driver;
 mod executor;
+pub mod halt;
 pub mod inventory_source;
 mod journal_store;
+pub mod limits;
 pub mod metrics;
 mod notifier;
 pub mod run;

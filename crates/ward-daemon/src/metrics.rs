@@ -67,6 +67,11 @@ pub struct Counters {
     pub job_steps: Counter,
     pub notifications: Counter,
     pub journal_append_seconds: Histogram,
+    /// Probe results that failed for a reason on this machine (out of descriptors,
+    /// a spawn failure): dropped, never evidence about a node.
+    pub observer_faults: Counter,
+    /// Whether the journal can be written (Ward acts only while it can).
+    pub journal: crate::halt::JournalHealth,
 }
 
 impl Default for Counters {
@@ -78,6 +83,8 @@ impl Default for Counters {
             job_steps: Counter::default(),
             notifications: Counter::default(),
             journal_append_seconds: Histogram::new(FSYNC_BUCKETS),
+            observer_faults: Counter::default(),
+            journal: crate::halt::JournalHealth::default(),
         }
     }
 }
@@ -99,6 +106,17 @@ pub fn render(view: &View, counters: &Counters, extra: &[Extra]) -> String {
     counter("ward_journal_records_total", "Journal records written durably.", counters.journal_records.get());
     counter("ward_job_steps_total", "Job steps handed to actuators.", counters.job_steps.get());
     counter("ward_notifications_total", "Notifications queued.", counters.notifications.get());
+    counter(
+        "ward_observer_faults_total",
+        "Probe results dropped because the controller itself failed (out of descriptors, buffers or processes).",
+        counters.observer_faults.get(),
+    );
+    counter("ward_journal_append_failures_total", "Journal appends that failed (each retry counts).", counters.journal.failures());
+    let acting = u8::from(counters.journal.failing().is_none());
+    let _ = writeln!(
+        out,
+        "# HELP ward_acting 1 while Ward acts; 0 while it has stopped because its journal cannot be written.\n# TYPE ward_acting gauge\nward_acting {acting}"
+    );
     counters.journal_append_seconds.render(
         &mut out,
         "ward_journal_append_seconds",

@@ -9,7 +9,9 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use ward_actuate::Actuators;
 use ward_core::engine::Notification;
+use ward_core::ids::{NotificationId, RouteId};
 use ward_core::inventory::{RouteKind, Snapshot};
+use ward_core::journal::Severity;
 
 use crate::driver::{now_ms, Event};
 
@@ -35,6 +37,8 @@ impl Notifier {
                 let (ok, error) = match this.deliver(&notification).await {
                     Ok(()) => (true, None),
                     Err(e) => {
+                        // Delivery errors may quote a webhook URL: never its path or query.
+                        let e = crate::limits::redact_urls(&e);
                         tracing::warn!(notification = notification.id.0, route = %notification.route_name, "{e}");
                         (false, Some(e))
                     }
@@ -67,4 +71,45 @@ impl Notifier {
         }
         Err(last_error)
     }
+}
+
+/// Pages through every route of the inventory in force that Ward cannot write its
+/// journal. Sent directly, not through the engine: its notifications are journaled
+/// first, which is exactly what fails. Each delivery is bounded by its timeout.
+pub fn halt_pager(
+    actuators: Arc<Actuators>,
+    snapshot: watch::Receiver<Arc<Snapshot>>,
+    controller: String,
+) -> Box<dyn Fn(String) + Send + Sync> {
+    Box::new(move |error: String| {
+        let snapshot = snapshot.borrow().clone();
+        let actuators = actuators.clone();
+        let controller = controller.clone();
+        let error = crate::limits::journal_text(error);
+        tokio::spawn(async move {
+            for (index, route) in snapshot.routes().iter().enumerate() {
+                let notification = Notification {
+                    id: NotificationId(0),
+                    route: RouteId(index as u16),
+                    route_name: route.name.clone(),
+                    alert: None,
+                    severity: Severity::Page,
+                    cause: "journal:unwritable".into(),
+                    title: format!("Ward controller {controller} has stopped acting: it cannot write its journal"),
+                    body: format!(
+                        "{error}\nNo failover happens until the journal can be written again. Free space or fix the disk \
+                         under the data dir; Ward retries and resumes on its own, or exits for its supervisor to restart it."
+                    ),
+                    escalation: 0,
+                };
+                if route.kind == RouteKind::Log {
+                    tracing::error!(cause = %notification.cause, "{}: {}", notification.title, notification.body);
+                    continue;
+                }
+                if let Err(e) = actuators.deliver(route, &notification, DELIVERY_TIMEOUT, now_ms()).await {
+                    tracing::error!(route = %route.name, "could not page that the journal cannot be written: {}", crate::limits::redact_urls(&e));
+                }
+            }
+        });
+    })
 }

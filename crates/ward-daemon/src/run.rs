@@ -15,7 +15,8 @@ use ward_core::inventory::Snapshot;
 use ward_probe::{ProbeContext, Scheduler, SchedulerConfig, SchedulerHandle};
 use ward_store::Store;
 
-use crate::api::{self, AppState};
+use crate::api::conn::BoundedListener;
+use crate::api::{self, AppState, Tokens};
 use crate::driver::{self, now_ms, Driver, Event};
 use crate::executor::Executor;
 use crate::inventory_source::{read_stable, ReadOutcome, Watcher};
@@ -27,8 +28,17 @@ pub struct RunConfig {
     pub inventory: PathBuf,
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
-    /// Enables mutating API requests (and observer agents).
+    /// The operator token: enables mutating API requests (and every read).
     pub token_file: Option<PathBuf>,
+    /// The read token: journal, timeline, why and observations, nothing else.
+    pub read_token_file: Option<PathBuf>,
+    /// The observer agents' token: posting observations, nothing else.
+    pub observer_token_file: Option<PathBuf>,
+    /// Start on an empty or missing store in a data dir that has been used
+    /// (a new history: the operator has accepted losing the old one).
+    pub reinitialize: bool,
+    /// How long a journal that cannot be written is retried before Ward exits non-zero.
+    pub journal_failure_exit_after: Duration,
     /// Which inventory observer this controller is (default: the first one).
     pub observer: Option<String>,
     /// On SIGTERM, steps in flight get this long to finish.
@@ -38,16 +48,28 @@ pub struct RunConfig {
     pub stop: Option<Arc<tokio::sync::Notify>>,
 }
 
+/// A token file holds one token and a newline.
+const TOKEN_FILE_BYTES_MAX: u64 = 4096;
+
 /// How often the inventory file is looked at (besides SIGHUP).
 const INVENTORY_POLL: Duration = Duration::from_secs(1);
 
 pub async fn run(config: RunConfig) -> Result<(), String> {
     // Config and durable state.
-    let token = match &config.token_file {
-        Some(path) => Some(Arc::new(read_token(path)?)),
-        None => None,
-    };
-    let store = Arc::new(Store::open(&config.data_dir).map_err(|e| e.to_string())?);
+    let nofile = crate::limits::raise_nofile_limit();
+    let read = |path: &Option<PathBuf>| path.as_deref().map(read_token).transpose();
+    let tokens =
+        Tokens { operator: read(&config.token_file)?, read: read(&config.read_token_file)?, observer: read(&config.observer_token_file)? };
+    let options = ward_store::OpenOptions { reinitialize: config.reinitialize };
+    let store = Arc::new(
+        tokio::task::spawn_blocking({
+            let dir = config.data_dir.clone();
+            move || Store::open_with(&dir, options)
+        })
+        .await
+        .map_err(|e| format!("opening the store failed: {e}"))?
+        .map_err(|e| e.to_string())?,
+    );
     let snapshot = match read_stable(&config.inventory).await {
         ReadOutcome::Loaded(snapshot) => snapshot,
         ReadOutcome::Rejected(errors) => return Err(format!("{}\n{} error(s); Ward did not start", errors.join("\n"), errors.len())),
@@ -55,7 +77,13 @@ pub async fn run(config: RunConfig) -> Result<(), String> {
     };
     let observer = pick_observer(&snapshot, config.observer.as_deref())?;
     let controller = snapshot.observer(observer).name.clone();
-    let journal = store.journal().map_err(|e| e.to_string())?;
+    let journal = tokio::task::spawn_blocking({
+        let store = store.clone();
+        move || store.journal()
+    })
+    .await
+    .map_err(|e| format!("reading the journal failed: {e}"))?
+    .map_err(|e| e.to_string())?;
     let now = now_ms();
     let engine = if journal.is_empty() {
         Engine::new(snapshot.clone(), Mode::Guarded, now)
@@ -76,7 +104,8 @@ pub async fn run(config: RunConfig) -> Result<(), String> {
     let draining = Arc::new(AtomicBool::new(false));
     let steps_running = Arc::new(AtomicUsize::new(0));
 
-    let probes = start_probes(engine.snapshot(), observer, events_tx.clone(), snapshot_rx.clone(), config.probe_concurrency_max);
+    let probes =
+        start_probes(engine.snapshot(), observer, events_tx.clone(), snapshot_rx.clone(), config.probe_concurrency_max, counters.clone());
     let probe_stats = probes.clone();
     let executor = Executor {
         actuators: actuators.clone(),
@@ -88,6 +117,7 @@ pub async fn run(config: RunConfig) -> Result<(), String> {
         running: steps_running.clone(),
     };
     let executor_task = tokio::spawn(executor.run(jobs_rx));
+    let on_halt = crate::notifier::halt_pager(actuators.clone(), snapshot_rx.clone(), controller.clone());
     let notifier = Notifier { actuators, snapshot: snapshot_rx.clone(), events: events_tx.clone() };
     let notifier_task = tokio::spawn(notifier.run(notify_rx));
     tokio::spawn(watch_inventory(config.inventory.clone(), events_tx.clone()));
@@ -106,10 +136,19 @@ pub async fn run(config: RunConfig) -> Result<(), String> {
         journal: store.clone(),
         counters: counters.clone(),
         extra_metrics: Arc::new(extra),
-        token,
+        tokens: Arc::new(tokens),
     };
     let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    tracing::info!(listen = %config.listen, controller = %controller, inventory = %snapshot.short_hash(), "ward is running");
+    let connections_max = crate::limits::api_connections_max(nofile);
+    let listener = BoundedListener::new(listener, connections_max);
+    tracing::info!(
+        listen = %config.listen,
+        controller = %controller,
+        inventory = %snapshot.short_hash(),
+        open_files_max = nofile,
+        api_connections_max = connections_max,
+        "ward is running"
+    );
     let (api_stop_tx, api_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let api_task = tokio::spawn(async move {
         let serve = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
@@ -132,9 +171,31 @@ pub async fn run(config: RunConfig) -> Result<(), String> {
         counters,
         controller,
         started_at_ms: now,
+        on_halt: Some(on_halt),
+        halt_exit_after: config.journal_failure_exit_after,
+        held: Default::default(),
     };
-    let driver_task = tokio::spawn(driver.run());
-    wait_for_stop(config.stop.clone()).await;
+    let mut driver_task = tokio::spawn(driver.run());
+    // The driver ends early only when Ward must not go on (its journal cannot be
+    // written): then the process exits non-zero, for a supervisor to restart it.
+    let early = tokio::select! {
+        _ = wait_for_stop(config.stop.clone()) => None,
+        ended = &mut driver_task => Some(ended),
+    };
+    if let Some(ended) = early {
+        let error = match ended {
+            Ok(Ok(())) => "the driver stopped unexpectedly".to_string(),
+            Ok(Err(e)) => e,
+            Err(e) => format!("the driver panicked: {e}"),
+        };
+        tracing::error!("{error}");
+        draining.store(true, Ordering::SeqCst);
+        let _ = api_stop_tx.send(());
+        executor_task.abort();
+        notifier_task.abort();
+        let _ = tokio::time::timeout(config.grace, api_task).await;
+        return Err(error);
+    }
     tracing::info!(grace_s = config.grace.as_secs(), "stopping: no new job steps; running ones get the grace period");
     draining.store(true, Ordering::SeqCst);
     let _ = api_stop_tx.send(());
@@ -163,8 +224,27 @@ pub async fn run(config: RunConfig) -> Result<(), String> {
     result
 }
 
+/// A token file is a secret: refused when others may read it, and read bounded.
 fn read_token(path: &std::path::Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the token file: {e}", path.display()))?;
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: cannot read the token file: {e}", path.display()))?;
+    let mode = file.metadata().map_err(|e| format!("{}: cannot read the token file: {e}", path.display()))?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "{}: the token file can be read by other users (mode {:o}); run `chmod 600 {}`",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        ));
+    }
+    let mut text = String::new();
+    file.take(TOKEN_FILE_BYTES_MAX + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{}: cannot read the token file: {e}", path.display()))?;
+    if text.len() as u64 > TOKEN_FILE_BYTES_MAX {
+        return Err(format!("{}: the token file is over {TOKEN_FILE_BYTES_MAX} bytes; it should hold one token", path.display()));
+    }
     let token = text.trim().to_string();
     if token.len() < 16 {
         return Err(format!("{}: the token is {} characters; use at least 16 (e.g. `openssl rand -hex 32`)", path.display(), token.len()));
@@ -192,6 +272,7 @@ fn start_probes(
     events: mpsc::Sender<Event>,
     mut snapshots: watch::Receiver<Arc<Snapshot>>,
     concurrency_max: usize,
+    counters: Arc<Counters>,
 ) -> SharedProbes {
     let (sink, mut results) = mpsc::channel(driver::EVENTS_QUEUED_MAX);
     let config = SchedulerConfig { concurrency_max, ..SchedulerConfig::default() };
@@ -199,10 +280,25 @@ fn start_probes(
     let shared: SharedProbes = Arc::new(std::sync::Mutex::new(Some(handle)));
     let scheduler = shared.clone();
     let mut version: Arc<str> = snapshot.hash().into();
+    let mut last_fault_log: Option<tokio::time::Instant> = None;
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 result = results.recv() => match result {
+                    Some(observation) if crate::limits::is_observer_fault(&observation) => {
+                        // This machine's trouble (out of descriptors, a failed spawn)
+                        // says nothing about the node: dropped, counted, logged.
+                        counters.observer_faults.inc();
+                        let now = tokio::time::Instant::now();
+                        if last_fault_log.is_none_or(|at| now.duration_since(at) >= OBSERVER_FAULT_LOG_EVERY) {
+                            last_fault_log = Some(now);
+                            let message = observation.detail.as_deref().map(|d| format!("{d:?}")).unwrap_or_default();
+                            tracing::error!(
+                                faults = counters.observer_faults.get(),
+                                "a probe failed because of this controller, not the node; not counted as evidence: {message}"
+                            );
+                        }
+                    }
                     Some(observation) => {
                         if events.send(Event::Observation(observation, version.clone())).await.is_err() {
                             break;
@@ -231,6 +327,9 @@ fn start_probes(
     });
     shared
 }
+
+/// Observer faults are logged at most this often (each is counted).
+const OBSERVER_FAULT_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Polls the file and listens for SIGHUP; every change is read atomically and
 /// handed to the driver (which applies it, holds it for approval, or refuses it).

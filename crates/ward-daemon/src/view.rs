@@ -36,6 +36,11 @@ pub struct StatusView {
     pub pending_approvals: u32,
     /// Moves used and allowed in the budget window, per group and for the fleet ("*").
     pub budget: Vec<BudgetUsage>,
+    /// False while Ward has stopped acting (its journal cannot be written).
+    pub acting: bool,
+    /// Why Ward has stopped acting, while it has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub halted: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

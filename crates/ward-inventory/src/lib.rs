@@ -19,7 +19,23 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 use ward_core::inventory::{Snapshot, SnapshotParts};
 
-pub use duration::parse_ms as parse_duration_ms;
+pub use duration::{parse_ms as parse_duration_ms, DURATION_MAX_MS};
+
+/// The largest inventory file read (64 MiB): a 100k-node inventory is a few MiB;
+/// anything larger (or a device like /dev/zero) is refused, not read into memory.
+pub const INVENTORY_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// Reads at most `INVENTORY_BYTES_MAX` bytes of a file; more is an error naming the limit.
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(INVENTORY_BYTES_MAX + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read the file: {e}"))?;
+    if bytes.len() as u64 > INVENTORY_BYTES_MAX {
+        return Err(format!("the file is larger than the {} MiB an inventory may be", INVENTORY_BYTES_MAX / (1024 * 1024)));
+    }
+    Ok(bytes)
+}
 pub use error::InventoryError;
 pub use summary::summary;
 
@@ -73,7 +89,8 @@ pub fn load_file(path: &Path) -> Result<Snapshot, Vec<InventoryError>> {
     let unreadable = |message: String, hint: &str| {
         vec![InventoryError { file: source.clone(), line: 0, column: 0, field: String::new(), message, hint: hint.to_string() }]
     };
-    let bytes = std::fs::read(path).map_err(|e| unreadable(format!("cannot read the file: {e}"), "check the path and its permissions"))?;
+    let bytes = read_bounded(path)
+        .map_err(|e| unreadable(e, "check the path, its permissions and that it is the inventory (a regular TOML file)"))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         unreadable(format!("the file is not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()), "TOML files must be UTF-8")
     })?;

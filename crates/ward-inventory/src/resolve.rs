@@ -259,9 +259,9 @@ fn check(item: &Item<RawCheck>, doc: &RawDoc, names: &AllNames, sink: &mut Sink)
             );
         }
     }
-    let rise = at_least_one(sink, &format!("{path}.rise"), &raw.rise, 2);
-    let fall = at_least_one(sink, &format!("{path}.fall"), &raw.fall, 3);
-    let timeout_fall = at_least_one(sink, &format!("{path}.timeout_fall"), &raw.timeout_fall, fall);
+    let rise = at_least_one(sink, &format!("{path}.rise"), &raw.rise, 2, RISE_FALL_MAX);
+    let fall = at_least_one(sink, &format!("{path}.fall"), &raw.fall, 3, RISE_FALL_MAX);
+    let timeout_fall = at_least_one(sink, &format!("{path}.timeout_fall"), &raw.timeout_fall, fall, RISE_FALL_MAX);
     if let Some(raw_timeout_fall) = &raw.timeout_fall {
         if timeout_fall < fall {
             sink.error(
@@ -302,7 +302,7 @@ fn hook(item: &Item<RawHook>, doc: &RawDoc, names: &AllNames, policy: &Policy, s
         }
     });
     let timeout_ms = positive_duration(sink, &format!("{path}.timeout"), &raw.timeout, policy.job_timeout_ms);
-    let parallel_max = at_least_one(sink, &format!("{path}.parallel_max"), &raw.parallel_max, 1);
+    let parallel_max = at_least_one(sink, &format!("{path}.parallel_max"), &raw.parallel_max, 1, COUNT_MAX);
     let services = raw.services.as_deref().map_or(Vec::new(), |s| {
         names.services.resolve_all(s, &format!("{path}.services"), sink).into_iter().map(|i| ServiceId(i as u32)).collect()
     });
@@ -377,7 +377,7 @@ fn service(item: &Item<RawService>, doc: &RawDoc, names: &AllNames, sink: &mut S
     let verify = check_ids(&names.checks, raw.verify.as_deref(), &format!("{path}.verify"), sink);
     let actuator = names.hooks.resolve(&raw.actuator, &format!("{path}.actuator"), sink).unwrap_or(0);
     let notify = routes(&names.routes, raw.notify.as_deref().unwrap_or_default(), &format!("{path}.notify"), sink);
-    let min_targets = at_least_one(sink, &format!("{path}.min_targets"), &raw.min_targets, 1);
+    let min_targets = at_least_one(sink, &format!("{path}.min_targets"), &raw.min_targets, 1, COUNT_MAX);
     if let Some(m) = &raw.min_targets {
         if kind == Some(ServiceKind::Dns) && !candidates.is_empty() && min_targets as usize > candidates.len() {
             sink.error(
@@ -592,11 +592,22 @@ fn percent(sink: &mut Sink, field: &str, value: &Option<Spanned<u32>>, default: 
     }
 }
 
-fn at_least_one(sink: &mut Sink, field: &str, value: &Option<Spanned<u32>>, default: u32) -> u32 {
+/// Consecutive results a check's rise/fall may ask for: beyond this a state change
+/// would take hours at any sane interval.
+pub const RISE_FALL_MAX: u32 = 1_000;
+/// Other counts (parallel hook calls, DNS targets).
+pub const COUNT_MAX: u32 = 10_000;
+
+fn at_least_one(sink: &mut Sink, field: &str, value: &Option<Spanned<u32>>, default: u32, max: u32) -> u32 {
+    let name = field.rsplit('.').next().unwrap_or(field);
     match value {
         None => default,
         Some(v) if *v.get_ref() == 0 => {
-            sink.error(v.span(), field, "must be at least 1", format!("set {} to 1 or more", field.rsplit('.').next().unwrap_or(field)));
+            sink.error(v.span(), field, "must be at least 1", format!("set {name} to 1 or more"));
+            default
+        }
+        Some(v) if *v.get_ref() > max => {
+            sink.error(v.span(), field, format!("{} is above the maximum of {max}", v.get_ref()), format!("set {name} to 1 to {max}"));
             default
         }
         Some(v) => *v.get_ref(),

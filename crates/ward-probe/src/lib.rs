@@ -15,6 +15,6 @@ pub mod spec;
 
 pub use context::{ProbeContext, TcpPath};
 pub use kinds::probe;
-pub use result::ProbeResult;
+pub use result::{is_local_fault, result_is_local_fault, ProbeResult, LOCAL_FAULT};
 pub use scheduler::{LatencyHistogram, Scheduler, SchedulerConfig, SchedulerHandle, SchedulerStats};
 pub use spec::{specs, ProbeSpec};

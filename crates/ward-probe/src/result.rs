@@ -82,7 +82,33 @@ pub(crate) fn short_error(error: &(dyn Error + 'static)) -> String {
     innermost.to_string()
 }
 
+/// Starts the message of a probe that failed for a reason on this machine (out of
+/// descriptors or buffers, a process that could not be spawned): an observer
+/// fault, never evidence about the node probed.
+pub const LOCAL_FAULT: &str = "observer fault: ";
+
+/// Error numbers that say the observer itself is out of a resource.
+const LOCAL_ERRNOS: [(i32, &str); 4] =
+    [(libc::EMFILE, "EMFILE"), (libc::ENFILE, "ENFILE"), (libc::ENOBUFS, "ENOBUFS"), (libc::ENOMEM, "ENOMEM")];
+
+/// Whether a probe's message says the observer failed, not the node: the
+/// [`LOCAL_FAULT`] prefix, or a local resource error as another library printed it.
+pub fn is_local_fault(message: &str) -> bool {
+    message.starts_with(LOCAL_FAULT)
+        || LOCAL_ERRNOS.iter().any(|(errno, _)| message.contains(&format!("os error {errno})")))
+        || message.contains("Too many open files")
+        || message.contains("No buffer space available")
+}
+
+/// Whether a probe result is an observer fault (see [`is_local_fault`]).
+pub fn result_is_local_fault(result: &ProbeResult) -> bool {
+    result.message().is_some_and(is_local_fault)
+}
+
 pub(crate) fn short_io_error(error: &io::Error) -> String {
+    if let Some((_, name)) = error.raw_os_error().and_then(|code| LOCAL_ERRNOS.iter().find(|(errno, _)| *errno == code)) {
+        return format!("{LOCAL_FAULT}{error} ({name})");
+    }
     match error.kind() {
         io::ErrorKind::ConnectionRefused => "connect refused".into(),
         io::ErrorKind::ConnectionReset => "connection reset".into(),
@@ -107,4 +133,25 @@ pub(crate) fn first_line(bytes: &[u8]) -> String {
         end -= 1;
     }
     format!("{}…", &line[..end])
+}
+
+#[cfg(test)]
+mod local_fault_tests {
+    use super::*;
+
+    #[test]
+    fn descriptor_exhaustion_is_an_observer_fault_not_a_node_failure() {
+        let emfile = io::Error::from_raw_os_error(libc::EMFILE);
+        let text = short_io_error(&emfile);
+        assert!(text.starts_with(LOCAL_FAULT) && text.contains("EMFILE"), "{text}");
+        assert!(is_local_fault(&text));
+        // As reqwest or hickory print it, without our prefix.
+        assert!(is_local_fault("error sending request: Too many open files (os error 24)"));
+        assert!(is_local_fault("tcp connect error: No buffer space available (os error 105)"));
+        assert!(is_local_fault("ENFILE: (os error 23)"));
+        // What a node's failure looks like stays evidence.
+        assert!(!is_local_fault(&short_io_error(&io::Error::from(io::ErrorKind::ConnectionRefused))));
+        assert!(!is_local_fault("status 503"));
+        assert!(!is_local_fault("os error 240)"));
+    }
 }

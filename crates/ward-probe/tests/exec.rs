@@ -39,7 +39,7 @@ async fn exec_expected_exit_code_is_configurable() {
 async fn exec_of_a_missing_program_fails() {
     let result = probe_exec(&spec(CheckKind::Exec, "/ward/no/such/program", 2_000)).await;
     assert_eq!(result.outcome, ProbeOutcome::Fail);
-    assert_eq!(result.message(), Some("cannot run /ward/no/such/program: not found"));
+    assert_eq!(result.message(), Some("observer fault: cannot run /ward/no/such/program: not found"));
     let result = probe_exec(&spec(CheckKind::Exec, "   ", 2_000)).await;
     assert_eq!(result.message(), Some("empty command"));
 }

@@ -35,6 +35,12 @@ pub enum StoreError {
     Decode { path: PathBuf, seq: u64, source: serde_json::Error },
     /// A meta key or value outside the allowed shape.
     BadMeta { path: PathBuf, key: String, what: String },
+    /// A stored record fails its checksum (edited or damaged on disk).
+    Damaged { path: PathBuf, seq: u64, what: String },
+    /// The file is damaged beyond what redb can read (it panicked on it).
+    Unreadable { path: PathBuf, operation: &'static str, what: String },
+    /// This data dir has held a journal, but the store is now missing or empty.
+    HistoryLost { data_dir: PathBuf, marker: PathBuf, what: String },
 }
 
 impl StoreError {
@@ -50,7 +56,10 @@ impl StoreError {
             | StoreError::Encode { path, .. }
             | StoreError::RecordTooLarge { path, .. }
             | StoreError::Decode { path, .. }
-            | StoreError::BadMeta { path, .. } => path,
+            | StoreError::BadMeta { path, .. }
+            | StoreError::Damaged { path, .. }
+            | StoreError::Unreadable { path, .. } => path,
+            StoreError::HistoryLost { data_dir, .. } => data_dir,
             StoreError::Locked { data_dir, .. } => data_dir,
         }
     }
@@ -80,6 +89,13 @@ impl StoreError {
                  journal skips such records, but a job in flight among them would be forgotten"
             }
             StoreError::BadMeta { .. } => "this is a bug in the caller: meta keys are short names outside `ward.`, values small",
+            StoreError::Damaged { .. } | StoreError::Unreadable { .. } => {
+                "restore the data dir from a backup; do not edit ward.redb by hand (a job in flight could be forgotten)"
+            }
+            StoreError::HistoryLost { .. } => {
+                "restore ward.redb from a backup; or, knowing that holds, placements and jobs in flight are forgotten, start \
+                 once with --reinitialize to begin a new history (fencing tokens stay above the old ones)"
+            }
         }
     }
 }
@@ -118,6 +134,17 @@ impl fmt::Display for StoreError {
                 path.display()
             )?,
             StoreError::BadMeta { path, key, what } => write!(f, "{}: meta key {key:?}: {what}", path.display())?,
+            StoreError::Damaged { path, seq, what } => write!(f, "{}: journal record seq {seq} is damaged: {what}", path.display())?,
+            StoreError::Unreadable { path, operation, what } => {
+                write!(f, "{}: cannot {operation}: the file is damaged ({what})", path.display())?
+            }
+            StoreError::HistoryLost { data_dir, marker, what } => write!(
+                f,
+                "{}: {what}, but this data dir has kept a journal before ({} exists); Ward refuses to start a new history \
+                 silently (holds, placements and jobs in flight would be forgotten)",
+                data_dir.display(),
+                marker.display()
+            )?,
         }
         write!(f, "\n  hint: {}", self.hint())
     }

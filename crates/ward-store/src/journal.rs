@@ -40,7 +40,7 @@ impl Store {
                     max: RECORD_BYTES_MAX,
                 });
             }
-            encoded.push((record.seq, bytes));
+            encoded.push((record.seq, crate::checksum::frame(&bytes)));
         }
         // redb runs one write transaction at a time, so the last seq read here
         // cannot change before the commit.
@@ -60,7 +60,9 @@ impl Store {
             }
         }
         // Durability::Immediate (redb's default): commit returns after fsync.
-        txn.commit().map_err(|e| self.db_err("commit journal records", e))
+        txn.commit().map_err(|e| self.db_err("commit journal records", e))?;
+        // From now on an empty or missing store in this data dir is a lost history.
+        self.mark_history()
     }
 
     /// Every record in seq order; the first one that does not deserialize is an
@@ -85,6 +87,7 @@ impl Store {
             match self.decode(seq, bytes) {
                 Ok(record) => out.records.push(record),
                 Err(StoreError::Decode { source, .. }) => out.skipped.push((seq, source.to_string())),
+                Err(StoreError::Damaged { what, .. }) => out.skipped.push((seq, what)),
                 Err(other) => return Err(other),
             }
             Ok(true)
@@ -150,7 +153,17 @@ impl Store {
 
     /// Visits raw records with seq >= `start` in order, in one read transaction
     /// (a consistent view), while `visit` returns `Ok(true)` and at most `limit`.
-    fn scan(&self, start: u64, limit: usize, mut visit: impl FnMut(u64, &[u8]) -> Result<bool, StoreError>) -> Result<(), StoreError> {
+    fn scan(&self, start: u64, limit: usize, visit: impl FnMut(u64, &[u8]) -> Result<bool, StoreError>) -> Result<(), StoreError> {
+        // redb may panic on a damaged page: that is a damaged store, reported as such.
+        crate::open::catch_panic(&self.db_path, "read the journal", || self.scan_inner(start, limit, visit))?
+    }
+
+    fn scan_inner(
+        &self,
+        start: u64,
+        limit: usize,
+        mut visit: impl FnMut(u64, &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
         if limit == 0 {
             return Ok(());
         }
@@ -169,7 +182,15 @@ impl Store {
         Ok(())
     }
 
-    fn decode(&self, seq: u64, bytes: &[u8]) -> Result<JournalRecord, StoreError> {
+    fn decode(&self, seq: u64, stored: &[u8]) -> Result<JournalRecord, StoreError> {
+        let bytes = match crate::checksum::unframe(stored) {
+            crate::checksum::Unframed::Checked(json) => json,
+            crate::checksum::Unframed::Legacy(json) if self.legacy_records => json,
+            crate::checksum::Unframed::Legacy(_) => {
+                return Err(StoreError::Damaged { path: self.db_path.clone(), seq, what: "the record has no checksum header".into() })
+            }
+            crate::checksum::Unframed::Damaged(what) => return Err(StoreError::Damaged { path: self.db_path.clone(), seq, what }),
+        };
         let record: JournalRecord =
             serde_json::from_slice(bytes).map_err(|source| StoreError::Decode { path: self.db_path.clone(), seq, source })?;
         // The key is the truth; a body that disagrees is damage, not a record.

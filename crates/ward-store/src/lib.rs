@@ -40,6 +40,7 @@
 //! reuses freed pages but never shrinks the file; `Database::compact` can, while
 //! no transaction is open. Until then, an operator can archive the data dir.
 
+mod checksum;
 mod error;
 mod journal;
 mod meta;
@@ -49,10 +50,11 @@ mod tables;
 
 use std::path::PathBuf;
 
+pub use checksum::{crc32, frame as frame_record};
 pub use error::StoreError;
 pub use journal::{LossyJournal, RECORD_BYTES_MAX};
 pub use meta::{META_KEY_BYTES_MAX, META_VALUE_BYTES_MAX};
-pub use open::{DB_FILE, PID_FILE};
+pub use open::{OpenOptions, DB_FILE, HISTORY_FILE, PID_FILE};
 pub use tables::STORE_FORMAT;
 
 #[cfg(doc)]
@@ -66,6 +68,10 @@ pub struct Store {
     dir: PathBuf,
     /// `dir/ward.redb`, for error messages and `bytes_on_disk`.
     db_path: PathBuf,
+    /// A format-1 store: records written before checksums are read unchecked.
+    legacy_records: bool,
+    /// Whether `ward.history` is known to exist (see [`OpenOptions`]).
+    history_marked: std::sync::atomic::AtomicBool,
 }
 
 impl Store {

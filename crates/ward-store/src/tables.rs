@@ -12,8 +12,9 @@ pub(crate) const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("jo
 pub(crate) const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 
 /// The format this code writes and reads. A store written by a newer format is
-/// refused at open rather than misread.
-pub const STORE_FORMAT: u32 = 1;
+/// refused at open rather than misread. Format 2 frames every record with a
+/// checksum; a format-1 store's older records (plain JSON) are still read.
+pub const STORE_FORMAT: u32 = 2;
 
 /// Meta key of the format version. Keys under `ward.` are the store's own.
 pub(crate) const FORMAT_KEY: &str = "ward.store_format";

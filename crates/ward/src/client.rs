@@ -50,13 +50,23 @@ impl Client {
         Ok(Client { http, base: args.controller.trim_end_matches('/').to_string(), token, author })
     }
 
+    /// A GET, with the token when there is one (the journal, timeline and why need
+    /// the read or the operator token).
+    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.get(format!("{}{path}", self.base));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
     pub async fn get_json(&self, path: &str) -> Result<Value, String> {
-        let response = self.http.get(format!("{}{path}", self.base)).send().await.map_err(|e| self.unreachable(e))?;
+        let response = self.get(path).send().await.map_err(|e| self.unreachable(e))?;
         decode(response).await
     }
 
     pub async fn get_text(&self, path: &str) -> Result<String, String> {
-        let response = self.http.get(format!("{}{path}", self.base)).send().await.map_err(|e| self.unreachable(e))?;
+        let response = self.get(path).send().await.map_err(|e| self.unreachable(e))?;
         if !response.status().is_success() {
             return Err(decode(response).await.err().unwrap_or_default());
         }

@@ -37,6 +37,9 @@ pub async fn run(command: Ctl, args: ControllerArgs) -> Result<(), String> {
                     &json!({"status": status, "services": services, "nodes": nodes, "alerts": alerts, "approvals": approvals}),
                 );
             }
+            if let Some(halted) = status["halted"].as_str() {
+                println!("NOT ACTING: {halted}\n");
+            }
             println!("{}", render_status(&status, &services, &nodes, &alerts, &approvals));
             return Ok(());
         }

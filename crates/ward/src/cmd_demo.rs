@@ -54,6 +54,10 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         data_dir: dir.join("data"),
         listen: SocketAddr::from(([127, 0, 0, 1], args.port)),
         token_file: Some(dir.join("token")),
+        read_token_file: None,
+        observer_token_file: None,
+        reinitialize: false,
+        journal_failure_exit_after: ward_daemon::halt::JOURNAL_FAILURE_EXIT_AFTER,
         observer: None,
         grace: Duration::from_secs(5),
         probe_concurrency_max: 64,
@@ -208,6 +212,12 @@ fn write_files(dir: &Path, backend_port: u16) -> Result<(), String> {
     let dir_text = dir.display().to_string();
     // The demo API listens on loopback only, but its token is still a real random one.
     write("token", &format!("{:032x}\n", rand::random::<u128>()), false)?;
+    {
+        // `ward run` refuses a token file other users can read.
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("token");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     write("vip", "web1\n", false)?;
     write(
         "move-vip.sh",

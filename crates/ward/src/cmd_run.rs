@@ -18,9 +18,24 @@ pub struct RunArgs {
     /// The API's address. Loopback by default: expose it deliberately.
     #[arg(long, default_value = "127.0.0.1:7070")]
     pub listen: SocketAddr,
-    /// A file holding the API token; without it the API is read-only.
+    /// A file holding the operator token (changes and every read); without it the
+    /// API takes no changes. Must not be readable by other users (chmod 600).
     #[arg(long, env = "WARD_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
+    /// A file holding the read token: journal, timeline, why and observations only.
+    #[arg(long, env = "WARD_READ_TOKEN_FILE")]
+    pub read_token_file: Option<PathBuf>,
+    /// A file holding the observer agents' token: posting observations only.
+    #[arg(long, env = "WARD_OBSERVER_TOKEN_FILE")]
+    pub observer_token_file: Option<PathBuf>,
+    /// Start a new history on an empty or missing store in a data dir that has
+    /// kept a journal (holds, placements and jobs in flight are forgotten).
+    #[arg(long)]
+    pub reinitialize: bool,
+    /// If the journal cannot be written for this long, exit non-zero (for a
+    /// supervisor to restart Ward); until then Ward retries and does not act.
+    #[arg(long, default_value_t = 60)]
+    pub journal_failure_exit_seconds: u64,
     /// Which inventory observer this controller is (default: the first).
     #[arg(long)]
     pub observer: Option<String>,
@@ -38,6 +53,10 @@ pub fn config(args: RunArgs) -> RunConfig {
         data_dir: args.data_dir,
         listen: args.listen,
         token_file: args.token_file,
+        read_token_file: args.read_token_file,
+        observer_token_file: args.observer_token_file,
+        reinitialize: args.reinitialize,
+        journal_failure_exit_after: Duration::from_secs(args.journal_failure_exit_seconds),
         observer: args.observer,
         grace: Duration::from_secs(args.grace_seconds),
         probe_concurrency_max: args.probe_concurrency,

@@ -140,6 +140,15 @@ struct TimelineArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A one-shot command whose reader went away (`ward validate ... | head -1`) ends
+    // quietly, as Unix tools do, instead of panicking on the closed pipe. The
+    // long-running verbs keep SIGPIPE ignored: hooks and sockets report EPIPE.
+    if !matches!(cli.command, Verb::Run(_) | Verb::Observe(_) | Verb::Demo(_)) {
+        // SAFETY: restores the default disposition before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     // The demo narrates on stdout; the controller's own log would drown it.
     let default_level = if matches!(cli.command, Verb::Demo(_)) { "off" } else { "info" };
     init_logging(cli.log_json, default_level);

@@ -65,7 +65,8 @@ async fn post_json(
     client: &reqwest::Client,
     timeout: Duration,
 ) -> Result<(), String> {
-    let fail = |what: String| format!("{kind} route {}: POST {url}: {what}", route.name);
+    let shown = crate::text::redact_urls(url);
+    let fail = |what: String| crate::text::redact_urls(&format!("{kind} route {}: POST {shown}: {what}", route.name));
     let response = client.post(url).timeout(timeout).json(payload).send().await.map_err(|e| fail(describe(&e, timeout)))?;
     let status = response.status();
     if status.is_success() {

@@ -52,7 +52,7 @@ async fn apply_ok_reports_the_last_line_and_passes_env_and_stdin() {
         })
     );
     let typed: StepPayload = serde_json::from_value(stdin).unwrap();
-    assert_eq!(typed.idempotency_key(), "ward-42-apply-1");
+    assert_eq!(typed.idempotency_key(), "ward-7-42-apply-1");
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ async fn apply_posts_the_step_with_idempotency_key_and_fencing_token() {
     assert_eq!(outcome.message, "hook test-hook: { \"moved\": true }");
     let seen = server.seen();
     assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].header("idempotency-key"), "ward-42-apply-1");
+    assert_eq!(seen[0].header("idempotency-key"), "ward-7-42-apply-1");
     assert_eq!(seen[0].header("x-ward-fencing-token"), "7");
     assert_eq!(seen[0].header("x-ward-controller"), "ctl-a");
     assert_eq!(seen[0].header("content-type"), "application/json");
@@ -44,7 +44,7 @@ async fn rollback_posts_the_undo_under_its_own_key() {
     let outcome = Actuators::new().unwrap().run_step(&http_hook(&server.url, 5_000, 0), &move_vip(JobStep::Rollback), &ctx()).await;
     assert!(outcome.ok, "{outcome:?}");
     let seen = server.seen();
-    assert_eq!(seen[0].header("idempotency-key"), "ward-42-rollback-1");
+    assert_eq!(seen[0].header("idempotency-key"), "ward-7-42-rollback-1");
     let body: StepPayload = serde_json::from_value(seen[0].json()).unwrap();
     assert_eq!((body.action.from, body.action.to), (vec!["lb2".to_string()], vec!["lb1".to_string()]));
 }
@@ -59,7 +59,7 @@ async fn a_503_or_429_is_retried_with_the_same_key_until_it_succeeds() {
     assert!(started.elapsed() >= Duration::from_millis(700), "{:?}", started.elapsed());
     let seen = server.seen();
     assert_eq!(seen.len(), 3);
-    assert!(seen.iter().all(|s| s.header("idempotency-key") == "ward-42-apply-1"));
+    assert!(seen.iter().all(|s| s.header("idempotency-key") == "ward-7-42-apply-1"));
 }
 
 #[tokio::test]
@@ -67,7 +67,7 @@ async fn retries_stop_at_the_hooks_limit() {
     let server = serve(&[(503, "busy"), (503, "busy"), (503, "busy")], Duration::ZERO).await;
     let outcome = Actuators::new().unwrap().run_step(&http_hook(&server.url, 5_000, 1), &move_vip(JobStep::Apply), &ctx()).await;
     assert!(!outcome.ok);
-    assert_eq!(outcome.message, format!("hook test-hook: POST {}: HTTP 503: busy (after 2 tries)", server.url));
+    assert_eq!(outcome.message, format!("hook test-hook: POST {}: HTTP 503: busy (after 2 tries)", ward_actuate::redact_urls(&server.url)));
     assert_eq!(server.seen().len(), 2);
 }
 
@@ -89,7 +89,7 @@ async fn a_500_is_not_retried_because_it_may_have_applied() {
     let server = serve(&[(500, "half done")], Duration::ZERO).await;
     let outcome = Actuators::new().unwrap().run_step(&http_hook(&server.url, 5_000, 3), &move_vip(JobStep::Apply), &ctx()).await;
     assert!(!outcome.ok);
-    assert_eq!(outcome.message, format!("hook test-hook: POST {}: HTTP 500: half done", server.url));
+    assert_eq!(outcome.message, format!("hook test-hook: POST {}: HTTP 500: half done", ward_actuate::redact_urls(&server.url)));
     assert_eq!(server.seen().len(), 1);
 }
 
@@ -99,7 +99,7 @@ async fn connection_refused_is_retried_then_reported() {
     let started = Instant::now();
     let outcome = Actuators::new().unwrap().run_step(&http_hook(&url, 5_000, 2), &move_vip(JobStep::Apply), &ctx()).await;
     assert!(!outcome.ok);
-    assert_eq!(outcome.message, format!("hook test-hook: POST {url}: connection refused (after 3 tries)"));
+    assert_eq!(outcome.message, format!("hook test-hook: POST {}: connection refused (after 3 tries)", ward_actuate::redact_urls(&url)));
     assert!(started.elapsed() >= Duration::from_millis(700), "{:?}", started.elapsed());
 }
 
@@ -110,7 +110,10 @@ async fn a_hanging_server_times_out_and_is_not_retried() {
     let outcome = Actuators::new().unwrap().run_step(&http_hook(&server.url, 500, 3), &move_vip(JobStep::Apply), &ctx()).await;
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert!(!outcome.ok);
-    assert_eq!(outcome.message, format!("hook test-hook: POST {}: no complete answer within 500ms", server.url));
+    assert_eq!(
+        outcome.message,
+        format!("hook test-hook: POST {}: no complete answer within 500ms", ward_actuate::redact_urls(&server.url))
+    );
     assert_eq!(server.seen().len(), 1);
 }
 
@@ -124,7 +127,7 @@ async fn preview_parses_the_answer_and_rejects_garbage() {
     let preview = outcome.preview.unwrap();
     assert_eq!((preview.files_added, preview.files_changed, preview.files_deleted), (0, 4, 7));
     assert_eq!(preview.deleted_sample, vec!["/srv/x"]);
-    assert_eq!(server.seen()[0].header("idempotency-key"), "ward-42-preview-1");
+    assert_eq!(server.seen()[0].header("idempotency-key"), "ward-7-42-preview-1");
 
     let outcome = actuators.run_step(&http_hook(&server.url, 5_000, 0), &sync(JobStep::Preview), &ctx()).await;
     assert!(!outcome.ok && outcome.preview.is_none());

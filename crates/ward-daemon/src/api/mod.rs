@@ -4,6 +4,7 @@
 //! bearer token; bodies are size-limited; bad requests get a 4xx with a hint.
 
 mod auth;
+pub mod conn;
 mod error;
 pub mod openapi;
 mod read;
@@ -17,6 +18,8 @@ use axum::Router;
 use tokio::sync::{mpsc, watch};
 use ward_core::inventory::Snapshot;
 use ward_core::journal::JournalRecord;
+
+pub use auth::Tokens;
 
 use crate::driver::Event;
 use crate::metrics::{Counters, Extra};
@@ -43,26 +46,32 @@ pub struct AppState {
     pub journal: Arc<dyn JournalReader>,
     pub counters: Arc<Counters>,
     pub extra_metrics: Arc<Vec<Extra>>,
-    /// Mutating requests must carry `Authorization: Bearer <token>`. `None`: no
-    /// token file was given, so mutating requests are refused outright.
-    pub token: Option<Arc<String>>,
+    /// Bearer tokens by role (see `auth`): a role without a token is refused outright.
+    pub tokens: Arc<Tokens>,
 }
 
 pub fn router(state: AppState) -> Router {
-    let reads = Router::new()
+    let open = Router::new()
         .route("/v1/status", get(read::status))
+        .route("/readyz", get(read::readyz))
         .route("/v1/nodes", get(read::nodes))
         .route("/v1/nodes/{name}", get(read::node))
         .route("/v1/services", get(read::services))
-        .route("/v1/observations", get(read::observations))
         .route("/v1/plan", get(read::plan))
         .route("/v1/approvals", get(read::approvals))
         .route("/v1/alerts", get(read::alerts))
+        .route("/v1/openapi.json", get(openapi::document))
+        .route("/metrics", get(read::metrics));
+    // What the journal holds (names, reasons, evidence) needs the read token.
+    let reads = Router::new()
+        .route("/v1/observations", get(read::observations))
         .route("/v1/journal", get(read::journal))
         .route("/v1/timeline", get(read::timeline))
         .route("/v1/why/{service}", get(read::why))
-        .route("/v1/openapi.json", get(openapi::document))
-        .route("/metrics", get(read::metrics));
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_read));
+    let observe = Router::new()
+        .route("/v1/observations", post(write::observations))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_observer));
     let writes = Router::new()
         .route("/v1/approve/{decision}", post(write::approve))
         .route("/v1/reject/{decision}", post(write::reject))
@@ -74,7 +83,6 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/switchover", post(write::switchover))
         .route("/v1/sync", post(write::sync))
         .route("/v1/rollout", post(write::rollout))
-        .route("/v1/observations", post(write::observations))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
-    reads.merge(writes).layer(DefaultBodyLimit::max(BODY_BYTES_MAX)).with_state(state)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_operator));
+    open.merge(reads).merge(observe).merge(writes).layer(DefaultBodyLimit::max(BODY_BYTES_MAX)).with_state(state)
 }

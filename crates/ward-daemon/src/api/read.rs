@@ -15,7 +15,33 @@ use super::{AppState, JOURNAL_PAGE_MAX};
 use crate::driver::now_ms;
 
 pub async fn status(State(state): State<AppState>) -> impl IntoResponse {
-    Json(state.view.borrow().status.clone())
+    let mut status = state.view.borrow().status.clone();
+    status.halted = state.counters.journal.sentence();
+    status.acting = status.halted.is_none();
+    Json(status)
+}
+
+/// 200 while Ward acts; 503 with the reason while it has stopped (its journal
+/// cannot be written), so a load balancer or supervisor can see it.
+pub async fn readyz(State(state): State<AppState>) -> axum::response::Response {
+    match state.counters.journal.sentence() {
+        None => (axum::http::StatusCode::OK, Json(serde_json::json!({ "ready": true }))).into_response(),
+        Some(reason) => {
+            (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "ready": false, "reason": reason }))).into_response()
+        }
+    }
+}
+
+/// A journal read on a blocking thread: a scan must not stall the async workers.
+async fn read_journal<T: Send + 'static>(
+    state: &AppState,
+    read: impl FnOnce(&dyn super::JournalReader) -> Result<T, String> + Send + 'static,
+) -> Result<T, ApiError> {
+    let journal = state.journal.clone();
+    tokio::task::spawn_blocking(move || read(journal.as_ref()))
+        .await
+        .map_err(|e| ApiError::unavailable(format!("the journal read failed: {e}")))?
+        .map_err(ApiError::unavailable)
 }
 
 pub async fn nodes(State(state): State<AppState>) -> impl IntoResponse {
@@ -72,12 +98,12 @@ pub struct JournalQuery {
 
 pub async fn journal(State(state): State<AppState>, Query(q): Query<JournalQuery>) -> Result<impl IntoResponse, ApiError> {
     let limit = q.limit.unwrap_or(1_000).min(JOURNAL_PAGE_MAX);
-    let records = match (q.from, q.since) {
-        (Some(seq), _) => state.journal.from(seq, limit),
-        (None, Some(seq)) => state.journal.since(seq, limit),
-        (None, None) => state.journal.last(limit),
-    }
-    .map_err(ApiError::unavailable)?;
+    let records = read_journal(&state, move |journal| match (q.from, q.since) {
+        (Some(seq), _) => journal.from(seq, limit),
+        (None, Some(seq)) => journal.since(seq, limit),
+        (None, None) => journal.last(limit),
+    })
+    .await?;
     Ok(Json(records))
 }
 
@@ -93,7 +119,7 @@ pub async fn timeline(State(state): State<AppState>, Query(q): Query<TimelineQue
     let window_ms = ward_inventory::parse_duration_ms(window)
         .map_err(|e| ApiError::bad_request(format!("since={window}: {e}"), "use a duration such as 30m, 2h or 1d"))?;
     let now = now_ms();
-    let records = state.journal.between_ms(now.saturating_sub(window_ms), now, JOURNAL_PAGE_MAX).map_err(ApiError::unavailable)?;
+    let records = read_journal(&state, move |journal| journal.between_ms(now.saturating_sub(window_ms), now, JOURNAL_PAGE_MAX)).await?;
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], render_timeline(&records, window)))
 }
 
@@ -135,7 +161,7 @@ pub async fn why(State(state): State<AppState>, Path(service): Path<String>) -> 
     if !state.view.borrow().services.iter().any(|s| s.name == service) {
         return Err(ApiError::not_found(format!("no service named {service:?}"), "GET /v1/services lists them"));
     }
-    let records = state.journal.last(WHY_SCAN_MAX).map_err(ApiError::unavailable)?;
+    let records = read_journal(&state, |journal| journal.last(WHY_SCAN_MAX)).await?;
     let mut entries: Vec<WhyEntry> = records
         .iter()
         .rev()

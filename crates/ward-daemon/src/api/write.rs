@@ -15,6 +15,7 @@ use ward_core::observation::{Observation, ProbeDetail, ProbeOutcome};
 use super::error::ApiError;
 use super::AppState;
 use crate::driver::Event;
+use crate::limits::REASON_BYTES_MAX;
 
 /// The driver answers commands within this, or the request fails (503).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,6 +48,17 @@ async fn run(state: &AppState, command: Command) -> Result<Json<Answer>, ApiErro
     }
 }
 
+/// An operator's free text is journaled: bounded, refused whole when too long.
+fn bounded_text(text: String, what: &str) -> Result<String, ApiError> {
+    if text.len() > REASON_BYTES_MAX {
+        return Err(ApiError::bad_request(
+            format!("the {what} is {} bytes; at most {REASON_BYTES_MAX} are kept in the journal", text.len()),
+            format!("shorten the {what}; link to a ticket for the details"),
+        ));
+    }
+    Ok(text)
+}
+
 fn parse_id(text: &str, what: &str) -> Result<u64, ApiError> {
     text.parse::<u64>().map_err(|_| {
         ApiError::bad_request(format!("{what} {text:?} is not a number"), format!("use the {what} number shown by `ward status`"))
@@ -72,7 +84,7 @@ pub async fn reject(
     body: Option<Json<ReasonBody>>,
 ) -> Result<Json<Answer>, ApiError> {
     let decision = DecisionId(parse_id(&decision, "decision")?);
-    let reason = body.and_then(|b| b.0.reason).unwrap_or_else(|| "rejected by an operator".into());
+    let reason = bounded_text(body.and_then(|b| b.0.reason).unwrap_or_else(|| "rejected by an operator".into()), "reason")?;
     run(&state, Command::Reject { decision, author: author(&headers)?, reason }).await
 }
 
@@ -99,7 +111,8 @@ pub fn parse_target(text: &str) -> Result<HoldTarget, ApiError> {
 
 pub async fn hold(State(state): State<AppState>, headers: HeaderMap, Json(body): Json<HoldBody>) -> Result<Json<Answer>, ApiError> {
     let target = parse_target(&body.target)?;
-    run(&state, Command::Hold { target, author: author(&headers)?, reason: body.reason, until_ms: body.until_ms }).await
+    let reason = bounded_text(body.reason, "reason")?;
+    run(&state, Command::Hold { target, author: author(&headers)?, reason, until_ms: body.until_ms }).await
 }
 
 #[derive(Deserialize)]
@@ -162,8 +175,8 @@ pub struct RolloutBody {
 }
 
 pub async fn rollout(State(state): State<AppState>, headers: HeaderMap, Json(body): Json<RolloutBody>) -> Result<Json<Answer>, ApiError> {
-    run(&state, Command::Rollout { nodes: body.nodes, batch_size: body.batch_size, operation: body.operation, author: author(&headers)? })
-        .await
+    let operation = bounded_text(body.operation, "operation")?;
+    run(&state, Command::Rollout { nodes: body.nodes, batch_size: body.batch_size, operation, author: author(&headers)? }).await
 }
 
 /// One probe result from an observer agent, by names (its inventory copy may be

@@ -29,7 +29,12 @@ async fn run(spec: &ProbeSpec) -> Verdict {
     command.args(words).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).process_group(0);
     let mut child = match command.spawn() {
         Ok(child) => child,
-        Err(error) => return fail(format!("cannot run {program}: {}", short_io_error(&error))),
+        // Not being able to start a process is this machine's trouble, not the node's.
+        Err(error) => {
+            let text = short_io_error(&error);
+            let text = text.strip_prefix(crate::result::LOCAL_FAULT).unwrap_or(&text);
+            return fail(format!("{}cannot run {program}: {text}", crate::result::LOCAL_FAULT));
+        }
     };
     // If this future is dropped (the timeout fired) before the child was reaped, kill
     // its whole group: kill_on_drop alone would leave a script's own children running.

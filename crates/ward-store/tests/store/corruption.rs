@@ -15,7 +15,8 @@ const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 fn write_raw(data_dir: &Path, seq: u64, bytes: &[u8]) {
     let db = Database::create(data_dir.join(DB_FILE)).expect("open raw");
     let txn = db.begin_write().expect("write");
-    txn.open_table(JOURNAL).expect("table").insert(seq, bytes).expect("insert");
+    // Framed with a valid checksum: what is tested here is the record's content.
+    txn.open_table(JOURNAL).expect("table").insert(seq, ward_store::frame_record(bytes).as_slice()).expect("insert");
     txn.commit().expect("commit");
 }
 

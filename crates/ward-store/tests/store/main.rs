@@ -4,6 +4,7 @@
 mod append_rules;
 mod corruption;
 mod crash;
+mod damage;
 mod lock;
 mod meta;
 mod round_trip;

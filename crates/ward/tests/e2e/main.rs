@@ -6,6 +6,7 @@ mod support;
 
 mod api;
 mod approval;
+mod bad_day;
 mod damping;
 mod escalation;
 mod failover;

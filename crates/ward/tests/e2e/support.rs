@@ -175,6 +175,8 @@ impl Env {
         std::fs::write(env.path("verify.sh"), VERIFY_SH).unwrap();
         std::fs::write(env.path("notify.sh"), NOTIFY_SH).unwrap();
         std::fs::write(env.path("token"), format!("{TOKEN}\n")).unwrap();
+        // `ward run` refuses a token file other users can read.
+        chmod(&env.path("token"), 0o600);
         std::fs::create_dir_all(env.path("vip")).unwrap();
         std::fs::create_dir_all(env.path("target")).unwrap();
         env
@@ -500,6 +502,10 @@ pub struct Ward {
     inventory: PathBuf,
     token_file: Option<PathBuf>,
     starts: u32,
+    /// More `ward run` arguments (read token, --reinitialize, ...).
+    pub extra_args: Vec<String>,
+    /// An open-files limit (soft = hard) for the daemon, as a tight host would set.
+    pub nofile: Option<u64>,
 }
 
 impl Ward {
@@ -509,7 +515,14 @@ impl Ward {
     }
 
     pub async fn start_with(env: &Env, token_file: Option<PathBuf>) -> Ward {
-        let mut ward = Ward {
+        let mut ward = Ward::configured(env, token_file);
+        ward.spawn().await;
+        ward
+    }
+
+    /// A daemon not yet started: set `extra_args`/`nofile`, then `spawn` (or `run_to_exit`).
+    pub fn configured(env: &Env, token_file: Option<PathBuf>) -> Ward {
+        Ward {
             child: None,
             url: String::new(),
             stderr: env.path("ward.stderr"),
@@ -518,9 +531,61 @@ impl Ward {
             inventory: env.inventory(),
             token_file,
             starts: 0,
-        };
-        ward.spawn().await;
-        ward
+            extra_args: Vec::new(),
+            nofile: None,
+        }
+    }
+
+    /// Another data dir (e.g. on a small tmpfs), before `spawn`.
+    pub fn set_data_dir(&mut self, path: PathBuf) {
+        self.data_dir = path;
+    }
+
+    /// Runs `ward run` expecting it to exit by itself (a refused start): its exit
+    /// status and stderr.
+    pub async fn run_to_exit(&mut self, within: Duration) -> (std::process::ExitStatus, String) {
+        let mut command = self.command(free_port());
+        command.stderr(Stdio::piped());
+        let child = command.spawn().expect("spawn ward run");
+        let output = tokio::time::timeout(within, child.wait_with_output()).await.expect("ward run to exit by itself").expect("ward run");
+        (output.status, String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+
+    fn command(&self, port: u16) -> Command {
+        let mut command = Command::new(WARD);
+        command
+            .arg("run")
+            .arg("--inventory")
+            .arg(&self.inventory)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--grace-seconds")
+            .arg("1")
+            .args(&self.extra_args)
+            .env("WARD_LOG", "info")
+            .env_remove("WARD_CONTROLLER")
+            .env_remove("WARD_TOKEN_FILE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true);
+        if let Some(token) = &self.token_file {
+            command.arg("--token-file").arg(token);
+        }
+        if let Some(limit) = self.nofile {
+            // SAFETY: only async-signal-safe setrlimit between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    let rlimit = libc::rlimit { rlim_cur: limit as libc::rlim_t, rlim_max: limit as libc::rlim_t };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        command
     }
 
     /// (Re)starts the daemon on the same data dir, on a fresh port. `free_port` can race
@@ -545,27 +610,8 @@ impl Ward {
         let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&self.stderr).unwrap();
         use std::io::Write;
         let _ = writeln!(log, "===== ward run, start #{} on port {port} =====", self.starts);
-        let mut command = Command::new(WARD);
-        command
-            .arg("run")
-            .arg("--inventory")
-            .arg(&self.inventory)
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--grace-seconds")
-            .arg("1")
-            .env("WARD_LOG", "info")
-            .env_remove("WARD_CONTROLLER")
-            .env_remove("WARD_TOKEN_FILE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true);
-        if let Some(token) = &self.token_file {
-            command.arg("--token-file").arg(token);
-        }
+        let mut command = self.command(port);
+        command.stderr(Stdio::from(log));
         self.child = Some(command.spawn().expect("spawn ward run"));
         let deadline = Deadline::new(format!("ward run to answer on {}", self.url), Duration::from_secs(30));
         loop {
@@ -601,12 +647,25 @@ impl Ward {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// GET with the operator token (the journal, timeline and why need a token).
     pub async fn get(&self, path: &str) -> Value {
-        let response = self.http.get(format!("{}{path}", self.url)).send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let response =
+            self.http.get(format!("{}{path}", self.url)).bearer_auth(TOKEN).send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
         let status = response.status();
         let text = response.text().await.unwrap();
         assert!(status.is_success(), "GET {path}: {status}: {text}");
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {text}"))
+    }
+
+    /// GET with the given token (or none): the status code and the body text.
+    pub async fn get_as(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        let mut request = self.http.get(format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
     }
 
     /// POST with the token; returns the status code and the JSON body.
@@ -740,6 +799,11 @@ pub async fn start(env: &Env, inventory: &Inventory, placements: &[(&str, &str)]
     }
     env.write_inventory(&inventory.render(env));
     Ward::start(env).await
+}
+
+pub fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 pub fn secs(s: u64) -> Duration {
