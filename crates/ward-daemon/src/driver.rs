@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot, watch};
-use ward_core::engine::{Command, Engine, Input, JobOutcome, JobRequest, Notification, Output};
+use ward_core::engine::{Checkpoint, Command, Engine, Input, JobOutcome, JobRequest, Notification, Output};
 use ward_core::ids::NotificationId;
 use ward_core::inventory::Snapshot;
 use ward_core::journal::JournalRecord;
@@ -33,6 +33,12 @@ const VIEW_EVERY: Duration = Duration::from_millis(250);
 pub trait Journal: Send + Sync + 'static {
     /// Durable (fsync'd) when it returns Ok.
     fn append(&self, records: &[JournalRecord]) -> Result<(), String>;
+    /// Keeps a checkpoint of the engine's durable state and drops what precedes
+    /// the previous one; says what it dropped. A journal kept whole (a test's)
+    /// need not keep checkpoints.
+    fn save_checkpoint(&self, _checkpoint: &Checkpoint) -> Result<String, String> {
+        Ok("kept whole".into())
+    }
 }
 
 /// A command's answer waiting for its journal records to be written.
@@ -227,12 +233,25 @@ impl Driver {
                         return Err("the notifier stopped".into());
                     }
                 }
-                // Persisting checkpoints (and dropping the records before them) is
-                // the store's part; until then recovery folds the whole journal.
-                Output::Journal(_) | Output::Checkpoint(_) => {}
+                Output::Checkpoint(checkpoint) => self.save_checkpoint(checkpoint).await,
+                Output::Journal(_) => {}
             }
         }
         Ok(())
+    }
+
+    /// Saves a checkpoint on a blocking thread, after the records before it (they
+    /// were appended above). A failure is logged, not fatal: nothing is dropped
+    /// unless the new checkpoint is durable, so recovery still has the previous
+    /// checkpoint and every record after it.
+    async fn save_checkpoint(&self, checkpoint: Box<Checkpoint>) {
+        let journal = self.journal.clone();
+        let seq = checkpoint.seq;
+        match tokio::task::spawn_blocking(move || journal.save_checkpoint(&checkpoint)).await {
+            Ok(Ok(compacted)) => tracing::info!(seq, "checkpoint saved; {compacted}"),
+            Ok(Err(e)) => tracing::error!(seq, "cannot save a checkpoint (recovery keeps using the previous one): {e}"),
+            Err(e) => tracing::error!(seq, "the checkpoint writer thread failed: {e}"),
+        }
     }
 
     /// One append on a blocking thread (it waits for an fsync); the records come back.

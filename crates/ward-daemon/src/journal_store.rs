@@ -10,6 +10,11 @@ impl Journal for Store {
     fn append(&self, records: &[JournalRecord]) -> Result<(), String> {
         Store::append(self, records).map_err(|e| e.to_string())
     }
+
+    fn save_checkpoint(&self, checkpoint: &ward_core::engine::Checkpoint) -> Result<String, String> {
+        let compacted = Store::save_checkpoint(self, checkpoint).map_err(|e| e.to_string())?;
+        Ok(format!("{} older record(s) and {} checkpoint(s) dropped", compacted.records_dropped, compacted.checkpoints_dropped))
+    }
 }
 
 impl JournalReader for Store {

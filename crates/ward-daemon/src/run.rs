@@ -77,19 +77,31 @@ pub async fn run(config: RunConfig) -> Result<(), String> {
     };
     let observer = pick_observer(&snapshot, config.observer.as_deref())?;
     let controller = snapshot.observer(observer).name.clone();
-    let journal = tokio::task::spawn_blocking({
+    // Recovery starts at the latest checkpoint and folds only the records after it.
+    let (checkpoint, journal) = tokio::task::spawn_blocking({
         let store = store.clone();
-        move || store.journal()
+        move || -> Result<_, ward_store::StoreError> {
+            let checkpoint = store.latest_checkpoint()?;
+            let journal = match &checkpoint {
+                Some(checkpoint) => store.journal_from(checkpoint.seq, usize::MAX)?,
+                None => store.journal()?,
+            };
+            Ok((checkpoint, journal))
+        }
     })
     .await
     .map_err(|e| format!("reading the journal failed: {e}"))?
     .map_err(|e| e.to_string())?;
     let now = now_ms();
-    let engine = if journal.is_empty() {
+    let engine = if journal.is_empty() && checkpoint.is_none() {
         Engine::new(snapshot.clone(), Mode::Guarded, now)
     } else {
-        tracing::info!(records = journal.len(), "recovering from the journal");
-        Engine::recover(snapshot.clone(), Mode::Guarded, &journal, now)
+        tracing::info!(
+            records = journal.len(),
+            checkpoint = checkpoint.as_ref().map(|c| c.seq),
+            "recovering from the latest checkpoint and the journal after it"
+        );
+        Engine::recover_from(snapshot.clone(), Mode::Guarded, checkpoint.as_ref(), &journal, now)
     };
     drop(journal);
 

@@ -40,6 +40,7 @@
 //! reuses freed pages but never shrinks the file; `Database::compact` can, while
 //! no transaction is open. Until then, an operator can archive the data dir.
 
+mod checkpoint;
 mod checksum;
 mod error;
 mod journal;
@@ -50,6 +51,7 @@ mod tables;
 
 use std::path::PathBuf;
 
+pub use checkpoint::{Compacted, CHECKPOINT_BYTES_MAX};
 pub use checksum::{crc32, frame as frame_record};
 pub use error::StoreError;
 pub use journal::{LossyJournal, RECORD_BYTES_MAX};

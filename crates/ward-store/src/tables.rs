@@ -8,6 +8,10 @@ use redb::TableDefinition;
 /// serde defaults) stay readable by an older one where possible.
 pub(crate) const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("journal");
 
+/// `seq` → a checkpoint of the engine's durable state as framed JSON (see
+/// `checkpoint.rs`); only the latest two are kept.
+pub(crate) const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
+
 /// Small strings: the daemon's keys plus `ward.store_format`.
 pub(crate) const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 

@@ -2,6 +2,7 @@
 //! test re-runs this binary as its child (see `crash.rs`).
 
 mod append_rules;
+mod checkpoints;
 mod corruption;
 mod crash;
 mod damage;

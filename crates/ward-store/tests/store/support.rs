@@ -69,8 +69,12 @@ impl<'a> Driven<'a> {
         self.store.append(batch).expect("append");
         self.journal.append(batch);
         for effect in effects.drain(..) {
-            if let Output::StartJob(request) = effect {
-                self.started.push(request);
+            match effect {
+                Output::StartJob(request) => self.started.push(request),
+                Output::Checkpoint(checkpoint) => {
+                    self.store.save_checkpoint(&checkpoint).expect("save a checkpoint");
+                }
+                Output::Journal(_) | Output::Notify(_) => {}
             }
         }
     }
