@@ -82,6 +82,8 @@ pub struct Engine {
     replication_bad_since: Vec<Option<TimeMs>>,
     /// Per node name: the last blocked (refused) repair, journaled once.
     repair_blocked: std::collections::BTreeMap<String, String>,
+    /// Planning rounds run since this engine started (a measure of idle cost).
+    planning_rounds: u64,
 }
 
 impl Engine {
@@ -112,6 +114,7 @@ impl Engine {
             fleet: Default::default(),
             replication_bad_since: vec![None; snapshot.nodes().len()],
             repair_blocked: Default::default(),
+            planning_rounds: 0,
             snapshot,
         };
         let policy = engine.snapshot.policy().clone();
@@ -189,6 +192,11 @@ impl Engine {
     /// When the engine next wants `Input::Tick`.
     pub fn poll_timeout(&self) -> Option<TimeMs> {
         Some(self.next_tick_ms)
+    }
+
+    /// Planning rounds run since this engine started.
+    pub fn planning_rounds(&self) -> u64 {
+        self.planning_rounds
     }
 
     pub fn snapshot(&self) -> &Arc<Snapshot> {

@@ -11,6 +11,7 @@ impl Engine {
     pub(crate) fn tick(&mut self, now_ms: TimeMs) {
         self.next_tick_ms = now_ms + self.snapshot.policy().tick_ms.max(1);
         self.last_tick_ms = now_ms;
+        self.planning_rounds += 1;
         self.expire_holds(now_ms);
         let naive = self.mode == Mode::Naive;
         let events = self.health.refresh(&self.snapshot, now_ms, naive);
