@@ -12,7 +12,7 @@ use crate::journal::{AlertChange, JournalEvent, Severity};
 use crate::time::TimeMs;
 
 /// An alert escalates at most this many times.
-const ESCALATIONS_MAX: u32 = 10;
+pub(crate) const ESCALATIONS_MAX: u32 = 10;
 /// A cause must stay clear this long before its alert resolves, so a flapping
 /// condition is one alert that counts its flaps, not a stream of new pages.
 pub const RESOLVE_QUIET_MS: u64 = 5 * crate::time::MINUTE_MS;
@@ -25,6 +25,13 @@ pub const REOPEN_WINDOW_MS: u64 = crate::time::HOUR_MS;
 #[derive(Default)]
 pub struct AlertRuntime {
     clearing: std::collections::BTreeMap<String, (TimeMs, String)>,
+}
+
+impl AlertRuntime {
+    /// Since when each cleared cause has been clear.
+    pub(crate) fn clearing_since(&self) -> impl Iterator<Item = TimeMs> + '_ {
+        self.clearing.values().map(|(since, _)| *since)
+    }
 }
 
 impl Engine {

@@ -14,6 +14,8 @@ use crate::time::TimeMs;
 impl Engine {
     /// Runs an operator command; the answer is a sentence for the operator.
     pub fn command(&mut self, now_ms: TimeMs, command: Command) -> Result<String, String> {
+        // A command may change what is wanted (a hold, an approval, a rollout): plan soon.
+        self.plan_soon(now_ms);
         let answer = self.run_command(now_ms, command);
         self.checkpoint_if_due();
         answer

@@ -423,6 +423,17 @@ impl Engine {
         self.raise_event(now_ms, &cause, Severity::Page, sentence, &routes);
     }
 
+    /// When `check_job_deadlines` calls each running step failed (the first
+    /// millisecond past its deadline and grace), and when each retry is due.
+    pub(crate) fn job_wake_times(&self) -> impl Iterator<Item = TimeMs> + '_ {
+        let steps = self.durable.jobs.values().filter(|state| state.step_result.is_none()).filter_map(|state| {
+            let action = self.snapshot.resolve_action(&state.action)?;
+            let hook = self.snapshot.hook(self.hook_of(&action));
+            Some(state.step_started_ms + hook.timeout_ms.max(1) + DEADLINE_GRACE_MS + 1)
+        });
+        steps.chain(self.durable.jobs.values().filter_map(|state| state.retry_at))
+    }
+
     /// Steps past their deadline are failures; a timed-out apply is verified, never
     /// blindly repeated (it may have happened).
     pub(crate) fn check_job_deadlines(&mut self, now_ms: TimeMs) {

@@ -16,6 +16,7 @@ mod plan;
 mod repair;
 mod rollout;
 mod tick;
+mod wake;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -71,7 +72,10 @@ pub struct Engine {
     durable: Durable,
     time: TimeSanity,
     outputs: VecDeque<Output>,
+    /// When the engine wants `Input::Tick` next (`poll_timeout`).
     next_tick_ms: TimeMs,
+    /// Something changed since the last round: the next tick plans whatever the deadlines say.
+    plan_due: bool,
     last_tick_ms: TimeMs,
     last_plan: Vec<PlannedAction>,
     /// Per service: a fingerprint of the last blocked (refused / awaiting approval)
@@ -90,6 +94,8 @@ pub struct Engine {
     /// Records between checkpoints (`CHECKPOINT_EVERY_RECORDS` unless a simulator
     /// asks for more of them).
     checkpoint_every: u64,
+    /// Planning rounds run since this engine started (a measure of idle cost).
+    planning_rounds: u64,
 }
 
 impl Engine {
@@ -128,6 +134,7 @@ impl Engine {
             time: TimeSanity::new(),
             outputs: VecDeque::new(),
             next_tick_ms: now_ms,
+            plan_due: true,
             last_tick_ms: now_ms,
             last_plan: Vec::new(),
             last_blocked: vec![None; services],
@@ -139,6 +146,7 @@ impl Engine {
             repair_blocked: Default::default(),
             checkpointed_seq,
             checkpoint_every: CHECKPOINT_EVERY_RECORDS,
+            planning_rounds: 0,
             snapshot,
         };
         let policy = engine.snapshot.policy().clone();
@@ -218,7 +226,12 @@ impl Engine {
         match input {
             Input::Tick => {
                 if now_ms >= self.next_tick_ms {
-                    self.tick(now_ms);
+                    if self.plan_due || self.round_due(now_ms) {
+                        self.tick(now_ms);
+                    } else {
+                        // Woken early (a deadline moved on with new input): sleep again.
+                        self.next_tick_ms = self.next_wake_ms(now_ms);
+                    }
                 }
             }
             Input::Observation(mut observation) => {
@@ -240,16 +253,20 @@ impl Engine {
                     self.plan_soon(now_ms);
                 }
             }
-            Input::Inventory(snapshot) => self.on_inventory(now_ms, snapshot),
-            Input::InventoryRejected { source, errors } => self.on_inventory_rejected(now_ms, source, errors),
+            Input::Inventory(snapshot) => {
+                self.on_inventory(now_ms, snapshot);
+                self.plan_soon(now_ms);
+            }
+            Input::InventoryRejected { source, errors } => {
+                self.on_inventory_rejected(now_ms, source, errors);
+                self.plan_soon(now_ms);
+            }
             Input::JobOutcome(outcome) => {
-                let finished_before = self.durable.jobs_finished_total;
+                // A finished job may unblock the next one (a promotion, then its write
+                // address following it); a step's outcome starts the next step or a
+                // retry, with deadlines of its own: plan soon.
                 self.on_job_outcome(now_ms, outcome);
-                if self.durable.jobs_finished_total != finished_before {
-                    // A finished job may unblock the next one (a promotion, then its
-                    // write address following it): plan soon.
-                    self.plan_soon(now_ms);
-                }
+                self.plan_soon(now_ms);
             }
             Input::NotificationDelivered { notification, ok, error } => {
                 if self.durable.undelivered.contains_key(&notification) {
@@ -261,12 +278,13 @@ impl Engine {
         debug_assert!(self.outputs.len() < OUTPUTS_QUEUED_MAX, "the shell must drain poll_output after each input");
     }
 
-    /// Plans soon rather than at the next regular tick, but not more often than a
-    /// tenth of a tick. Never at this very instant: inputs that arrive together (a
-    /// burst after a pause) are all taken in before anything is decided, so a pause or
-    /// clock jump they reveal is noticed first.
+    /// Something changed: plans soon rather than at the next deadline, but not more
+    /// often than a tenth of a tick. Never at this very instant: inputs that arrive
+    /// together (a burst after a pause) are all taken in before anything is decided,
+    /// so a pause or clock jump they reveal is noticed first.
     fn plan_soon(&mut self, now_ms: TimeMs) {
         let min_gap_ms = (self.snapshot.policy().tick_ms / 10).max(10);
+        self.plan_due = true;
         self.next_tick_ms = self.next_tick_ms.min((self.last_tick_ms + min_gap_ms).max(now_ms + min_gap_ms));
     }
 
@@ -274,9 +292,17 @@ impl Engine {
         self.outputs.pop_front()
     }
 
-    /// When the engine next wants `Input::Tick`.
+    /// When the engine next wants `Input::Tick`: soon after a change, otherwise its
+    /// earliest real deadline (a step's deadline, evidence going stale, a hold or
+    /// cooldown ending, ...; see `wake.rs`), at most `IDLE_MAX_MS` after the last
+    /// planning round.
     pub fn poll_timeout(&self) -> Option<TimeMs> {
         Some(self.next_tick_ms)
+    }
+
+    /// Planning rounds run since this engine started.
+    pub fn planning_rounds(&self) -> u64 {
+        self.planning_rounds
     }
 
     pub fn snapshot(&self) -> &Arc<Snapshot> {

@@ -65,7 +65,7 @@ impl Engine {
 
     /// When the last repair of `node` finished, from the durable finished jobs (so a
     /// restarted controller does not repair again at once).
-    fn last_repair_ms(&self, node: &str) -> Option<TimeMs> {
+    pub(crate) fn last_repair_ms(&self, node: &str) -> Option<TimeMs> {
         self.durable.finished.iter().rev().find(|f| matches!(&f.action, NamedAction::Repair { node: n, .. } if n == node)).map(|f| f.at_ms)
     }
 

@@ -9,8 +9,9 @@ use crate::time::{human_duration, TimeMs};
 
 impl Engine {
     pub(crate) fn tick(&mut self, now_ms: TimeMs) {
-        self.next_tick_ms = now_ms + self.snapshot.policy().tick_ms.max(1);
         self.last_tick_ms = now_ms;
+        self.plan_due = false;
+        self.planning_rounds += 1;
         self.expire_holds(now_ms);
         let naive = self.mode == Mode::Naive;
         let events = self.health.refresh(&self.snapshot, now_ms, naive);
@@ -25,6 +26,7 @@ impl Engine {
         self.settle_resolutions(now_ms);
         self.escalate(now_ms);
         self.flush_deferred_starts();
+        self.next_tick_ms = self.next_wake_ms(now_ms);
     }
 
     fn fleet_view(&self) -> FleetView {
@@ -46,9 +48,17 @@ impl Engine {
         }
     }
 
+    /// Plans no later than a regular tick after the last round would have: after a
+    /// pause that is at once (as the fixed tick did), so the stale evidence shows.
+    fn plan_by_next_tick(&mut self) {
+        self.plan_due = true;
+        self.next_tick_ms = self.next_tick_ms.min(self.last_tick_ms + self.snapshot.policy().tick_ms.max(1));
+    }
+
     pub(crate) fn on_time_anomaly(&mut self, now_ms: TimeMs, gap_ms: i64) {
         // Inputs that piled up during a pause arrive at this very instant: stale too.
         self.health.invalidate_before(now_ms + 1);
+        self.plan_by_next_tick();
         let sentence = if gap_ms > 0 {
             format!(
                 "No input for {} (the process was paused or the clock jumped forward); every earlier observation is now stale and Ward re-observes before acting.",
@@ -68,6 +78,7 @@ impl Engine {
     /// its clock stopped) or was stepped. Whatever arrived before now is suspect.
     pub(crate) fn on_clock_disagreement(&mut self, now_ms: TimeMs, shift_ms: i64) {
         self.health.invalidate_before(now_ms + 1);
+        self.plan_by_next_tick();
         let sentence = format!(
             "Most observers' clocks moved {} {} against the controller's: its clock stood still (a pause) or was stepped. \
              Earlier observations are stale; Ward re-observes before acting.",

@@ -28,6 +28,23 @@ impl Silence {
         }
     }
 
+    #[inline]
+    pub(crate) fn is_silent(&self, observer: usize) -> bool {
+        self.silent.get(observer).copied().unwrap_or(false)
+    }
+
+    /// The first millisecond at which `update` would report an observer that is not
+    /// silent yet as silent, with no new input (`None` before the first update).
+    pub(crate) fn next_silent_ms(&self, quiet_max_ms: u64, cutoff_ms: TimeMs) -> Option<TimeMs> {
+        let since = self.since_ms?;
+        self.last_at
+            .iter()
+            .zip(&self.silent)
+            .filter(|(_, silent)| !**silent)
+            .map(|(last, _)| last.unwrap_or(0).max(since).max(cutoff_ms).saturating_add(quiet_max_ms).saturating_add(1))
+            .min()
+    }
+
     /// An observer is silent when nothing arrived from it for `quiet_max_ms`, counted
     /// from its last report, the controller's first refresh, or `cutoff_ms` (after a
     /// pause everyone gets a fresh chance), whichever is latest.

@@ -99,6 +99,8 @@ pub struct HealthTable {
     /// and must not make those nodes look down.
     counts_for_node: Vec<bool>,
     damping: Damping,
+    /// The quiet bound of observer silence as of the last refresh.
+    quiet_max_ms: u64,
     /// Mode of the last refresh.
     naive: bool,
 }
@@ -162,6 +164,7 @@ impl HealthTable {
             stale_of_probe: stale_bounds(snapshot),
             counts_for_node: counts_for_node(snapshot),
             damping: policy.damping.clone(),
+            quiet_max_ms: policy.stale_after_ms,
             naive: false,
         }
     }
@@ -240,9 +243,13 @@ impl HealthTable {
     /// Records one observation. O(1), no allocation unless `detail` is present.
     /// Observations for ids out of range are ignored (counted in `ignored()`).
     /// Observations received before an `invalidate_before` cutoff are dropped.
+    ///
+    /// Returns whether the next `refresh` may see something new because of it (worth
+    /// planning early): the probe's hysteresis state or latest outcome changed, its
+    /// evidence was stale and is fresh again, its observer had been reported silent,
+    /// its replication detail changed state (or error), or it carries a disk sample.
     #[inline]
     pub fn ingest(&mut self, snapshot: &Snapshot, observation: &Observation) -> bool {
-        let _ = snapshot;
         let p = observation.probe.index();
         let o = observation.observer.index();
         if p >= self.probe_count() || o >= self.observers {
@@ -253,39 +260,60 @@ impl HealthTable {
         if at_ms < self.cutoff_ms {
             return false;
         }
+        let was_silent = self.silence.is_silent(o);
         self.silence.heard(o, at_ms);
+        let stale_after_ms = self.stale_of_probe[p];
         let cell = &mut self.cells[p * self.observers + o];
         if cell.last_at().is_some_and(|t| t < self.cutoff_ms) {
             // Hysteresis restarts from what is observed after the cutoff.
             cell.reset();
         }
-        let changed = cell.record(observation.outcome, at_ms, self.thresholds[p]);
+        let was_fresh = cell.is_fresh(at_ms, stale_after_ms, self.cutoff_ms);
+        let mut changed = cell.record(observation.outcome, at_ms, self.thresholds[p]) || !was_fresh || was_silent;
         let newest = &mut self.newest[p];
         if newest.is_none_or(|n| at_ms >= n.at_ms) {
             *newest = Some(Newest { at_ms, pass: observation.outcome.is_pass() });
         }
         if let Some(detail) = &observation.detail {
-            self.ingest_detail(p, o, at_ms, detail);
+            changed |= self.ingest_detail(snapshot, p, o, at_ms, detail);
         }
         changed
     }
 
+    /// Records a detail; returns whether it may change what `refresh` reports.
     #[cold]
-    fn ingest_detail(&mut self, p: usize, o: usize, at_ms: TimeMs, detail: &ProbeDetail) {
+    fn ingest_detail(&mut self, snapshot: &Snapshot, p: usize, o: usize, at_ms: TimeMs, detail: &ProbeDetail) -> bool {
         match detail {
             ProbeDetail::Replication(status) => {
                 let slot = self.rep_slot[p];
-                if slot != NO_SLOT {
-                    replication::record(&mut self.rep_reports[slot as usize * self.observers + o], at_ms, status);
+                if slot == NO_SLOT {
+                    return false;
+                }
+                let lag_max_ms = self
+                    .rep_nodes
+                    .get(slot as usize)
+                    .and_then(|n| snapshot.nodes().get(n.index()))
+                    .and_then(|node| node.replication.as_ref())
+                    .map_or(0, |r| r.lag_max_ms);
+                let report = &mut self.rep_reports[slot as usize * self.observers + o];
+                let before = report.as_ref().map(|r| replication::classify(&r.status, lag_max_ms));
+                replication::record(report, at_ms, status);
+                let after = report.as_ref().map(|r| replication::classify(&r.status, lag_max_ms));
+                match (before, after) {
+                    (Some(before), Some(after)) => replication::is_notable_change(Some(&before), &after),
+                    (before, after) => before != after,
                 }
             }
             ProbeDetail::Disk(disk) => {
                 let slot = self.disk_slot[p];
-                if slot != NO_SLOT {
-                    self.disks[slot as usize].record(at_ms, *disk);
+                if slot == NO_SLOT {
+                    return false;
                 }
+                // Every sample moves the forecast.
+                self.disks[slot as usize].record(at_ms, *disk);
+                true
             }
-            ProbeDetail::Message(_) => {}
+            ProbeDetail::Message(_) => false,
         }
     }
 
@@ -325,6 +353,7 @@ impl HealthTable {
         }
         // The longest any probe may be quiet (slow checks stretch it) before its observer counts as silent.
         let quiet_max_ms = self.stale_of_probe.iter().copied().max().unwrap_or(policy.stale_after_ms).max(policy.stale_after_ms);
+        self.quiet_max_ms = quiet_max_ms;
         if self.probe_count() > 0 {
             self.silence.update(now_ms, quiet_max_ms, cutoff, &mut observer_events);
         }
@@ -492,6 +521,15 @@ impl HealthTable {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// When an observer that reports now would be reported silent without new input:
+    /// the first millisecond past the quiet bound `refresh` used last.
+    pub fn next_silence_ms(&self, now_ms: TimeMs) -> Option<TimeMs> {
+        if self.probe_count() == 0 {
+            return None;
+        }
+        self.silence.next_silent_ms(self.quiet_max_ms, self.cutoff_ms).filter(|&t| t > now_ms)
     }
 
     /// Observations dropped because their ids were out of range.
