@@ -17,6 +17,8 @@ pub mod journal;
 pub mod mode;
 pub mod observation;
 mod state;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod time;
 
 pub use engine::{Command, Engine, Input, Mode, Output};

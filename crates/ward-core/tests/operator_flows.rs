@@ -4,63 +4,18 @@
 use std::sync::Arc;
 
 use ward_core::action::SyncPreview;
-use ward_core::engine::{Command, Engine, Input, JobOutcome, JobRequest, Mode, Output};
+use ward_core::engine::Command;
 use ward_core::ids::*;
 use ward_core::inventory::testing::InventoryBuilder;
 use ward_core::inventory::{CheckKind, Lifecycle, ServiceKind, Snapshot};
-use ward_core::journal::{JobEnd, JobStep, JournalEvent, JournalRecord};
-use ward_core::observation::{Observation, ProbeOutcome};
+use ward_core::journal::{JobEnd, JobStep, JournalEvent};
+use ward_core::testing::Harness;
 
-struct Shell {
-    engine: Engine,
-    now_ms: u64,
-    journal: Vec<JournalRecord>,
-    started: Vec<JobRequest>,
-}
-
-impl Shell {
-    fn new(snapshot: Arc<Snapshot>) -> Shell {
-        let mut shell = Shell { engine: Engine::new(snapshot, Mode::Guarded, 0), now_ms: 0, journal: Vec::new(), started: Vec::new() };
-        shell.seconds(3);
-        shell
-    }
-
-    fn drain(&mut self) {
-        while let Some(output) = self.engine.poll_output() {
-            match output {
-                Output::Journal(record) => self.journal.push(record),
-                Output::StartJob(request) => self.started.push(request),
-                Output::Notify(_) | Output::Checkpoint(_) => {}
-            }
-        }
-    }
-
-    fn seconds(&mut self, count: u32) {
-        for _ in 0..count {
-            self.now_ms += 1_000;
-            let snapshot = self.engine.snapshot().clone();
-            for probe in 0..snapshot.probes().len() as u32 {
-                let observation = Observation::new(ProbeId(probe), ObserverId(0), self.now_ms, ProbeOutcome::Pass);
-                self.engine.handle(self.now_ms, Input::Observation(observation));
-            }
-            self.engine.handle(self.now_ms, Input::Tick);
-            self.drain();
-            self.engine.check_invariants().unwrap();
-        }
-    }
-
-    fn answer(&mut self, ok: bool, preview: Option<SyncPreview>) -> JobRequest {
-        assert_eq!(self.started.len(), 1, "expected one job step, got {:?}", self.started);
-        let request = self.started.remove(0);
-        let outcome = JobOutcome { job: request.job, step: request.step, ok, message: "done".into(), preview };
-        self.engine.handle(self.now_ms, Input::JobOutcome(outcome));
-        self.drain();
-        request
-    }
-
-    fn ends(&self) -> Vec<JobEnd> {
-        self.journal.iter().filter_map(|r| if let JournalEvent::JobFinished { end, .. } = &r.event { Some(*end) } else { None }).collect()
-    }
+/// The world up for three seconds, every probe passing.
+fn start(snapshot: Arc<Snapshot>) -> Harness {
+    let mut shell = Harness::new(snapshot);
+    shell.seconds(3);
+    shell
 }
 
 fn deployment_servers() -> Arc<Snapshot> {
@@ -76,7 +31,7 @@ fn deployment_servers() -> Arc<Snapshot> {
     Arc::new(b.build())
 }
 
-fn sync(shell: &mut Shell, from: &str, to: &str) -> Result<String, String> {
+fn sync(shell: &mut Harness, from: &str, to: &str) -> Result<String, String> {
     let command = Command::Sync { service: "staging".into(), from: from.into(), to: to.into(), author: "jynus".into() };
     let answer = shell.engine.command(shell.now_ms, command);
     shell.drain();
@@ -85,26 +40,26 @@ fn sync(shell: &mut Shell, from: &str, to: &str) -> Result<String, String> {
 
 #[test]
 fn a_sync_from_an_unprovisioned_node_is_refused_and_to_it_is_previewed_then_run() {
-    let mut shell = Shell::new(deployment_servers());
+    let mut shell = start(deployment_servers());
     let refused = sync(&mut shell, "tin", "mira").unwrap_err();
     assert!(refused.contains("must not be a sync source"), "{refused}");
     assert!(shell.started.is_empty());
 
     let started = sync(&mut shell, "mira", "tin").unwrap();
     assert!(started.starts_with("started"), "{started}");
-    let preview = shell.answer(true, Some(SyncPreview { files_added: 40, files_deleted: 2, ..Default::default() }));
+    let preview = shell.answer_one(true, Some(SyncPreview { files_added: 40, files_deleted: 2, ..Default::default() }));
     assert_eq!(preview.step, JobStep::Preview);
-    assert_eq!(shell.answer(true, None).step, JobStep::Apply);
-    assert_eq!(shell.ends(), vec![JobEnd::Succeeded, JobEnd::Succeeded]);
+    assert_eq!(shell.answer_one(true, None).step, JobStep::Apply);
+    assert_eq!(shell.finished(), vec![JobEnd::Succeeded, JobEnd::Succeeded]);
 }
 
 #[test]
 fn a_sync_that_would_delete_too_much_waits_for_approval() {
-    let mut shell = Shell::new(deployment_servers());
+    let mut shell = start(deployment_servers());
     sync(&mut shell, "mira", "tin").unwrap();
     let wipe =
         SyncPreview { files_deleted: 48_213, deleted_sample: vec!["/srv/mediawiki-staging/wikiversions.php".into()], ..Default::default() };
-    shell.answer(true, Some(wipe));
+    shell.answer_one(true, Some(wipe));
     assert!(shell.started.is_empty(), "a destructive sync ran without approval");
     let pending = shell.engine.pending_approvals();
     assert_eq!(pending.len(), 1);
@@ -113,7 +68,7 @@ fn a_sync_that_would_delete_too_much_waits_for_approval() {
     let answer = shell.engine.command(shell.now_ms, Command::Approve { decision: pending[0].decision, author: "joe".into() }).unwrap();
     shell.drain();
     assert!(answer.starts_with("started"), "{answer}");
-    assert_eq!(shell.answer(true, None).step, JobStep::Apply);
+    assert_eq!(shell.answer_one(true, None).step, JobStep::Apply);
     assert!(shell.engine.pending_approvals().is_empty());
 }
 
@@ -133,7 +88,7 @@ fn routers() -> Arc<Snapshot> {
 
 #[test]
 fn a_rolling_reboot_halts_at_the_first_failed_verification() {
-    let mut shell = Shell::new(routers());
+    let mut shell = start(routers());
     let command =
         Command::Rollout { nodes: vec!["r2".into(), "r1".into()], batch_size: 1, operation: "reboot".into(), author: "pabs".into() };
     let missing = Command::Rollout { nodes: vec!["r1".into()], batch_size: 1, operation: "reimage".into(), author: "pabs".into() };
@@ -141,15 +96,15 @@ fn a_rolling_reboot_halts_at_the_first_failed_verification() {
     shell.engine.command(shell.now_ms, command).unwrap();
     shell.seconds(2);
     // Batch 1: r2 holds nothing, so it is maintained and verified straight away.
-    let reboot = shell.answer(true, None);
+    let reboot = shell.answer_one(true, None);
     assert!(matches!(reboot.action, ward_core::action::Action::Maintain { batch: 0, .. }));
-    assert_eq!(shell.answer(true, None).step, JobStep::Verify);
+    assert_eq!(shell.answer_one(true, None).step, JobStep::Verify);
     shell.seconds(2);
     // Batch 2: r1 drains, so the gateway moves to r2, whose egress check fails.
-    let apply = shell.answer(true, None);
+    let apply = shell.answer_one(true, None);
     assert!(matches!(apply.action, ward_core::action::Action::MoveVip { to: NodeId(1), .. }), "{apply:?}");
-    assert_eq!(shell.answer(false, None).step, JobStep::Verify);
-    assert_eq!(shell.answer(true, None).step, JobStep::Rollback);
+    assert_eq!(shell.answer_one(false, None).step, JobStep::Verify);
+    assert_eq!(shell.answer_one(true, None).step, JobStep::Rollback);
     assert_eq!(shell.engine.placement(ServiceId(0)), &[NodeId(0)], "rolled back to r1");
     shell.seconds(10);
     assert!(shell.started.is_empty(), "the rollout went on after a failed verification: {:?}", shell.started);
@@ -158,5 +113,5 @@ fn a_rolling_reboot_halts_at_the_first_failed_verification() {
         .iter()
         .any(|r| matches!(&r.event, JournalEvent::RolloutProgress { state: ward_core::journal::RolloutPhase::Halted, .. })));
     assert!(shell.engine.alerts().iter().any(|a| a.cause == "rollout:1"));
-    assert_eq!(shell.ends(), vec![JobEnd::Succeeded, JobEnd::RolledBack]);
+    assert_eq!(shell.finished(), vec![JobEnd::Succeeded, JobEnd::RolledBack]);
 }

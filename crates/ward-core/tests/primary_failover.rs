@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use ward_core::action::Action;
-use ward_core::engine::{Engine, Input, JobOutcome, JobRequest, Mode, Output};
 use ward_core::ids::*;
 use ward_core::inventory::testing::InventoryBuilder;
 use ward_core::inventory::{CheckKind, FenceMode, Replication, ServiceKind, Snapshot};
-use ward_core::journal::{JobStep, JournalRecord};
-use ward_core::observation::{Observation, ProbeDetail, ProbeOutcome, ReplicationStatus};
+use ward_core::journal::JobStep;
+use ward_core::observation::{ProbeDetail, ProbeOutcome, ReplicationStatus};
+use ward_core::testing::Harness;
 
 const PG1: NodeId = NodeId(0);
 const _PG2: NodeId = NodeId(1);
@@ -43,104 +43,48 @@ fn cluster() -> Arc<Snapshot> {
     Arc::new(b.build())
 }
 
-struct Cluster {
-    engine: Engine,
-    now_ms: u64,
-    journal: Vec<JournalRecord>,
-    started: Vec<JobRequest>,
-    /// What each node's probe answers.
-    answer: [ProbeOutcome; 3],
-    /// Each standby's received WAL position.
-    received: [u64; 3],
+const RECEIVED: [u64; 3] = [0, 900, 1_000];
+
+/// The cluster probed every 250 ms, the engine woken whenever it asks (every 10 ms).
+fn start() -> Harness {
+    let mut c = Harness::new(cluster()).timing(10, 250);
+    c.set_detail(|engine, world, node| {
+        // Each standby's received WAL position; its receiver stops when its primary is gone.
+        let standby = engine.placement(MAIN).first() != Some(&node);
+        let answer = world.outcome(node, ObserverId(0));
+        (standby && answer.is_pass()).then(|| {
+            let running = world.outcome(PG1, ObserverId(0)).is_pass() || engine.placement(MAIN) != [PG1];
+            ProbeDetail::Replication(ReplicationStatus {
+                running,
+                lag_ms: Some(0),
+                last_error: (!running).then(|| "WAL receiver stopped".into()),
+                replayed_position: RECEIVED[node.index()],
+                retained_bytes: 0,
+            })
+        })
+    });
+    c.run_ms(2_000);
+    c
 }
 
-impl Cluster {
-    fn new() -> Cluster {
-        let engine = Engine::new(cluster(), Mode::Guarded, 0);
-        let mut c = Cluster {
-            engine,
-            now_ms: 0,
-            journal: Vec::new(),
-            started: Vec::new(),
-            answer: [ProbeOutcome::Pass; 3],
-            received: [0, 900, 1_000],
-        };
-        c.drain();
-        c.run_ms(2_000);
-        c
-    }
-
-    fn drain(&mut self) {
-        while let Some(output) = self.engine.poll_output() {
-            match output {
-                Output::Journal(record) => self.journal.push(record),
-                Output::StartJob(request) => self.started.push(request),
-                Output::Notify(_) | Output::Checkpoint(_) => {}
-            }
-        }
-    }
-
-    /// Probes every 250 ms, the engine woken whenever it asks.
-    fn run_ms(&mut self, duration_ms: u64) {
-        let end = self.now_ms + duration_ms;
-        while self.now_ms < end {
-            self.now_ms += 10;
-            if self.now_ms % 250 == 0 {
-                for node in 0..3 {
-                    let mut observation = Observation::new(ProbeId(node as u32), ObserverId(0), self.now_ms, self.answer[node]);
-                    let standby = self.engine.placement(MAIN).first() != Some(&NodeId(node as u32));
-                    if standby && self.answer[node].is_pass() {
-                        // A standby's receiver stops when its primary is gone.
-                        let running = self.answer[PG1.index()].is_pass() || self.engine.placement(MAIN) != [PG1];
-                        observation.detail = Some(Box::new(ProbeDetail::Replication(ReplicationStatus {
-                            running,
-                            lag_ms: Some(0),
-                            last_error: (!running).then(|| "WAL receiver stopped".into()),
-                            replayed_position: self.received[node],
-                            retained_bytes: 0,
-                        })));
-                    }
-                    self.engine.handle(self.now_ms, Input::Observation(observation));
-                }
-            }
-            if self.engine.poll_timeout().is_some_and(|t| t <= self.now_ms) {
-                self.engine.handle(self.now_ms, Input::Tick);
-            }
-            self.drain();
-            self.engine.check_invariants().expect("invariants");
-        }
-    }
-
-    /// Answers every started step, then lets 10 ms pass so the engine can go on.
-    fn answer_steps(&mut self, ok: bool) -> Vec<(String, JobStep)> {
-        let started = std::mem::take(&mut self.started);
-        let mut seen = Vec::new();
-        for request in started {
-            seen.push((request.action.kind().name().to_string(), request.step));
-            let outcome = JobOutcome { job: request.job, step: request.step, ok, message: "done".into(), preview: None };
-            self.engine.handle(self.now_ms, Input::JobOutcome(outcome));
-            self.drain();
-        }
-        self.run_ms(50);
-        seen
-    }
-
-    fn started_kinds(&self) -> Vec<&'static str> {
-        self.started.iter().map(|r| r.action.kind().name()).collect()
-    }
+/// Answers every started step, then lets 50 ms pass so the engine can go on.
+fn answer_steps(c: &mut Harness, ok: bool) -> Vec<(String, JobStep)> {
+    let seen = c.answer_all(ok).iter().map(|r| (r.action.kind().name().to_string(), r.step)).collect();
+    c.run_ms(50);
+    seen
 }
 
 #[test]
 fn a_crashed_primary_is_fenced_the_furthest_standby_promoted_and_the_write_address_follows() {
-    let mut c = Cluster::new();
-    c.answer[PG1.index()] = ProbeOutcome::Fail; // connection refused: the process is gone
+    let mut c = start();
+    c.set_outcome(PG1, ProbeOutcome::Fail); // connection refused: the process is gone
     c.run_ms(600);
     assert_eq!(c.started_kinds(), vec!["fence"], "two refusals at 250 ms make pg1 down");
-    assert_eq!(c.answer_steps(true), vec![("fence".to_string(), JobStep::Apply)]);
+    assert_eq!(answer_steps(&mut c, true), vec![("fence".to_string(), JobStep::Apply)]);
     // Fencing needs no verification through the service's checks; promotion comes next.
     let mut steps = Vec::new();
     for _ in 0..6 {
-        steps.extend(c.answer_steps(true));
+        steps.extend(answer_steps(&mut c, true));
         if c.engine.placement(WRITE_ADDRESS) == [PG3] {
             break;
         }
@@ -162,29 +106,29 @@ fn a_crashed_primary_is_fenced_the_furthest_standby_promoted_and_the_write_addre
 
 #[test]
 fn a_freeze_shorter_than_the_timeout_grace_moves_nothing() {
-    let mut c = Cluster::new();
-    c.answer[PG1.index()] = ProbeOutcome::Timeout;
+    let mut c = start();
+    c.set_outcome(PG1, ProbeOutcome::Timeout);
     c.run_ms(1_500); // six timeouts: below timeout_fall (8)
     assert!(c.started.is_empty(), "a 1.5 s freeze failed over: {:?}", c.started_kinds());
-    c.answer[PG1.index()] = ProbeOutcome::Pass;
+    c.set_outcome(PG1, ProbeOutcome::Pass);
     c.run_ms(1_000);
     assert!(c.started.is_empty());
     // A freeze beyond the grace is a failure like any other.
-    c.answer[PG1.index()] = ProbeOutcome::Timeout;
+    c.set_outcome(PG1, ProbeOutcome::Timeout);
     c.run_ms(2_300);
     assert_eq!(c.started_kinds(), vec!["fence"]);
 }
 
 #[test]
 fn a_fenced_primary_that_comes_back_up_is_still_replaced() {
-    let mut c = Cluster::new();
-    c.answer[PG1.index()] = ProbeOutcome::Fail;
+    let mut c = start();
+    c.set_outcome(PG1, ProbeOutcome::Fail);
     c.run_ms(600);
     assert_eq!(c.started_kinds(), vec!["fence"]);
     // pg1 is back (read-only now) by the time the fence is confirmed.
-    c.answer[PG1.index()] = ProbeOutcome::Pass;
+    c.set_outcome(PG1, ProbeOutcome::Pass);
     c.run_ms(500);
-    c.answer_steps(true);
+    answer_steps(&mut c, true);
     c.run_ms(500);
     assert!(
         c.started.iter().any(|r| matches!(r.action, Action::Promote { from: Some(PG1), .. })),

@@ -7,12 +7,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use ward_core::engine::{Command, Engine, HoldTarget, Input, JobOutcome, JobRequest, Mode, Output};
+use ward_core::engine::{Command, HoldTarget, JobRequest};
 use ward_core::ids::*;
 use ward_core::inventory::testing::InventoryBuilder;
 use ward_core::inventory::{Budget, CheckKind, ServiceKind, Snapshot};
 use ward_core::journal::{JournalEvent, JournalRecord};
-use ward_core::observation::{Observation, ProbeOutcome};
+use ward_core::testing::Harness;
 
 const NODES: u32 = 6;
 
@@ -65,42 +65,21 @@ fn inventory() -> Arc<Snapshot> {
     Arc::new(b.build())
 }
 
-struct Run {
-    engine: Engine,
-    journal: Vec<JournalRecord>,
-    running: Vec<(u64, JobRequest)>,
-    now_ms: u64,
-}
-
-impl Run {
-    fn drain(&mut self) {
-        while let Some(output) = self.engine.poll_output() {
-            match output {
-                Output::Journal(record) => self.journal.push(record),
-                Output::StartJob(request) => self.running.push((self.now_ms + 3_000, request)),
-                Output::Notify(_) | Output::Checkpoint(_) => {}
-            }
-        }
-    }
-}
-
 /// Runs a schedule (one fault per 10 s of virtual time) and returns the journal.
+/// The actuator answers each step 3 s after it started, failing one in five.
 fn run(schedule: &[Fault], seed: u64) -> Vec<JournalRecord> {
-    let snapshot = inventory();
-    let mut run = Run { engine: Engine::new(snapshot.clone(), Mode::Guarded, 0), journal: Vec::new(), running: Vec::new(), now_ms: 0 };
-    run.drain();
-    let mut crashed: BTreeSet<u32> = BTreeSet::new();
-    let mut cut: BTreeSet<u16> = BTreeSet::new();
+    let mut h = Harness::new(inventory());
+    let mut running: Vec<(u64, JobRequest)> = Vec::new();
     let mut rng = seed;
     for fault in schedule {
         match fault {
-            Fault::Crash(n) => drop(crashed.insert(*n)),
-            Fault::Recover(n) => drop(crashed.remove(n)),
-            Fault::PartitionObserver(o) => drop(cut.insert(*o)),
-            Fault::HealObserver(o) => drop(cut.remove(o)),
+            Fault::Crash(n) => h.fail(NodeId(*n)),
+            Fault::Recover(n) => drop(h.world.outcomes.remove(&NodeId(*n))),
+            Fault::PartitionObserver(o) => drop(h.world.cut.insert(*o)),
+            Fault::HealObserver(o) => drop(h.world.cut.remove(o)),
             Fault::Hold(n) => {
-                let _ = run.engine.command(
-                    run.now_ms,
+                let _ = h.engine.command(
+                    h.now_ms,
                     Command::Hold {
                         target: HoldTarget::Node(format!("n{n}")),
                         author: "prop".into(),
@@ -110,48 +89,32 @@ fn run(schedule: &[Fault], seed: u64) -> Vec<JournalRecord> {
                 );
             }
             Fault::Release(n) => {
-                let _ =
-                    run.engine.command(run.now_ms, Command::Release { target: HoldTarget::Node(format!("n{n}")), author: "prop".into() });
+                let _ = h.engine.command(h.now_ms, Command::Release { target: HoldTarget::Node(format!("n{n}")), author: "prop".into() });
             }
             Fault::RestartController => {
-                run.engine = Engine::recover(snapshot.clone(), Mode::Guarded, &run.journal, run.now_ms);
+                h.restart();
                 // In-flight actuator calls from the old term are answered to nobody.
-                run.running.clear();
+                running.clear();
             }
-            Fault::Pause(seconds) => run.now_ms += *seconds as u64 * 1_000,
+            Fault::Pause(seconds) => h.pause(*seconds as u64 * 1_000),
             Fault::Quiet => {}
         }
-        run.drain();
+        h.drain();
         for _ in 0..10 {
-            run.now_ms += 1_000;
-            for (index, probe) in snapshot.probes().iter().enumerate() {
-                for observer in 0..3u16 {
-                    let down = crashed.contains(&probe.node.0) || cut.contains(&observer);
-                    let outcome = if down { ProbeOutcome::Fail } else { ProbeOutcome::Pass };
-                    let observation = Observation::new(ProbeId(index as u32), ObserverId(observer), run.now_ms, outcome);
-                    run.engine.handle(run.now_ms, Input::Observation(observation));
-                }
-            }
-            run.engine.handle(run.now_ms, Input::Tick);
-            run.drain();
-            let due: Vec<JobRequest> = {
-                let (done, waiting): (Vec<_>, Vec<_>) = run.running.drain(..).partition(|(at, _)| *at <= run.now_ms);
-                run.running = waiting;
-                done.into_iter().map(|(_, r)| r).collect()
-            };
-            for request in due {
+            running.extend(h.started.drain(..).map(|r| (h.now_ms + 3_000, r)));
+            h.seconds(1);
+            running.extend(h.started.drain(..).map(|r| (h.now_ms + 3_000, r)));
+            let (due, waiting): (Vec<_>, Vec<_>) = running.drain(..).partition(|(at, _)| *at <= h.now_ms);
+            running = waiting;
+            for (_, request) in due {
                 rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
                 let ok = (rng >> 33) % 5 != 0;
-                let outcome = JobOutcome { job: request.job, step: request.step, ok, message: String::new(), preview: None };
-                run.engine.handle(run.now_ms, Input::JobOutcome(outcome));
-                run.drain();
-            }
-            if let Err(broken) = run.engine.check_invariants() {
-                panic!("invariant broken at {} ms: {broken}", run.now_ms);
+                h.answer(&request, ok, "", None);
+                running.extend(h.started.drain(..).map(|r| (h.now_ms + 3_000, r)));
             }
         }
     }
-    run.journal
+    h.journal
 }
 
 /// Replays the journal's holds and decisions: no job ever sends traffic to a held node,

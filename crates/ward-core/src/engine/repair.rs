@@ -92,133 +92,89 @@ mod tests {
 
     use crate::action::Action;
     use crate::engine::io::HoldTarget;
-    use crate::engine::{Command, Engine, Input, JobOutcome, JobRequest, Mode, Output};
+    use crate::engine::{Command, Engine, JobRequest};
     use crate::ids::*;
     use crate::inventory::testing::InventoryBuilder;
     use crate::inventory::{CheckKind, HookKind, Replication, ServiceKind};
-    use crate::journal::{JobStep, JournalEvent, JournalRecord};
-    use crate::observation::{Observation, ProbeDetail, ProbeOutcome, ReplicationStatus};
+    use crate::journal::{JobStep, JournalEvent};
+    use crate::observation::{ProbeDetail, ReplicationStatus};
+    use crate::testing::{Harness, World};
 
-    const DB1: NodeId = NodeId(0);
     const DB2: NodeId = NodeId(1);
     const ERROR: &str = "Fatal error: The slave I/O thread stops because master and slave have equal MySQL server ids";
 
-    struct Db {
-        engine: Engine,
-        now_ms: u64,
-        journal: Vec<JournalRecord>,
-        started: Vec<JobRequest>,
-        /// db2's replication: running, or stopped with ERROR.
-        running: bool,
+    /// db2's replication as its probe reports it: running, or stopped with ERROR.
+    fn replication(running: bool) -> impl Fn(&Engine, &World, NodeId) -> Option<ProbeDetail> {
+        move |_, _, node| {
+            (node == DB2).then(|| {
+                ProbeDetail::Replication(ReplicationStatus {
+                    running,
+                    lag_ms: running.then_some(0),
+                    last_error: (!running).then(|| ERROR.into()),
+                    replayed_position: 0,
+                    retained_bytes: 0,
+                })
+            })
+        }
     }
 
-    impl Db {
-        fn new() -> Db {
-            let mut b = InventoryBuilder::new().policy(|p| p.tick_ms = 1_000);
-            let site = b.site("dc1");
-            b.observer("controller", site);
-            let db1 = b.node("db1", site, &[]);
-            let db2 = b.node("db2", site, &[]);
-            let check = b.check("db-repl", CheckKind::Mysql, &[db1, db2], 1, 2);
-            b.check_mut(check).interval_ms = 1_000;
-            b.check_mut(check).timeout_ms = 500;
-            let mysql = b.hook("mysql", 10_000, 1);
-            b.hook_mut(mysql).kind = HookKind::Mysql { dsn: "mysql://ward:secret@{address}".into() };
-            b.node_mut(db2).replication = Some(Replication { source: db1, lag_max_ms: 30_000, check, repair: Some(mysql) });
-            b.service("db-rw", ServiceKind::Vip, "db", &[db1], &[db1]);
-            let mut db = Db {
-                engine: Engine::new(Arc::new(b.build()), Mode::Guarded, 0),
-                now_ms: 0,
-                journal: Vec::new(),
-                started: Vec::new(),
-                running: true,
-            };
-            db.run_ms(5_000);
-            db
-        }
+    /// db1 and db2 (replicating from db1) probed every second, the engine woken
+    /// whenever it asks (every 100 ms); five seconds in.
+    fn start() -> Harness {
+        let mut b = InventoryBuilder::new().policy(|p| p.tick_ms = 1_000);
+        let site = b.site("dc1");
+        b.observer("controller", site);
+        let db1 = b.node("db1", site, &[]);
+        let db2 = b.node("db2", site, &[]);
+        let check = b.check("db-repl", CheckKind::Mysql, &[db1, db2], 1, 2);
+        b.check_mut(check).interval_ms = 1_000;
+        b.check_mut(check).timeout_ms = 500;
+        let mysql = b.hook("mysql", 10_000, 1);
+        b.hook_mut(mysql).kind = HookKind::Mysql { dsn: "mysql://ward:secret@{address}".into() };
+        b.node_mut(db2).replication = Some(Replication { source: db1, lag_max_ms: 30_000, check, repair: Some(mysql) });
+        b.service("db-rw", ServiceKind::Vip, "db", &[db1], &[db1]);
+        let mut db = Harness::new(Arc::new(b.build())).timing(100, 1_000);
+        db.set_detail(replication(true));
+        db.run_ms(5_000);
+        db
+    }
 
-        fn drain(&mut self) {
-            while let Some(output) = self.engine.poll_output() {
-                match output {
-                    Output::Journal(record) => self.journal.push(record),
-                    Output::StartJob(request) => self.started.push(request),
-                    Output::Notify(_) | Output::Checkpoint(_) => {}
+    fn repairs_started(db: &Harness) -> Vec<&JobRequest> {
+        db.started.iter().filter(|r| matches!(r.action, Action::Repair { node: DB2, .. }) && r.step == JobStep::Apply).collect()
+    }
+
+    fn decisions(db: &Harness) -> Vec<(String, bool)> {
+        db.journal
+            .iter()
+            .filter_map(|r| match &r.event {
+                JournalEvent::Decision { action, summary, job, .. } if action.kind() == crate::action::ActionKind::Repair => {
+                    Some((summary.clone(), job.is_some()))
                 }
-            }
-        }
-
-        fn run_ms(&mut self, duration_ms: u64) {
-            let end = self.now_ms + duration_ms;
-            while self.now_ms < end {
-                self.now_ms += 100;
-                if self.now_ms % 1_000 == 0 {
-                    for node in [DB1, DB2] {
-                        let mut observation = Observation::new(ProbeId(node.0), ObserverId(0), self.now_ms, ProbeOutcome::Pass);
-                        if node == DB2 {
-                            observation.detail = Some(Box::new(ProbeDetail::Replication(ReplicationStatus {
-                                running: self.running,
-                                lag_ms: self.running.then_some(0),
-                                last_error: (!self.running).then(|| ERROR.into()),
-                                replayed_position: 0,
-                                retained_bytes: 0,
-                            })));
-                        }
-                        self.engine.handle(self.now_ms, Input::Observation(observation));
-                    }
-                }
-                if self.engine.poll_timeout().is_some_and(|t| t <= self.now_ms) {
-                    self.engine.handle(self.now_ms, Input::Tick);
-                }
-                self.drain();
-                self.engine.check_invariants().expect("invariants");
-            }
-        }
-
-        fn repairs_started(&self) -> Vec<&JobRequest> {
-            self.started.iter().filter(|r| matches!(r.action, Action::Repair { node: DB2, .. }) && r.step == JobStep::Apply).collect()
-        }
-
-        fn answer(&mut self, ok: bool, message: &str) {
-            for request in std::mem::take(&mut self.started) {
-                let outcome = JobOutcome { job: request.job, step: request.step, ok, message: message.into(), preview: None };
-                self.engine.handle(self.now_ms, Input::JobOutcome(outcome));
-            }
-            self.drain();
-        }
-
-        fn decisions(&self) -> Vec<(String, bool)> {
-            self.journal
-                .iter()
-                .filter_map(|r| match &r.event {
-                    JournalEvent::Decision { action, summary, job, .. } if action.kind() == crate::action::ActionKind::Repair => {
-                        Some((summary.clone(), job.is_some()))
-                    }
-                    _ => None,
-                })
-                .collect()
-        }
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
     fn repaired_only_after_thirty_seconds_with_the_error_verbatim() {
-        let mut db = Db::new();
-        db.running = false;
+        let mut db = start();
+        db.set_detail(replication(false));
         db.run_ms(25_000);
-        assert!(db.repairs_started().is_empty(), "too early: {:?}", db.decisions());
+        assert!(repairs_started(&db).is_empty(), "too early: {:?}", decisions(&db));
         db.run_ms(10_000);
-        let repairs = db.repairs_started();
-        assert_eq!(repairs.len(), 1, "{:?}", db.decisions());
+        let repairs = repairs_started(&db);
+        assert_eq!(repairs.len(), 1, "{:?}", decisions(&db));
         assert_eq!(
             repairs[0].named,
             crate::action::NamedAction::Repair { node: "db2".into(), operation: crate::action::RepairOperation::RestartReplication }
         );
         assert_eq!(repairs[0].hook, HookId(1));
-        let (summary, allowed) = db.decisions().pop().expect("a decision");
+        let (summary, allowed) = decisions(&db).pop().expect("a decision");
         assert!(allowed);
         assert!(summary.starts_with("stopped for 3") && summary.ends_with(ERROR), "{summary}");
         // The hook restarted it; the probes see it healthy again, and nothing more is started.
-        db.answer(true, "replication running again");
-        db.running = true;
+        db.answer_all_with(true, "replication running again");
+        db.set_detail(replication(true));
         db.run_ms(20 * 60_000);
         assert!(db.started.is_empty());
         assert!(db
@@ -230,27 +186,27 @@ mod tests {
 
     #[test]
     fn not_again_within_ten_minutes_and_the_alert_says_so() {
-        let mut db = Db::new();
-        db.running = false;
+        let mut db = start();
+        db.set_detail(replication(false));
         db.run_ms(35_000);
-        assert_eq!(db.repairs_started().len(), 1);
-        db.answer(false, "Slave_IO_Running stayed No: equal server ids");
+        assert_eq!(repairs_started(&db).len(), 1);
+        db.answer_all_with(false, "Slave_IO_Running stayed No: equal server ids");
         db.run_ms(9 * 60_000);
-        assert!(db.repairs_started().is_empty(), "retried within the cooldown: {:?}", db.decisions());
+        assert!(repairs_started(&db).is_empty(), "retried within the cooldown: {:?}", decisions(&db));
         let alert = db.engine.alerts().into_iter().find(|a| a.cause == "replication:db2").expect("alert");
         assert!(alert.resolved_ms.is_none());
         assert!(alert.title.contains("will not try again before"), "{}", alert.title);
         assert!(alert.title.contains(ERROR), "{}", alert.title);
         db.run_ms(2 * 60_000);
-        assert_eq!(db.repairs_started().len(), 1, "after the cooldown Ward tries once more");
+        assert_eq!(repairs_started(&db).len(), 1, "after the cooldown Ward tries once more");
     }
 
     #[test]
     fn an_unanswered_repair_fails_and_is_not_retried_in_the_cooldown() {
-        let mut db = Db::new();
-        db.running = false;
+        let mut db = start();
+        db.set_detail(replication(false));
         db.run_ms(35_000);
-        assert_eq!(db.repairs_started().len(), 1);
+        assert_eq!(repairs_started(&db).len(), 1);
         db.started.clear();
         db.run_ms(5 * 60_000);
         assert!(db.started.is_empty(), "no verify step, no retry: {:?}", db.started);
@@ -260,7 +216,7 @@ mod tests {
 
     #[test]
     fn a_held_node_is_not_repaired() {
-        let mut db = Db::new();
+        let mut db = start();
         db.engine
             .command(
                 db.now_ms,
@@ -272,10 +228,10 @@ mod tests {
                 },
             )
             .expect("hold");
-        db.running = false;
+        db.set_detail(replication(false));
         db.run_ms(60_000);
-        assert!(db.repairs_started().is_empty());
-        let refused = db.decisions();
+        assert!(repairs_started(&db).is_empty());
+        let refused = decisions(&db);
         assert_eq!(refused.len(), 1, "a refusal is journaled once: {refused:?}");
         assert!(!refused[0].1);
         let verdict = db

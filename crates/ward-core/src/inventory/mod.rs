@@ -4,6 +4,7 @@
 pub mod model;
 mod render;
 mod snapshot;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use model::*;
