@@ -324,10 +324,8 @@ impl Driver {
 /// A probe's message is input too: bounded and without secrets.
 fn restamp(mut observation: Observation, now: TimeMs) -> Observation {
     observation.at_ms = now;
-    if let Some(detail) = observation.detail.as_deref_mut() {
-        if let ward_core::observation::ProbeDetail::Message(text) = detail {
-            *text = journal_text(std::mem::take(text));
-        }
+    if let Some(ward_core::observation::ProbeDetail::Message(text)) = observation.detail.as_deref_mut() {
+        *text = journal_text(std::mem::take(text));
     }
     observation
 }
