@@ -134,7 +134,7 @@ impl Driver {
             Event::Observation(observation, inventory) => {
                 if self.current(&inventory) {
                     self.counters.observations.inc();
-                    self.engine.handle(now, Input::Observation(observation));
+                    self.engine.handle(now, Input::Observation(sanitized(observation)));
                 }
             }
             Event::Observations(batch, inventory) => {
@@ -146,7 +146,7 @@ impl Driver {
                             continue;
                         }
                         self.counters.observations.inc();
-                        self.engine.handle(now, Input::Observation(observation));
+                        self.engine.handle(now, Input::Observation(sanitized(observation)));
                     }
                 }
             }
@@ -339,4 +339,13 @@ impl Driver {
         let view = view::build(&self.engine, &self.controller, self.started_at_ms, now);
         let _ = self.view.send(Arc::new(view));
     }
+}
+
+/// A probe's message is input too: bounded and without secrets. (Its time is the
+/// engine's to stamp, on receipt.)
+fn sanitized(mut observation: Observation) -> Observation {
+    if let Some(ward_core::observation::ProbeDetail::Message(text)) = observation.detail.as_deref_mut() {
+        *text = journal_text(std::mem::take(text));
+    }
+    observation
 }

@@ -6,17 +6,33 @@ use serde_json::{json, Value};
 
 /// (method, path, summary, mutating)
 const ROUTES: &[(&str, &str, &str, bool)] = &[
-    ("get", "/v1/status", "Controller, inventory and fleet summary.", false),
+    (
+        "get",
+        "/v1/status",
+        "Controller, inventory and fleet summary; `acting: false` and `halted` while the journal cannot be written.",
+        false,
+    ),
+    ("get", "/readyz", "200 while Ward acts; 503 with the reason while it has stopped (its journal cannot be written).", false),
     ("get", "/v1/nodes", "Every node: lifecycle, health, damping, replication, disk forecast, per-probe votes.", false),
     ("get", "/v1/nodes/{name}", "One node.", false),
     ("get", "/v1/services", "Every service: kind, group, current holders, candidates.", false),
-    ("get", "/v1/observations", "Per node and probe, each observer's vote and its age.", false),
+    ("get", "/v1/observations", "Per node and probe, each observer's vote and its age. Read or operator token.", false),
     ("get", "/v1/plan", "The latest planning round: actions with outcome and reasons.", false),
     ("get", "/v1/approvals", "Decisions waiting for an operator.", false),
     ("get", "/v1/alerts", "Open alert groups (one per cause).", false),
-    ("get", "/v1/journal", "Journal records (query: from=SEQ inclusive, or since=SEQ exclusive; limit=N; neither: the newest N).", false),
-    ("get", "/v1/timeline", "The journal as Markdown (query: since=2h).", false),
-    ("get", "/v1/why/{service}", "The latest decisions about a service with evidence and every guard's sentence.", false),
+    (
+        "get",
+        "/v1/journal",
+        "Journal records (query: from=SEQ inclusive, or since=SEQ exclusive; limit=N; neither: the newest N). Read or operator token.",
+        false,
+    ),
+    ("get", "/v1/timeline", "The journal as Markdown (query: since=2h). Read or operator token.", false),
+    (
+        "get",
+        "/v1/why/{service}",
+        "The latest decisions about a service with evidence and every guard's sentence. Read or operator token.",
+        false,
+    ),
     ("post", "/v1/approve/{decision}", "Approve a pending decision.", true),
     ("post", "/v1/reject/{decision}", "Reject a pending decision (body: {reason}).", true),
     ("post", "/v1/hold", "Hold a node, site or service (body: {target: \"site:scl2\", reason, until_ms?}).", true),
@@ -27,7 +43,7 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("post", "/v1/switchover", "Move a vip or primary service to a node (body: {service, to}).", true),
     ("post", "/v1/sync", "Previewed sync of a sync service (body: {service, from, to}).", true),
     ("post", "/v1/rollout", "Rolling maintenance (body: {nodes, batch_size, operation}).", true),
-    ("post", "/v1/observations", "An observer agent's probe results (body: {observer, observations}).", true),
+    ("post", "/v1/observations", "An observer agent's probe results (body: {observer, observations}). Observer or operator token.", true),
 ];
 
 pub fn build() -> Value {

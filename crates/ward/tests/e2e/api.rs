@@ -13,7 +13,7 @@ async fn writes_need_the_token_and_bad_targets_get_a_hint() {
     let inventory = Inventory::new(&[("web1", &web1), ("web2", &web2)]).vip("www", &["web1", "web2"], "web1", "log");
     let ward = start(&env, &inventory, &[("www", "web1")]).await;
 
-    // Reads need no token.
+    // Status and the like need no token (the journal does: see bad_day).
     let status = ward.get("/v1/status").await;
     assert_eq!(status["services"], 1, "{status}");
     assert!(ward.get("/v1/openapi.json").await.is_object());
