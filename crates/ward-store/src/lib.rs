@@ -29,16 +29,12 @@
 //! counts them; it is for an operator who has read the error and chosen to start
 //! anyway (an explicit flag), and for read-only tools (`ward journal`, a timeline).
 //!
-//! # Size (future work: compaction)
-//! The journal grows without bound today: every record since the data dir was
-//! created is kept, and `Engine::recover` folds them all at start. The daemon
-//! exports [`Store::bytes_on_disk`] as a metric so growth is visible. The intended
-//! design, not implemented: periodically write the engine's `Durable` state as a
-//! checkpoint record at seq N (needs a serializable `Durable` and a
-//! `recover_from_checkpoint` in ward-core), then delete journal entries below the
-//! checkpoint older than a retention window, kept for `ward why`/timelines. redb
-//! reuses freed pages but never shrinks the file; `Database::compact` can, while
-//! no transaction is open. Until then, an operator can archive the data dir.
+//! # Size
+//! The engine emits a checkpoint of its durable state every 10,000 records;
+//! [`Store::save_checkpoint`] keeps the latest two and drops the journal records
+//! before the previous one. Recovery reads [`Store::latest_checkpoint`] and the
+//! records from its seq on, so restart time and file size are bounded by the
+//! state, not by history.
 
 mod checkpoint;
 mod checksum;
