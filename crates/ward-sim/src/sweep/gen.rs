@@ -87,6 +87,9 @@ impl Topology {
         let mut b = InventoryBuilder::new().hash(if corrupt { "c0ffee" } else { "5eed" }).policy(|p| {
             p.quorum = (observers / 2 + 1) as u16;
             p.stale_after_ms = 4 * PROBE_INTERVAL_MS;
+            // Damping keeps a flapping node out for about two half-lives after its
+            // last flap (by design); a short half-life lets that end within a run.
+            p.damping.half_life_ms = 2 * 60_000;
         });
         let (mut web, mut db, mut lb) = (Vec::new(), Vec::new(), Vec::new());
         for (s, name) in self.site_names().iter().enumerate() {
