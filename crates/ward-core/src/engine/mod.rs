@@ -132,6 +132,7 @@ impl Engine {
         if !journal.is_empty() {
             engine.reconcile_after_restart(now_ms);
         }
+        engine.recheck_open_alerts(now_ms);
         engine
     }
 
