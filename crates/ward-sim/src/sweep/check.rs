@@ -21,7 +21,10 @@ const HOLD_GRACE_MS: u64 = 30_000;
 /// Ward observes later undoes the fact that an action failed (the same for a
 /// rollout stopped at a failed verification). The sweep does not acknowledge, so
 /// these are exempt from "no alert left open".
-const EVENT_CAUSES: [&str; 2] = ["job:", "rollout:"];
+/// An approval alert stays open while a decision waits for a human (a move
+/// beyond the budget, a failover when most nodes look down at once): waiting is
+/// the guarded behaviour, and the sweep plays no approving operator.
+const EVENT_CAUSES: [&str; 3] = ["job:", "rollout:", "approval:"];
 
 /// A schedule that broke a property.
 #[derive(Clone, Debug)]
@@ -83,7 +86,18 @@ fn safety(s: &Schedule, out: &RunOutput) -> Result<(), String> {
     let site_of = |n: &str| out.world.nodes.iter().find(|x| x.name == n).map(|x| x.site.clone()).unwrap_or_default();
     for (at, f) in &s.faults {
         let FaultSpec::Hold { target, for_ms } = f else { continue };
-        let (from, to) = (*at, at + for_ms);
+        // A release ends every hold on its target, so a later, shorter hold on the
+        // same target cuts this one short.
+        let to = s
+            .faults
+            .iter()
+            .filter_map(|(a, g)| match g {
+                FaultSpec::Hold { target: t, for_ms: d } if t == target && a + d > *at => Some(a + d),
+                _ => None,
+            })
+            .min()
+            .unwrap_or(at + for_ms);
+        let from = *at;
         let covers = |node: &str| match target {
             HoldTarget::Node(n) => n == node,
             HoldTarget::Site(site) => *site == site_of(node),
