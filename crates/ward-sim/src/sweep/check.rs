@@ -86,6 +86,15 @@ fn safety(s: &Schedule, out: &RunOutput) -> Result<(), String> {
     let site_of = |n: &str| out.world.nodes.iter().find(|x| x.name == n).map(|x| x.site.clone()).unwrap_or_default();
     for (at, f) in &s.faults {
         let FaultSpec::Hold { target, for_ms } = f else { continue };
+        // A hold given while the controller is crashed or paused never reaches it
+        // (the runner drops the command), so there is nothing to override.
+        let controller_down = s.faults.iter().any(|(a, g)| match g {
+            FaultSpec::ControllerCrash { for_ms: d } | FaultSpec::ControllerPause { for_ms: d, .. } => (*a..=a + d).contains(at),
+            _ => false,
+        });
+        if controller_down {
+            continue;
+        }
         // A release ends every hold on its target, so a later, shorter hold on the
         // same target cuts this one short.
         let to = s
