@@ -182,3 +182,67 @@ fn a_hold_is_never_overridden() {
     let bad = h.engine.command(h.now_ms, Command::Drain { node: "lb9".into(), author: "gene".into() });
     assert!(bad.unwrap_err().contains("no node named"));
 }
+
+fn open_alert(h: &Harness, cause: &str) -> bool {
+    h.engine.alerts().iter().any(|a| a.cause == cause && a.resolved_ms.is_none())
+}
+
+#[test]
+fn a_no_candidate_alert_resolves_once_the_holder_is_back() {
+    let mut b = InventoryBuilder::new().policy(|p| p.quorum = 2);
+    let site = b.site("dc1");
+    for name in ["obs-a", "obs-b", "obs-c"] {
+        b.observer(name, site);
+    }
+    let lb1 = b.node("lb1", site, &[("role", "lb")]);
+    b.check("http", CheckKind::Http, &[lb1], 2, 3);
+    b.service("vip-1", ServiceKind::Vip, "ingest", &[lb1], &[lb1]);
+    let mut h = Harness::new(Arc::new(b.build()));
+    for _ in 0..5 {
+        h.second(0);
+    }
+    h.down.push(lb1);
+    for _ in 0..10 {
+        h.second(3);
+    }
+    assert!(open_alert(&h, "no-candidate:vip-1"), "{:?}", h.engine.alerts());
+    h.down.clear();
+    for _ in 0..7 * 60 {
+        h.second(0);
+    }
+    assert!(!open_alert(&h, "no-candidate:vip-1"), "{:?}", h.engine.alerts());
+}
+
+#[test]
+fn a_time_anomaly_alert_resolves_after_its_quiet_period() {
+    let mut h = Harness::new(lb_pair());
+    for _ in 0..5 {
+        h.second(0);
+    }
+    h.now_ms += 10 * 60_000;
+    h.second(0);
+    assert!(open_alert(&h, "time:anomaly"), "{:?}", h.engine.alerts());
+    for _ in 0..7 * 60 {
+        h.second(0);
+    }
+    assert!(!open_alert(&h, "time:anomaly"), "{:?}", h.engine.alerts());
+}
+
+#[test]
+fn an_alert_whose_cause_cleared_while_ward_was_down_resolves_after_a_restart() {
+    let mut h = Harness::new(lb_pair());
+    for _ in 0..5 {
+        h.second(0);
+    }
+    h.now_ms += 10 * 60_000;
+    h.second(0);
+    assert!(open_alert(&h, "time:anomaly"));
+    // Crash at once: the quiet period that had begun is not durable.
+    let snapshot = h.engine.snapshot().clone();
+    h.engine = Engine::recover(snapshot, Mode::Guarded, &h.journal, h.now_ms);
+    h.drain();
+    for _ in 0..7 * 60 {
+        h.second(0);
+    }
+    assert!(!open_alert(&h, "time:anomaly"), "{:?}", h.engine.alerts());
+}
