@@ -226,3 +226,51 @@ fn a_checkpoint_survives_json_and_recovers_exactly_what_the_whole_journal_does()
         .iter()
         .any(|r| r.step == JobStep::Verify && matches!(r.action, ward_core::action::Action::MoveVip { to: NodeId(0), .. })));
 }
+
+fn open_alert(h: &Harness, cause: &str) -> bool {
+    h.engine.alerts().iter().any(|a| a.cause == cause && a.resolved_ms.is_none())
+}
+
+#[test]
+fn a_no_candidate_alert_resolves_once_the_holder_is_back() {
+    let mut b = InventoryBuilder::new().policy(|p| p.quorum = 2);
+    let site = b.site("dc1");
+    for name in ["obs-a", "obs-b", "obs-c"] {
+        b.observer(name, site);
+    }
+    let lb1 = b.node("lb1", site, &[("role", "lb")]);
+    b.check("http", CheckKind::Http, &[lb1], 2, 3);
+    b.service("vip-1", ServiceKind::Vip, "ingest", &[lb1], &[lb1]);
+    let mut h = Harness::new(Arc::new(b.build()));
+    h.seconds(5);
+    h.fail(lb1);
+    h.seconds(10);
+    assert!(open_alert(&h, "no-candidate:vip-1"), "{:?}", h.engine.alerts());
+    h.heal_all();
+    h.seconds(7 * 60);
+    assert!(!open_alert(&h, "no-candidate:vip-1"), "{:?}", h.engine.alerts());
+}
+
+#[test]
+fn a_time_anomaly_alert_resolves_after_its_quiet_period() {
+    let mut h = Harness::new(lb_pair());
+    h.seconds(5);
+    h.pause(10 * 60_000);
+    h.seconds(1);
+    assert!(open_alert(&h, "time:anomaly"), "{:?}", h.engine.alerts());
+    h.seconds(7 * 60);
+    assert!(!open_alert(&h, "time:anomaly"), "{:?}", h.engine.alerts());
+}
+
+#[test]
+fn an_alert_whose_cause_cleared_while_ward_was_down_resolves_after_a_restart() {
+    let mut h = Harness::new(lb_pair());
+    h.seconds(5);
+    h.pause(10 * 60_000);
+    h.seconds(1);
+    assert!(open_alert(&h, "time:anomaly"));
+    // Crash at once: the quiet period that had begun is not durable.
+    h.restart();
+    h.seconds(7 * 60);
+    assert!(!open_alert(&h, "time:anomaly"), "{:?}", h.engine.alerts());
+}

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod sweep;
 pub mod timeline;
 pub mod world;
 

@@ -2,6 +2,7 @@
 //!
 //! `ward simulate scenarios/000-persona-flapping-site.toml --seed 7 --timeline t.md --output json`
 //! `ward simulate --all scenarios/`
+//! `ward simulate --sweep 1000 --seed 7` (random fault schedules; see `ward_sim::sweep`)
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,10 @@ pub struct SimulateArgs {
     /// Run every `*.toml` scenario in this folder.
     #[arg(long, value_name = "DIR", conflicts_with = "scenario")]
     pub all: Option<PathBuf>,
+    /// Run N random fault schedules from `--seed` (default 0), checking safety and
+    /// convergence; exits non-zero on any violation and prints its reproduction.
+    #[arg(long, value_name = "N", conflicts_with_all = ["scenario", "all", "timeline"])]
+    pub sweep: Option<u64>,
     /// Seed for the run (default: the scenario's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -36,6 +41,9 @@ fn parse_output(text: &str) -> Result<bool, String> {
 
 /// Runs the scenarios; the exit code is 0 only when every expectation holds.
 pub fn run(args: SimulateArgs) -> i32 {
+    if let Some(count) = args.sweep {
+        return run_sweep(count, args.seed.unwrap_or(0));
+    }
     let files = match (&args.scenario, &args.all) {
         (Some(file), None) => vec![file.clone()],
         (None, Some(dir)) => match ward_sim::scenario::files_in(dir) {
@@ -111,4 +119,27 @@ fn run_one(file: &Path, args: &SimulateArgs) -> Result<ScenarioReport, String> {
         std::fs::write(path, &report.timeline_markdown).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
     }
     Ok(report)
+}
+
+/// `--sweep N`: N schedules from `seed`; one line per violation plus its shrunk
+/// schedule, then the totals.
+fn run_sweep(count: u64, seed: u64) -> i32 {
+    use ward_sim::sweep;
+    let start = std::time::Instant::now();
+    let totals = sweep::sweep(seed, count, 100, |v| {
+        println!("VIOLATION {v}");
+        let small = sweep::shrink(v);
+        println!("  shrunk to {} fault(s): {}\n{}", small.schedule.faults.len(), small.message, sweep::describe(&small.schedule));
+    });
+    let secs = start.elapsed().as_secs_f64().max(1e-9);
+    println!(
+        "schedules {}  violations {}  schedules/s {:.1}  (seed {seed})",
+        totals.schedules,
+        totals.violations.len(),
+        totals.schedules as f64 / secs
+    );
+    if let Some(v) = totals.violations.first() {
+        println!("reproduce: {}", sweep::reproduction(v.seed));
+    }
+    i32::from(!totals.violations.is_empty())
 }

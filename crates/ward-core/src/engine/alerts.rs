@@ -116,6 +116,20 @@ impl Engine {
         }
     }
 
+    /// After a restart: which causes had cleared (and since when) was not durable,
+    /// and the transition that clears a cause (a node coming up, an observer
+    /// agreeing again, the inventory reading back) may have happened while Ward was
+    /// down. Every open alert starts clearing; a cause still present fires again
+    /// within the quiet period, which cancels that. A failed job or rollout is a
+    /// fact an operator acknowledges, not a condition, so those stay open.
+    pub(crate) fn recheck_open_alerts(&mut self, now_ms: TimeMs) {
+        let open: Vec<String> =
+            self.durable.alerts.keys().filter(|c| !c.starts_with("job:") && !c.starts_with("rollout:")).cloned().collect();
+        for cause in open {
+            self.resolve(now_ms, &cause, "the cause was not seen again after Ward restarted".into());
+        }
+    }
+
     /// Resolves the alerts whose causes stayed clear for the quiet period.
     pub(crate) fn settle_resolutions(&mut self, now_ms: TimeMs) {
         let due: Vec<(String, String)> = self

@@ -157,6 +157,7 @@ impl Engine {
         if restarted {
             engine.reconcile_after_restart(now_ms);
         }
+        engine.recheck_open_alerts(now_ms);
         engine.checkpoint_if_due();
         engine
     }

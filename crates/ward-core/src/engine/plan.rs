@@ -76,7 +76,11 @@ impl Engine {
                 }
                 Want::NoCandidate(sentence) => no_candidate.push((service, sentence)),
                 Want::Nothing => {
-                    if self.last_blocked[index].is_some() {
+                    // A no-candidate alert is raised without a blocked decision, so
+                    // its open alert alone must also lead to `clear_blocked`.
+                    let no_candidate_open = !self.durable.alerts.is_empty()
+                        && self.durable.alerts.contains_key(&format!("no-candidate:{}", self.snapshot.service_name(service)));
+                    if self.last_blocked[index].is_some() || no_candidate_open {
                         quiet.push(service);
                     }
                 }

@@ -23,6 +23,11 @@ impl Engine {
         self.advance_rollouts(now_ms);
         self.plan_and_act(now_ms);
         self.start_queued_jobs(now_ms);
+        // A time anomaly is an event, not a lasting condition: its alert starts
+        // clearing on the next tick (a new anomaly restarts the quiet period).
+        if self.durable.alerts.contains_key("time:anomaly") {
+            self.resolve(now_ms, "time:anomaly", "no further pause or clock jump".into());
+        }
         self.settle_resolutions(now_ms);
         self.escalate(now_ms);
         self.flush_deferred_starts();
