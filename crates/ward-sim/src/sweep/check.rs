@@ -30,7 +30,7 @@ const EVENT_CAUSES: [&str; 3] = ["job:", "rollout:", "approval:"];
 #[derive(Clone, Debug)]
 pub struct Violation {
     pub seed: u64,
-    pub schedule: Schedule,
+    pub schedule: Box<Schedule>,
     pub message: String,
 }
 
@@ -48,7 +48,7 @@ pub struct Outcome {
 
 /// Runs the schedule and checks it; never panics (an engine panic is a violation).
 pub fn check(s: &Schedule) -> Result<Outcome, Violation> {
-    let fail = |message: String| Violation { seed: s.seed, schedule: s.clone(), message };
+    let fail = |message: String| Violation { seed: s.seed, schedule: Box::new(s.clone()), message };
     let sc = scenario(s);
     let out = catch_unwind(AssertUnwindSafe(|| crate::runner::run(&sc, Mode::Guarded, s.seed)))
         .map_err(|p| {
@@ -68,7 +68,7 @@ pub fn check_deterministic(s: &Schedule) -> Result<(), Violation> {
     if a.journal_sha256 != b.journal_sha256 {
         return Err(Violation {
             seed: s.seed,
-            schedule: s.clone(),
+            schedule: Box::new(s.clone()),
             message: format!("not deterministic: journal {} then {}", a.journal_sha256, b.journal_sha256),
         });
     }

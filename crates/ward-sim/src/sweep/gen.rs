@@ -60,8 +60,7 @@ pub struct Schedule {
 impl Topology {
     pub fn nodes(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for s in 0..self.sites {
-            let site = SITES[s];
+        for (s, site) in SITES.iter().enumerate().take(self.sites) {
             out.extend((0..self.web[s]).map(|i| format!("{site}-web{i}")));
             out.extend((0..self.db[s]).map(|i| format!("{site}-db{i}")));
             if self.lb[s] {
