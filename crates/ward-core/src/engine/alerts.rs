@@ -165,29 +165,43 @@ impl Engine {
         }
     }
 
-    /// Re-sends unacknowledged pages along the escalation chain.
-    pub(crate) fn escalate(&mut self, now_ms: TimeMs) {
-        let mut due = Vec::new();
+    /// The next escalation of every open, unacknowledged page: each first route's
+    /// chain followed as far as the alert went. `escalate` sends the due ones;
+    /// `wake` wakes the engine for the earliest.
+    pub(crate) fn escalations_ahead(&self) -> Vec<EscalationAhead> {
+        let mut ahead = Vec::new();
         for alert in self.durable.alerts.values() {
             if alert.severity < Severity::Page || alert.acked_by.is_some() || alert.escalations >= ESCALATIONS_MAX {
                 continue;
             }
-            // Follow each first route's chain as far as this alert has escalated.
             for first in &alert.routes {
                 let Some(mut route) = self.snapshot.route_id(first) else { continue };
                 for _ in 0..alert.escalations {
                     route = self.snapshot.route(route).escalate_to.unwrap_or(route);
                 }
                 let after = self.snapshot.route(route).escalate_after_ms;
-                if after > 0 && now_ms >= alert.last_notified_ms + after {
-                    let next = self.snapshot.route(route).escalate_to.unwrap_or(route);
-                    due.push((alert.id, alert.cause.clone(), alert.title.clone(), next, alert.escalations + 1, now_ms - alert.first_ms));
+                if after > 0 {
+                    ahead.push(EscalationAhead {
+                        due_ms: alert.last_notified_ms.saturating_add(after),
+                        alert: alert.id,
+                        cause: alert.cause.clone(),
+                        title: alert.title.clone(),
+                        route: self.snapshot.route(route).escalate_to.unwrap_or(route),
+                        level: alert.escalations + 1,
+                        first_ms: alert.first_ms,
+                    });
                 }
             }
         }
-        for (id, cause, title, route, level, open_ms) in due {
-            let text = format!("ESCALATION {level}: unacknowledged for {}: {title}", crate::time::human_duration(open_ms));
-            self.send_to_routes(now_ms, Some(id), &cause, Severity::Page, &text, &[route], level);
+        ahead
+    }
+
+    /// Re-sends unacknowledged pages along the escalation chain.
+    pub(crate) fn escalate(&mut self, now_ms: TimeMs) {
+        for due in self.escalations_ahead().into_iter().filter(|e| now_ms >= e.due_ms) {
+            let open = crate::time::human_duration(now_ms.saturating_sub(due.first_ms));
+            let text = format!("ESCALATION {}: unacknowledged for {open}: {}", due.level, due.title);
+            self.send_to_routes(now_ms, Some(due.alert), &due.cause, Severity::Page, &text, &[due.route], due.level);
         }
     }
 
@@ -255,4 +269,16 @@ impl Engine {
         }
         routes
     }
+}
+
+/// One escalation an open page is heading for.
+pub(crate) struct EscalationAhead {
+    pub due_ms: TimeMs,
+    pub alert: AlertId,
+    pub cause: String,
+    pub title: String,
+    /// The route it goes to.
+    pub route: RouteId,
+    pub level: u32,
+    pub first_ms: TimeMs,
 }

@@ -28,12 +28,11 @@
 //! Whatever this misses, `IDLE_MAX_MS` bounds: a planning round runs at least that
 //! often, so a forgotten deadline is late, never lost.
 
-use crate::engine::alerts::{ESCALATIONS_MAX, RESOLVE_QUIET_MS};
+use crate::engine::alerts::RESOLVE_QUIET_MS;
 use crate::engine::repair::{REPAIR_AFTER_MS, REPAIR_COOLDOWN_MS};
 use crate::engine::Engine;
 use crate::health::{ReplicationHealth, Status};
 use crate::ids::*;
-use crate::journal::Severity;
 use crate::state::RolloutState;
 use crate::time::TimeMs;
 
@@ -71,6 +70,8 @@ impl Engine {
         // Jobs: step deadlines, retries, verification cooldowns; waiting work polls.
         next.add_all(self.job_wake_times());
         next.add_all(self.durable.verify_failed.values().copied().filter(|&until| until > now_ms));
+        // Failing services: when the backoff lets Ward try again on its own.
+        next.add_all(crate::guards::failure_backoff::retry_times(&self.durable).filter(|&at| at > now_ms));
         if self.jobs.queued_len() > 0 || self.durable.rollouts.values().any(|r| r.state == RolloutState::Running) {
             // A tick after the last round, as the fixed tick did.
             next.add(self.last_tick_ms + tick_ms);
@@ -107,22 +108,10 @@ impl Engine {
         next.at
     }
 
-    /// Same walk as `escalate`: each first route's chain, as far as the alert went.
+    /// The earliest escalation ahead (the walk `escalate` uses).
     fn escalation_times(&self, next: &mut Earliest) {
-        for alert in self.durable.alerts.values() {
-            if alert.severity < Severity::Page || alert.acked_by.is_some() || alert.escalations >= ESCALATIONS_MAX {
-                continue;
-            }
-            for first in &alert.routes {
-                let Some(mut route) = self.snapshot.route_id(first) else { continue };
-                for _ in 0..alert.escalations {
-                    route = self.snapshot.route(route).escalate_to.unwrap_or(route);
-                }
-                let after = self.snapshot.route(route).escalate_after_ms;
-                if after > 0 {
-                    next.add(alert.last_notified_ms + after);
-                }
-            }
+        for ahead in self.escalations_ahead() {
+            next.add(ahead.due_ms);
         }
     }
 

@@ -61,6 +61,28 @@ impl FailureStreak {
     }
 }
 
+/// When each failing service may be changed automatically again, from one walk
+/// over the finished jobs (newest first), for the engine's wake-up.
+pub fn retry_times(durable: &Durable) -> impl Iterator<Item = TimeMs> {
+    let mut streaks: std::collections::BTreeMap<&str, (Option<FailureStreak>, bool)> = Default::default();
+    for job in durable.finished.iter().rev() {
+        let Some(service) = job.action.service_ref() else { continue };
+        let (streak, ended) = streaks.entry(service.as_str()).or_insert((None, false));
+        if *ended {
+            continue;
+        }
+        match job.end {
+            JobEnd::Failed | JobEnd::RolledBack => {
+                let s = streak.get_or_insert_with(|| FailureStreak { failures: 0, last_ms: job.at_ms, last_sentence: String::new() });
+                s.failures += 1;
+            }
+            JobEnd::Succeeded => *ended = true,
+            JobEnd::Abandoned => {}
+        }
+    }
+    streaks.into_values().filter_map(|(streak, _)| streak.map(|s| s.retry_at_ms())).collect::<Vec<_>>().into_iter()
+}
+
 impl Guard for FailureBackoff {
     fn name(&self) -> &'static str {
         NAME
@@ -119,6 +141,8 @@ mod tests {
         assert_eq!((streak.failures, streak.wait_ms(), streak.retry_at_ms()), (3, 8_000, 11_000));
         let many: Vec<(JobEnd, TimeMs)> = (0..40).map(|i| (JobEnd::Failed, i)).collect();
         assert_eq!(FailureStreak::of(&durable_with(&many), "www").unwrap().wait_ms(), BACKOFF_MAX_MS);
+        // The engine's wake-up agrees with the guard.
+        assert_eq!(retry_times(&three).collect::<Vec<_>>(), vec![11_000]);
     }
 
     #[test]

@@ -106,21 +106,29 @@ impl AsyncRead for BoundedConn {
     }
 }
 
-impl AsyncWrite for BoundedConn {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_write(cx, data) {
+impl BoundedConn {
+    /// An answer going out starts the idle wait for the next request; a write
+    /// that cannot go on past the deadline fails.
+    fn after_write(&mut self, cx: &mut Context<'_>, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        match written {
             Poll::Ready(Ok(n)) => {
                 if n > 0 {
-                    // An answer is going out: the next request starts an idle wait.
-                    this.reading = false;
-                    this.deadline.as_mut().reset(Instant::now() + CONNECTION_IDLE_TIMEOUT);
+                    self.reading = false;
+                    self.deadline.as_mut().reset(Instant::now() + CONNECTION_IDLE_TIMEOUT);
                 }
                 Poll::Ready(Ok(n))
             }
-            Poll::Pending if this.expired(cx) => Poll::Ready(Err(this.timed_out())),
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(self.timed_out())),
             other => other,
         }
+    }
+}
+
+impl AsyncWrite for BoundedConn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.inner).poll_write(cx, data);
+        this.after_write(cx, written)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -133,17 +141,8 @@ impl AsyncWrite for BoundedConn {
 
     fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    this.reading = false;
-                    this.deadline.as_mut().reset(Instant::now() + CONNECTION_IDLE_TIMEOUT);
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending if this.expired(cx) => Poll::Ready(Err(this.timed_out())),
-            other => other,
-        }
+        let written = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.after_write(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {
