@@ -14,7 +14,7 @@ fn a_checkpoint_bounds_the_store_and_recovers_what_the_whole_journal_does() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let mut d = Driven::new(two_vips(), &store);
-    d.engine.set_checkpoint_every(25);
+    d.engine.set_checkpoint_every(5);
     // A flapping load balancer: health changes, failovers and their jobs.
     for round in 0..12 {
         d.down = if round % 2 == 0 { vec![NodeId(0)] } else { Vec::new() };
