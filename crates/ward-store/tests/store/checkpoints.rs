@@ -41,7 +41,7 @@ fn a_checkpoint_bounds_the_store_and_recovers_what_the_whole_journal_does() {
 }
 
 #[test]
-fn a_damaged_checkpoint_is_an_error_naming_its_seq() {
+fn a_new_store_has_no_checkpoint_and_one_is_saved_after_its_records() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.latest_checkpoint().unwrap(), None, "a new store has none");
