@@ -170,8 +170,8 @@ async fn a_stopped_io_thread_is_restarted_by_ward_after_thirty_seconds() {
     assert_eq!(finished["end"], "succeeded", "{finished}");
     let summary = decision["summary"].as_str().unwrap_or_default();
     assert!(summary.starts_with("stopped for ") && summary.ends_with(&error), "the decision quotes the error: {summary}");
-    assert_eq!(decision["action"]["from"][0], "my-replica");
-    assert_eq!(decision["action"]["detail"], "restart_replication");
+    assert_eq!(decision["action"]["node"], "my-replica");
+    assert_eq!(decision["action"]["operation"], "restart_replication");
     let (io, sql, _) = slave_status();
     assert_eq!((io.as_str(), sql.as_str()), ("Yes", "Yes"), "replication runs again");
     // And Ward sees it healthy again.
