@@ -251,24 +251,26 @@ fn a_no_candidate_alert_resolves_once_the_holder_is_back() {
     assert!(!open_alert(&h, "no-candidate:vip-1"), "{:?}", h.engine.alerts());
 }
 
-#[test]
-fn a_time_anomaly_alert_resolves_after_its_quiet_period() {
+/// The load balancer pair just after a ten-minute pause: a time anomaly is open.
+fn after_a_time_anomaly() -> Harness {
     let mut h = Harness::new(lb_pair());
     h.seconds(5);
     h.pause(10 * 60_000);
     h.seconds(1);
     assert!(open_alert(&h, "time:anomaly"), "{:?}", h.engine.alerts());
+    h
+}
+
+#[test]
+fn a_time_anomaly_alert_resolves_after_its_quiet_period() {
+    let mut h = after_a_time_anomaly();
     h.seconds(7 * 60);
     assert!(!open_alert(&h, "time:anomaly"), "{:?}", h.engine.alerts());
 }
 
 #[test]
 fn an_alert_whose_cause_cleared_while_ward_was_down_resolves_after_a_restart() {
-    let mut h = Harness::new(lb_pair());
-    h.seconds(5);
-    h.pause(10 * 60_000);
-    h.seconds(1);
-    assert!(open_alert(&h, "time:anomaly"));
+    let mut h = after_a_time_anomaly();
     // Crash at once: the quiet period that had begun is not durable.
     h.restart();
     h.seconds(7 * 60);
