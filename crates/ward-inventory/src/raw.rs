@@ -28,6 +28,9 @@ pub struct RawPolicy {
     pub budget: Option<RawBudget>,
     pub damping: Option<RawDamping>,
     pub integrity: Option<RawIntegrity>,
+    pub controller_site: Option<Text>,
+    pub cross_site_promotion: Option<Text>,
+    pub partition_grace: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -157,6 +157,19 @@ fn policy(doc: &RawDoc, names: &AllNames, observers: usize, sink: &mut Sink) -> 
         p.integrity.changed_percent_max =
             percent(sink, "policy.integrity.changed_percent_max", &i.changed_percent_max, p.integrity.changed_percent_max);
     }
+    if let Some(site) = &raw.controller_site {
+        p.controller_site = names.sites.resolve(site, "policy.controller_site", sink).map(|s| SiteId(s as u16));
+    }
+    if let Some(c) = &raw.cross_site_promotion {
+        p.cross_site_promotion = choose(
+            sink,
+            "policy.cross_site_promotion",
+            c,
+            &[("approve", CrossSitePromotion::Approve), ("allow", CrossSitePromotion::Allow)],
+        )
+        .unwrap_or(p.cross_site_promotion);
+    }
+    p.partition_grace_ms = ms(sink, "partition_grace", &raw.partition_grace, p.partition_grace_ms);
     p
 }
 

@@ -309,6 +309,34 @@ pub struct Policy {
     pub default_notify: Vec<RouteId>,
     /// Every job step has this deadline unless its hook says otherwise.
     pub job_timeout_ms: u64,
+    /// The site the controller runs in (None: not declared). Losing every node of
+    /// another site at once is then one fact, "site B unreachable from A".
+    #[serde(default)]
+    pub controller_site: Option<SiteId>,
+    /// Whether a primary may be promoted into another site than its current one
+    /// without a person.
+    #[serde(default)]
+    pub cross_site_promotion: CrossSitePromotion,
+    /// No cross-site action before a loss has lasted this long: most partitions
+    /// heal within a minute, and a failover across sites turns them into long
+    /// write outages.
+    #[serde(default = "default_partition_grace_ms")]
+    pub partition_grace_ms: u64,
+}
+
+/// `policy.cross_site_promotion`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrossSitePromotion {
+    /// A person approves every promotion into another site (the default).
+    #[default]
+    Approve,
+    /// Ward promotes across sites on its own, after `partition_grace`.
+    Allow,
+}
+
+fn default_partition_grace_ms() -> u64 {
+    Policy::default().partition_grace_ms
 }
 
 /// One (node, check) pair: the unit a probe runs and observations report on.
@@ -339,6 +367,9 @@ impl Default for Policy {
             disk_warn_horizon_ms: 6 * 3_600_000,
             default_notify: Vec::new(),
             job_timeout_ms: 60_000,
+            controller_site: None,
+            cross_site_promotion: CrossSitePromotion::Approve,
+            partition_grace_ms: 60_000,
         }
     }
 }

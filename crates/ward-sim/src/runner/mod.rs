@@ -164,7 +164,7 @@ impl Run<'_> {
                 self.deliver(Input::Tick)?;
                 self.schedule_tick()
             }
-            Ev::CallDone { id, injected_failure } => self.call_done(id, injected_failure),
+            Ev::CallDone { id, fate } => self.call_done(id, fate),
             Ev::CallDeadline { id } => self.call_deadline(id),
             Ev::Notified { notification, incarnation } => self.notified(notification, incarnation),
             Ev::Deliver(input) => self.deliver(input),

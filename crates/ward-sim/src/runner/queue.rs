@@ -6,6 +6,19 @@ use std::collections::BinaryHeap;
 
 use ward_core::engine::Input;
 
+/// How a call that got a slot ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallFate {
+    /// It does its work in the world.
+    Completes,
+    /// The world injected a failure (`failure_rate`): nothing changed.
+    Injected,
+    /// Refused by its target with this message: nothing changed.
+    Refused(String),
+    /// It never answered; its slot frees after the deadline reported it.
+    Lost,
+}
+
 #[derive(Debug)]
 pub enum Ev {
     /// The scenario's event at this index fires.
@@ -25,7 +38,7 @@ pub enum Ev {
     },
     CallDone {
         id: u64,
-        injected_failure: bool,
+        fate: CallFate,
     },
     CallDeadline {
         id: u64,

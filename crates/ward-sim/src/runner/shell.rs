@@ -6,11 +6,11 @@ use rand::Rng;
 use ward_core::engine::{Input, JobOutcome, JobRequest, Output};
 use ward_core::observation::Observation;
 
-use super::queue::Ev;
+use super::queue::{CallFate, Ev};
 use super::{loader, Run};
 use crate::scenario::InventoryDoc;
 use crate::world::actuator::{Call, Submitted};
-use crate::world::Point;
+use crate::world::{Blocked, Point};
 
 impl Run<'_> {
     /// Hands one input to the controller: dropped if it is down, buffered if paused.
@@ -70,8 +70,10 @@ impl Run<'_> {
             fencing_token: req.fencing_token,
             incarnation: self.ctl.incarnation,
             reported: false,
+            deadline_ms: 0,
         };
         let deadline = self.ctl.virt(req.deadline_ms).max(self.now);
+        let call = Call { deadline_ms: deadline, ..call };
         match self.actuators.submit(call, hook.parallel_max) {
             Submitted::Started(id) => {
                 self.queue.push(deadline, Ev::CallDeadline { id })?;
@@ -90,7 +92,15 @@ impl Run<'_> {
         let call = &self.actuators.calls[&id];
         let knobs = self.world.knobs.hook(&call.hook).clone();
         let mut latency = knobs.latency_ms + self.rng.random_range(0..=knobs.jitter_ms);
-        let injected_failure = self.rng.random_bool(knobs.failure_rate);
+        let mut fate = if self.rng.random_bool(knobs.failure_rate) { CallFate::Injected } else { CallFate::Completes };
+        match self.world.call_blocked(call.step, &call.effect) {
+            Some(Blocked::Unreachable) => {
+                let lost_at = call.deadline_ms.max(self.now) + 1;
+                return self.queue.push(lost_at, Ev::CallDone { id, fate: CallFate::Lost });
+            }
+            Some(Blocked::Refused(message)) => fate = CallFate::Refused(message),
+            None => {}
+        }
         if let (ward_core::journal::JobStep::Apply, ward_core::action::NamedAction::Maintain { nodes, .. }) = (call.step, &call.effect) {
             let until = self.now + self.world.knobs.reboot_ms;
             // A reboot call reports when the nodes are back, as a reboot script waits for them.
@@ -104,18 +114,22 @@ impl Run<'_> {
             self.world.refresh_replication();
             self.queue.push(until, Ev::RebootDone { nodes: nodes.clone() })?;
         }
-        self.queue.push(self.now + latency, Ev::CallDone { id, injected_failure })
+        self.queue.push(self.now + latency, Ev::CallDone { id, fate })
     }
 
-    pub(super) fn call_done(&mut self, id: u64, injected_failure: bool) -> Result<(), String> {
+    pub(super) fn call_done(&mut self, id: u64, fate: CallFate) -> Result<(), String> {
         let Some((call, next)) = self.actuators.finish(id) else {
             return Ok(());
         };
         if let Some(next) = next {
             self.begin_call(next)?;
         }
-        let result =
-            if injected_failure { crate::world::StepResult::injected() } else { self.world.complete_step(call.step, &call.effect) };
+        let result = match fate {
+            CallFate::Completes => self.world.complete_step(call.step, &call.effect),
+            CallFate::Injected => crate::world::StepResult::injected(),
+            CallFate::Refused(message) => crate::world::StepResult::failed(message),
+            CallFate::Lost => return Ok(()),
+        };
         if call.reported || call.incarnation != self.ctl.incarnation {
             return Ok(());
         }
@@ -185,6 +199,10 @@ impl Run<'_> {
             };
             let point = Point::Observer { name: &observer, site: &site };
             let r = self.world.probe(point, snapshot.node_name(node), &c, &mut self.rng);
+            // An observer cut off from the controller probes on, but its reports are lost.
+            if !self.world.links.reachable(point, self.world.controller_point()) {
+                continue;
+            }
             // Observers are separate processes: their clocks keep true time.
             let observer_clock_ms = Some(self.ctl.epoch_ms + self.now);
             let o = Observation {

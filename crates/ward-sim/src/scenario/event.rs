@@ -12,6 +12,8 @@ pub enum Endpoint {
     Site(String),
     Node(String),
     Observer(String),
+    /// The controller, wherever it runs.
+    Controller,
 }
 
 impl Endpoint {
@@ -19,10 +21,13 @@ impl Endpoint {
         match text.split_once(':') {
             None if text == "*" => Ok(Endpoint::Rest),
             None if text == "clients" => Ok(Endpoint::Clients),
+            None if text == "controller" => Ok(Endpoint::Controller),
             Some(("site", name)) => Ok(Endpoint::Site(name.into())),
             Some(("node", name)) => Ok(Endpoint::Node(name.into())),
             Some(("observer", name)) => Ok(Endpoint::Observer(name.into())),
-            _ => Err(format!("`{text}` is not an endpoint; write \"site:NAME\", \"node:NAME\", \"observer:NAME\", \"clients\" or \"*\"")),
+            _ => Err(format!(
+                "`{text}` is not an endpoint; write \"site:NAME\", \"node:NAME\", \"observer:NAME\", \"clients\", \"controller\" or \"*\""
+            )),
         }
     }
 }
@@ -35,6 +40,7 @@ impl std::fmt::Display for Endpoint {
             Endpoint::Site(n) => write!(f, "site {n}"),
             Endpoint::Node(n) => write!(f, "node {n}"),
             Endpoint::Observer(n) => write!(f, "observer {n}"),
+            Endpoint::Controller => write!(f, "the controller"),
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct Call {
     pub incarnation: u32,
     /// The shell has already reported this call (e.g. at its deadline).
     pub reported: bool,
+    /// Virtual time at which the shell gives up on it.
+    pub deadline_ms: u64,
 }
 
 #[derive(Debug, Default)]

@@ -27,6 +27,10 @@ impl StepResult {
     fn ok(message: impl Into<String>) -> StepResult {
         StepResult { ok: true, message: message.into(), preview: None }
     }
+    /// The call's target refused it; nothing changed.
+    pub fn failed(message: impl Into<String>) -> StepResult {
+        StepResult::fail(message)
+    }
     fn fail(message: impl Into<String>) -> StepResult {
         StepResult { ok: false, message: message.into(), preview: None }
     }

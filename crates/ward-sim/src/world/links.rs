@@ -8,8 +8,19 @@ use crate::scenario::{Cut, Endpoint};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Point<'a> {
     Clients,
-    Node { name: &'a str, site: &'a str },
-    Observer { name: &'a str, site: &'a str },
+    Node {
+        name: &'a str,
+        site: &'a str,
+    },
+    Observer {
+        name: &'a str,
+        site: &'a str,
+    },
+    /// The controller: in its `policy.controller_site`, or in no site (then only a
+    /// cut naming `controller` or `*` reaches it).
+    Controller {
+        site: Option<&'a str>,
+    },
 }
 
 impl Endpoint {
@@ -19,6 +30,8 @@ impl Endpoint {
             (Endpoint::Rest, _) => false,
             (Endpoint::Clients, Point::Clients) => true,
             (Endpoint::Site(s), Point::Node { site, .. } | Point::Observer { site, .. }) => s == site,
+            (Endpoint::Site(s), Point::Controller { site: Some(site) }) => s == site,
+            (Endpoint::Controller, Point::Controller { .. }) => true,
             (Endpoint::Node(n), Point::Node { name, .. }) => n == name,
             (Endpoint::Observer(n), Point::Observer { name, .. }) => n == name,
             _ => false,
@@ -115,5 +128,20 @@ mod tests {
         assert!(links.reachable(o1, n2));
         links.heal(None);
         assert!(links.reachable(o1, n1));
+    }
+
+    #[test]
+    fn the_controller_is_cut_with_its_site() {
+        let mut links = Links::default();
+        links.cut(Cut { a: Endpoint::Site("b".into()), b: Endpoint::Rest }).unwrap();
+        let in_a = Point::Controller { site: Some("a") };
+        let in_b = Point::Controller { site: Some("b") };
+        let node_b = Point::Node { name: "n", site: "b" };
+        assert!(!links.reachable(in_a, node_b));
+        assert!(links.reachable(in_b, node_b));
+        links.heal(None);
+        links.cut(Cut { a: Endpoint::Controller, b: Endpoint::Rest }).unwrap();
+        assert!(!links.reachable(in_b, node_b));
+        assert!(links.reachable(Point::Clients, node_b));
     }
 }

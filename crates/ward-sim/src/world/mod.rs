@@ -12,6 +12,7 @@ mod effects;
 mod faults;
 pub mod links;
 mod probe;
+mod reach;
 mod replication;
 mod serving;
 
@@ -23,6 +24,7 @@ use ward_core::inventory::{ServiceKind, Snapshot};
 pub use disk::Disk;
 pub use effects::{Effect, StepResult};
 pub use links::{Links, Point};
+pub use reach::Blocked;
 pub use replication::Replica;
 
 use crate::scenario::WorldKnobs;
@@ -83,6 +85,8 @@ pub struct World {
     pub tree_files_intact: u32,
     /// Checks some service verifies with: end to end, so they fail without egress.
     pub end_to_end_checks: Vec<String>,
+    /// The controller's site (`policy.controller_site` of the first inventory).
+    pub controller_site: Option<String>,
 }
 
 impl World {
@@ -132,7 +136,9 @@ impl World {
         let placement_log =
             services.iter().map(|s| PlacementChange { at_ms: 0, service: s.name.clone(), holders: s.holders.clone() }).collect();
         let end_to_end_checks = truth.services().iter().flat_map(|s| s.verify.iter().map(|&c| truth.check(c).name.clone())).collect();
+        let controller_site = truth.policy().controller_site.map(|s| truth.site(s).name.clone());
         World {
+            controller_site,
             end_to_end_checks,
             tree_files_intact: knobs.tree_files,
             truth,
