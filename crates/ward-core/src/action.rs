@@ -41,6 +41,11 @@ pub enum ActionOf<N, S> {
     /// Repair something on one node through its replication's `repair` hook. Not a
     /// move: no traffic or role changes hands, so it has no budget and no rollback.
     Repair { node: N, operation: RepairOperation },
+    /// Take the roles of `services` out of `site`, which is unreachable as a whole
+    /// (`nodes`). A decision only, never a job: one judgement (and at most one
+    /// approval) for a site instead of one failover per service; the moves that
+    /// carry it out are decided per service afterwards.
+    FailoverSite { site: String, services: Vec<S>, nodes: Vec<N> },
 }
 
 /// The engine's form: ids of the snapshot in force.
@@ -60,10 +65,11 @@ pub enum ActionKind {
     Sync,
     Maintain,
     Repair,
+    FailoverSite,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 8] = [
+    pub const ALL: [ActionKind; 9] = [
         ActionKind::MoveVip,
         ActionKind::SetDnsTargets,
         ActionKind::Fence,
@@ -72,6 +78,7 @@ impl ActionKind {
         ActionKind::Sync,
         ActionKind::Maintain,
         ActionKind::Repair,
+        ActionKind::FailoverSite,
     ];
 
     /// The name hooks see (`WARD_ACTION`, the payload's `kind`).
@@ -85,6 +92,7 @@ impl ActionKind {
             ActionKind::Sync => "sync",
             ActionKind::Maintain => "maintain",
             ActionKind::Repair => "repair",
+            ActionKind::FailoverSite => "failover_site",
         }
     }
 
@@ -131,6 +139,7 @@ impl<N, S> ActionOf<N, S> {
             ActionOf::Sync { .. } => ActionKind::Sync,
             ActionOf::Maintain { .. } => ActionKind::Maintain,
             ActionOf::Repair { .. } => ActionKind::Repair,
+            ActionOf::FailoverSite { .. } => ActionKind::FailoverSite,
         }
     }
 
@@ -143,7 +152,7 @@ impl<N, S> ActionOf<N, S> {
             | ActionOf::Unfence { service, .. }
             | ActionOf::Promote { service, .. }
             | ActionOf::Sync { service, .. } => Some(service),
-            ActionOf::Maintain { .. } | ActionOf::Repair { .. } => None,
+            ActionOf::Maintain { .. } | ActionOf::Repair { .. } | ActionOf::FailoverSite { .. } => None,
         }
     }
 
@@ -161,7 +170,7 @@ impl<N, S> ActionOf<N, S> {
             ActionOf::Fence { node, .. } | ActionOf::Repair { node, .. } => vec![node],
             ActionOf::Unfence { .. } => Vec::new(),
             ActionOf::Sync { from, .. } => vec![from],
-            ActionOf::Maintain { nodes, .. } => nodes.iter().collect(),
+            ActionOf::Maintain { nodes, .. } | ActionOf::FailoverSite { nodes, .. } => nodes.iter().collect(),
         }
     }
 
@@ -171,7 +180,7 @@ impl<N, S> ActionOf<N, S> {
             ActionOf::MoveVip { to, .. } | ActionOf::Promote { to, .. } | ActionOf::Sync { to, .. } => vec![to],
             ActionOf::SetDnsTargets { to, .. } => to.iter().collect(),
             ActionOf::Unfence { node, .. } => vec![node],
-            ActionOf::Fence { .. } | ActionOf::Maintain { .. } | ActionOf::Repair { .. } => Vec::new(),
+            ActionOf::Fence { .. } | ActionOf::Maintain { .. } | ActionOf::Repair { .. } | ActionOf::FailoverSite { .. } => Vec::new(),
         }
     }
 
@@ -184,6 +193,7 @@ impl<N, S> ActionOf<N, S> {
             }
             ActionOf::Maintain { rollout, batch, operation, .. } => format!("{operation} (rollout {rollout}, batch {})", batch + 1),
             ActionOf::Repair { operation, .. } => operation.name().to_string(),
+            ActionOf::FailoverSite { site, services, .. } => format!("{} service(s) out of site {site}", services.len()),
             _ => String::new(),
         }
     }
@@ -241,6 +251,11 @@ impl<N, S> ActionOf<N, S> {
             ActionOf::Repair { node: n, operation } => {
                 ActionOf::Repair { node: nodes(std::slice::from_ref(n))?.remove(0), operation: *operation }
             }
+            ActionOf::FailoverSite { site, services, nodes: list } => ActionOf::FailoverSite {
+                site: site.clone(),
+                services: services.iter().map(&mut service).collect::<Result<Vec<S2>, E>>()?,
+                nodes: nodes(list)?,
+            },
         })
     }
 }
@@ -273,7 +288,7 @@ impl<N: Clone + PartialEq, S: Clone> ActionOf<N, S> {
             ActionOf::MoveVip { to, .. } | ActionOf::Promote { to, .. } | ActionOf::Sync { to, .. } => vec![to.clone()],
             ActionOf::SetDnsTargets { from, to, .. } => to.iter().filter(|n| !from.contains(n)).cloned().collect(),
             ActionOf::Unfence { node, .. } => vec![node.clone()],
-            ActionOf::Fence { .. } | ActionOf::Maintain { .. } | ActionOf::Repair { .. } => Vec::new(),
+            ActionOf::Fence { .. } | ActionOf::Maintain { .. } | ActionOf::Repair { .. } | ActionOf::FailoverSite { .. } => Vec::new(),
         }
     }
 
@@ -285,7 +300,7 @@ impl<N: Clone + PartialEq, S: Clone> ActionOf<N, S> {
             ActionOf::Fence { node, .. } => vec![node.clone()],
             ActionOf::Sync { from, .. } => vec![from.clone()],
             ActionOf::Maintain { nodes, .. } => nodes.clone(),
-            ActionOf::Unfence { .. } | ActionOf::Repair { .. } => Vec::new(),
+            ActionOf::Unfence { .. } | ActionOf::Repair { .. } | ActionOf::FailoverSite { .. } => Vec::new(),
         }
     }
 

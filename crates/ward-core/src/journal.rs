@@ -242,6 +242,18 @@ pub enum JournalEvent {
         status: String,
         sentence: String,
     },
+    /// Every node of `site` became unreachable at once, as the controller sees it:
+    /// one fact for the whole site (a partition or a lost site), not one per node.
+    SiteLost {
+        site: String,
+        nodes: Vec<String>,
+        sentence: String,
+    },
+    /// A site lost earlier is reachable again.
+    SiteRestored {
+        site: String,
+        sentence: String,
+    },
     /// `routes`: where it pages (escalation starts there).
     Alert {
         alert: AlertId,
@@ -341,6 +353,7 @@ pub fn sentence(event: &JournalEvent) -> Option<String> {
         JournalEvent::JobStepDone { job, step, ok: false, message, .. } => format!("job {} {} failed: {message}", job.0, step.name()),
         JournalEvent::JobFinished { job, end, sentence } => format!("job {} {:?}: {sentence}", job.0, end),
         JournalEvent::Health { node, status, sentence } => format!("{node} {status}: {sentence}"),
+        JournalEvent::SiteLost { sentence, .. } | JournalEvent::SiteRestored { sentence, .. } => sentence.clone(),
         JournalEvent::Alert { cause, severity, state, sentence, .. } => {
             format!("alert {} [{severity:?}] {cause}: {sentence}", state.name())
         }

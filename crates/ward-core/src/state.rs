@@ -354,6 +354,11 @@ impl Durable {
                         // The switchover's promotion follows now (or not, if the fence failed).
                         self.switchovers.remove(service);
                     }
+                    if let NamedAction::Unfence { service, node } = &state.action {
+                        if *end == JobEnd::Succeeded {
+                            self.fenced.remove(&(service.clone(), node.clone()));
+                        }
+                    }
                     self.jobs_finished_total += 1;
                     self.finished.push_back(FinishedJob {
                         id: *job,
@@ -391,7 +396,10 @@ impl Durable {
                     }
                 }
             }
-            JournalEvent::Health { .. } | JournalEvent::TimeAnomaly { .. } => {}
+            JournalEvent::Health { .. }
+            | JournalEvent::TimeAnomaly { .. }
+            | JournalEvent::SiteLost { .. }
+            | JournalEvent::SiteRestored { .. } => {}
             JournalEvent::Alert { alert, cause, severity, state, sentence, routes } => {
                 self.apply_alert(at, *alert, cause, *severity, *state, sentence, routes)
             }

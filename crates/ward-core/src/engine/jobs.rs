@@ -561,6 +561,9 @@ impl Engine {
             NamedAction::Sync { .. } => format!("syncing {service} from {from} to {to} ({})", named.detail()),
             NamedAction::Maintain { nodes, .. } => format!("{} on {}", named.detail(), nodes.join(", ")),
             NamedAction::Repair { node, operation: RepairOperation::RestartReplication } => format!("restarting replication on {node}"),
+            NamedAction::FailoverSite { site, services, .. } => {
+                format!("failing over {} out of site {site}", services.join(", "))
+            }
         }
     }
 

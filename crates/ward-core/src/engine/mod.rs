@@ -15,6 +15,8 @@ mod jobs;
 mod plan;
 mod repair;
 mod rollout;
+mod site_failover;
+mod sites;
 mod tick;
 mod wake;
 
@@ -81,6 +83,9 @@ pub struct Engine {
     /// Per service: a fingerprint of the last blocked (refused / awaiting approval)
     /// decision, so an unchanged situation is journaled once, not every tick.
     last_blocked: Vec<Option<String>>,
+    /// Per lost site: the fingerprint of its last blocked failover decision, so it
+    /// is journaled once (the same role as `last_blocked`, for a whole site).
+    last_site_blocked: std::collections::BTreeMap<String, String>,
     jobs: jobs::JobRuntime,
     alerts_rt: alerts::AlertRuntime,
     inventory: inventory_change::InventoryRuntime,
@@ -138,6 +143,7 @@ impl Engine {
             last_tick_ms: now_ms,
             last_plan: Vec::new(),
             last_blocked: vec![None; services],
+            last_site_blocked: Default::default(),
             jobs: jobs::JobRuntime::default(),
             alerts_rt: alerts::AlertRuntime::default(),
             inventory: inventory_change::InventoryRuntime::default(),

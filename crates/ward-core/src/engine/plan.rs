@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use crate::action::{Action, ActionKind, Cause, NamedAction, Outcome, PlannedAction};
 use crate::engine::{Engine, Mode};
 use crate::guards::eligibility::{node_eligibility, Ineligible, Role};
-use crate::guards::{judge, Proposal};
+use crate::guards::{judge, judge_except, single_writer, Proposal};
 use crate::health::Status;
 use crate::ids::*;
 use crate::inventory::ServiceKind;
 use crate::journal::{JobEnd, JobStep, JournalEvent, Severity};
+use crate::mode::Mode::Guarded;
 use crate::time::TimeMs;
 
 /// Pre-action notifications list at most this many actions, then "and N more".
@@ -94,6 +95,7 @@ impl Engine {
             let cause = format!("no-candidate:{}", self.snapshot.service_name(service));
             self.raise(now_ms, &cause, Severity::Page, sentence, &routes);
         }
+        let mut wanted = self.decide_lost_sites(now_ms, wanted);
         wanted.extend(self.want_repairs(now_ms));
         // Each allowed move enters the budget ledger as it is decided, so the next
         // decision in this round already counts it.
@@ -131,10 +133,16 @@ impl Engine {
             .iter()
             .find(|(_, (_, action))| action.as_ref().is_some_and(|a| same_action(a, &named)))
             .map(|(d, (author, _))| (*d, author.clone()));
+        // A move out of a lost site is covered by the approval of that site's failover.
+        let approved_by = approval
+            .as_ref()
+            .map(|(_, a)| a.clone())
+            .or_else(|| self.covering_site_approval(&named))
+            .or_else(|| self.covering_promotion_approval(&named));
         let verdict = {
             let ctx = self.guard_context(now_ms);
             let proposal = Proposal { action: &wanted.action, cause: &wanted.cause };
-            judge(&ctx, &proposal, approval.as_ref().map(|(_, a)| a.as_str()))
+            judge(&ctx, &proposal, approved_by.as_deref())
         };
         let evidence = self.evidence(now_ms, &wanted.action);
         self.last_plan.push(PlannedAction {
@@ -358,6 +366,11 @@ impl Engine {
             },
         };
         let Some(to) = self.best_candidate(now_ms, service, holder, eligibility, load, primary) else {
+            if let (Some(old), Cause::HolderIneligible { .. }, true) = (holder, &cause, primary) {
+                if let Some(unfence) = self.unfence_if_stranded(now_ms, service, old, None, &cause) {
+                    return unfence;
+                }
+            }
             return Want::NoCandidate(format!(
                 "{} needs a new {} but no candidate is eligible: {}",
                 spec.name,
@@ -367,9 +380,16 @@ impl Engine {
         };
         let summary = self.cause_sentence(&cause);
         if primary {
+            let promote = Action::Promote { service, from: holder, to };
             if let (Some(old), Cause::HolderDown { .. }) = (holder, &cause) {
                 let fenced = self.durable.fenced.contains(&(spec.name.clone(), self.snapshot.node_name(old).to_string()));
-                if self.mode == Mode::Guarded && !fenced && !self.fence_failed_recently(&spec.name, self.snapshot.node_name(old)) {
+                // A fence only as the first half of a promotion allowed now: a fence
+                // whose promotion cannot follow leaves the service with no writer.
+                if self.mode == Guarded
+                    && !fenced
+                    && !self.fence_failed_this_outage(&spec.name, old)
+                    && self.promotion_blocked(now_ms, &promote, &cause).is_none()
+                {
                     return Want::Action(Wanted {
                         action: Action::Fence { service, node: old },
                         cause,
@@ -378,7 +398,12 @@ impl Engine {
                     });
                 }
             }
-            return Want::Action(Wanted { action: Action::Promote { service, from: holder, to }, cause, summary, preview_first: false });
+            if let (Some(old), Cause::HolderIneligible { .. }) = (holder, &cause) {
+                if let Some(unfence) = self.unfence_if_stranded(now_ms, service, old, Some(&promote), &cause) {
+                    return unfence;
+                }
+            }
+            return Want::Action(Wanted { action: promote, cause, summary, preview_first: false });
         }
         Want::Action(Wanted { action: Action::MoveVip { service, from: holder, to }, cause, summary, preview_first: false })
     }
@@ -396,10 +421,74 @@ impl Engine {
         Want::Action(Wanted { action: Action::MoveVip { service, from: holder, to }, cause, summary, preview_first: false })
     }
 
-    fn fence_failed_recently(&self, service: &str, node: &str) -> bool {
+    /// A fence of `node` for `service` already failed since the node went down this
+    /// time: trying again cannot confirm anything new. An earlier outage's failed
+    /// fence says nothing about this one.
+    fn fence_failed_this_outage(&self, service: &str, node: NodeId) -> bool {
+        let since = self.health.node(node).since_ms;
+        let name = self.snapshot.node_name(node);
         self.durable.finished.iter().rev().take(64).any(|f| {
-            f.end == JobEnd::Failed && matches!(&f.action, NamedAction::Fence { service: s, node: n } if s == service && n == node)
+            f.end == JobEnd::Failed
+                && f.at_ms >= since
+                && matches!(&f.action, NamedAction::Fence { service: s, node: n } if s == service && n == name)
         })
+    }
+
+    /// An approved promotion covers the fence that must come before it (the
+    /// approval stays for the promotion itself).
+    fn covering_promotion_approval(&self, named: &NamedAction) -> Option<String> {
+        let NamedAction::Fence { service, node } = named else { return None };
+        self.durable.approved.values().find_map(|(author, action)| match action {
+            Some(NamedAction::Promote { service: s, from: Some(from), .. }) if s == service && from == node => Some(author.clone()),
+            _ => None,
+        })
+    }
+
+    /// Why a promotion could not be decided "allow" now, leaving single-writer out
+    /// (it asks for the fence this question comes before); None: it could.
+    fn promotion_blocked(&self, now_ms: TimeMs, promote: &Action, cause: &Cause) -> Option<String> {
+        let named = self.snapshot.name_action(promote);
+        let approved_by = self
+            .durable
+            .approved
+            .values()
+            .find(|(_, action)| action.as_ref().is_some_and(|a| same_action(a, &named)))
+            .map(|(author, _)| author.clone())
+            .or_else(|| self.covering_site_approval(&named));
+        let ctx = self.guard_context(now_ms);
+        let verdict = judge_except(&ctx, &Proposal { action: promote, cause }, approved_by.as_deref(), Some(single_writer::NAME));
+        (verdict.outcome != Outcome::Allow).then(|| verdict.reasons().join(" "))
+    }
+
+    /// A primary Ward fenced whose promotion cannot follow (no candidate, an
+    /// approval pending, the budget spent) is not left without a writer: once it
+    /// is reachable and healthy again, it gets its writes back.
+    fn unfence_if_stranded(
+        &self,
+        now_ms: TimeMs,
+        service: ServiceId,
+        old: NodeId,
+        promote: Option<&Action>,
+        cause: &Cause,
+    ) -> Option<Want> {
+        if self.mode != Guarded || self.health.node(old).status != Status::Up {
+            return None;
+        }
+        let name = self.snapshot.node_name(old);
+        let service_name = self.snapshot.service_name(service);
+        if !self.durable.fenced.contains(&(service_name.to_string(), name.to_string())) {
+            return None;
+        }
+        let why = match promote {
+            Some(promote) => self.promotion_blocked(now_ms, promote, cause)?,
+            None => "no candidate is eligible".to_string(),
+        };
+        Some(Want::Action(Wanted {
+            action: Action::Unfence { service, node: old },
+            cause: cause.clone(),
+            summary: format!("{name} was fenced for a promotion that cannot follow ({why}); it is up again and takes writes back"),
+            preview_first: false,
+        }))
     }
 
     fn want_dns(&self, now_ms: TimeMs, service: ServiceId, eligibility: &[Result<(), Ineligible>]) -> Want {

@@ -19,6 +19,7 @@ impl Engine {
             self.on_health_event(now_ms, event);
         }
         self.fleet = self.fleet_view();
+        self.track_sites(now_ms);
         self.check_job_deadlines(now_ms);
         self.advance_rollouts(now_ms);
         self.plan_and_act(now_ms);
@@ -42,6 +43,9 @@ impl Engine {
             }
         }
         view.suspect_observers = self.health.suspect_observers().iter().map(|o| self.snapshot.observer(*o).name.clone()).collect();
+        view.observers_total = self.snapshot.observers().len() as u32;
+        view.silent_observers = self.health.silent_observers().iter().map(|o| self.snapshot.observer(*o).name.clone()).collect();
+        view.sites = crate::health::site_loss::site_view(&self.snapshot, &self.health);
         view
     }
 
@@ -104,11 +108,10 @@ impl Engine {
                     Status::Unknown => format!("{name}'s health is unknown (observations stale or observers disagree)"),
                 };
                 self.record(now_ms, JournalEvent::Health { node: name.clone(), status: to.name().into(), sentence: sentence.clone() });
+                // A down node's alert is raised by `track_sites`, which knows whether
+                // it is part of a lost site.
                 let cause = format!("node-down:{name}");
-                if to == Status::Down {
-                    let routes = self.node_routes(node);
-                    self.raise(now_ms, &cause, Severity::Warning, sentence, &routes);
-                } else if to == Status::Up && from != Status::Up {
+                if to == Status::Up && from != Status::Up {
                     self.resolve(now_ms, &cause, format!("{name} is up again"));
                 }
             }

@@ -9,6 +9,8 @@
 //! guard would give.
 
 pub mod budget;
+pub mod controller_majority;
+pub mod cross_site;
 pub mod damping;
 pub mod destructive_preview;
 pub mod eligibility;
@@ -35,6 +37,11 @@ pub struct FleetView {
     pub nodes_down: u32,
     /// Names of observers currently suspected of being cut off themselves.
     pub suspect_observers: Vec<String>,
+    pub observers_total: u32,
+    /// Names of observers nothing has arrived from for too long.
+    pub silent_observers: Vec<String>,
+    /// Sites lost as a whole, and sites going dark.
+    pub sites: crate::health::site_loss::SiteView,
 }
 
 /// Everything a guard may read. Guards never change anything.
@@ -62,13 +69,15 @@ pub trait Guard {
 }
 
 /// Every guard, in the order their sentences are shown.
-pub fn all() -> [&'static dyn Guard; 10] {
+pub fn all() -> [&'static dyn Guard; 12] {
     [
         &holds::Holds,
         &failure_backoff::FailureBackoff,
         &time_sanity::TimeSanityGuard,
         &integrity::InventoryIntegrity,
         &observer_quorum::ObserverQuorum,
+        &controller_majority::ControllerMajority,
+        &cross_site::CrossSite,
         &readiness::CandidateReadiness,
         &damping::FlapDamping,
         &single_writer::SingleWriter,
@@ -80,11 +89,19 @@ pub fn all() -> [&'static dyn Guard; 10] {
 /// Runs every guard. `approved_by`: an operator approved this decision, so
 /// "needs approval" becomes "allow"; refusals stand.
 pub fn judge(ctx: &GuardContext, proposal: &Proposal, approved_by: Option<&str>) -> Verdict {
+    judge_except(ctx, proposal, approved_by, None)
+}
+
+/// As `judge`, leaving out one guard: the planner asks whether a promotion could
+/// follow a fence before it fences, so single-writer (which wants the fence
+/// first) is not asked.
+pub fn judge_except(ctx: &GuardContext, proposal: &Proposal, approved_by: Option<&str>, skip: Option<&str>) -> Verdict {
     if ctx.mode == Mode::Naive {
         return Verdict::combine(vec![GuardVerdict::allow("naive-baseline", "the naive baseline runs without guards")]);
     }
     let verdicts = all()
         .iter()
+        .filter(|guard| Some(guard.name()) != skip)
         .map(|guard| {
             let mut verdict = guard.judge(ctx, proposal);
             debug_assert_eq!(verdict.guard, guard.name(), "a verdict is signed by the guard that gave it");

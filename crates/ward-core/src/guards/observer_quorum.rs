@@ -54,13 +54,13 @@ mod tests {
     #[test]
     fn mass_failure_is_suspected_not_acted_on() {
         let mut world = World::two_sites();
-        world.fleet = FleetView { nodes_total: 40, nodes_down: 38, suspect_observers: Vec::new() };
+        world.fleet = FleetView { nodes_total: 40, nodes_down: 38, suspect_observers: Vec::new(), ..FleetView::default() };
         let (phx, scl) = (world.node("phx1-web"), world.node("scl2-web"));
         let action = Action::MoveVip { service: world.service("gw"), from: Some(phx), to: scl };
         let verdict = world.judge_with(&ObserverQuorum, &action, &Cause::HolderDown { node: phx });
         assert_eq!(verdict.outcome, Outcome::NeedsApproval);
         assert!(verdict.sentence.contains("38 of 40"), "{}", verdict.sentence);
-        world.fleet = FleetView { nodes_total: 40, nodes_down: 4, suspect_observers: Vec::new() };
+        world.fleet = FleetView { nodes_total: 40, nodes_down: 4, suspect_observers: Vec::new(), ..FleetView::default() };
         assert_eq!(world.judge_with(&ObserverQuorum, &action, &Cause::HolderDown { node: phx }).outcome, Outcome::Allow);
     }
 }

@@ -51,7 +51,7 @@ impl World {
             health,
             durable,
             time: TimeSanity::new(),
-            fleet: FleetView { nodes_total: 2, nodes_down: 0, suspect_observers: Vec::new() },
+            fleet: FleetView { nodes_total: 2, nodes_down: 0, suspect_observers: Vec::new(), observers_total: 1, ..FleetView::default() },
             now_ms: 1_000_000,
             replication_error: None,
             down: Vec::new(),

@@ -21,6 +21,7 @@ mod observer_suspicion;
 mod quorum;
 mod replication;
 mod rise_fall;
+pub mod site_loss;
 mod table;
 #[cfg(test)]
 mod table_tests;

@@ -497,6 +497,11 @@ impl HealthTable {
         self.suspicion.suspects()
     }
 
+    /// Observers nothing has arrived from for too long (as of the last refresh).
+    pub fn silent_observers(&self) -> Vec<ObserverId> {
+        (0..self.observers).filter(|o| self.silence.is_silent(*o)).map(|o| ObserverId(o as u16)).collect()
+    }
+
     /// Time sanity (seed 003): everything received before `at_ms` is treated as stale,
     /// so the engine acts only on what it observes after a pause or clock jump.
     /// The cutoff only moves forward. Takes effect at the next `refresh`.

@@ -140,6 +140,7 @@ impl World {
                 return Ok(StepResult::ok(format!("{operation} of {} done", nodes.join(", "))));
             }
             NamedAction::Repair { node, operation } => return self.repair(node, *operation),
+            NamedAction::FailoverSite { .. } => return Err(StepResult::fail("a site failover is a decision, not an actuator call")),
         }
         if let (Some(service), true) = (effect.service_ref(), effect.is_move() && counted) {
             self.moves.push((self.now_ms, service.clone(), effect.kind().name()));
@@ -201,6 +202,7 @@ impl World {
                 }
             }
             NamedAction::Maintain { nodes, .. } => nodes.clone(),
+            NamedAction::FailoverSite { .. } => return StepResult::fail("a site failover is a decision, not an actuator call"),
             NamedAction::Repair { node, .. } => {
                 return match self.node_index(node).and_then(|i| self.replicas.get(&i)) {
                     Some(r) if r.running => StepResult::ok(format!("replication on {node} runs")),

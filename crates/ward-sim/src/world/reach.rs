@@ -49,6 +49,6 @@ fn acted_on(step: JobStep, effect: &NamedAction) -> Vec<&str> {
             vec![node.as_str()]
         }
         NamedAction::Sync { from, to, .. } => vec![from.as_str(), to.as_str()],
-        NamedAction::SetDnsTargets { .. } | NamedAction::Maintain { .. } => Vec::new(),
+        NamedAction::SetDnsTargets { .. } | NamedAction::Maintain { .. } | NamedAction::FailoverSite { .. } => Vec::new(),
     }
 }
