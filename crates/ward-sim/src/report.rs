@@ -99,6 +99,8 @@ impl ScenarioReport {
             ("time to detect (max)", opt_ms(w.ttd_ms_max), opt_ms(n.ttd_ms_max)),
             ("faults undetected", w.faults_undetected.to_string(), n.faults_undetected.to_string()),
             ("split brain", human_duration(w.split_brain_ms), human_duration(n.split_brain_ms)),
+            ("longest without writer", human_duration(w.writerless_ms_max), human_duration(n.writerless_ms_max)),
+            ("longest fenced, no writer", human_duration(w.stranded_ms_max), human_duration(n.stranded_ms_max)),
             ("alerts raised", w.alerts_raised.to_string(), n.alerts_raised.to_string()),
             ("pages sent", w.pages_sent.to_string(), n.pages_sent.to_string()),
             ("jobs finished", w.jobs.to_string(), n.jobs.to_string()),

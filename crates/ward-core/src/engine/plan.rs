@@ -385,8 +385,12 @@ impl Engine {
                 let fenced = self.durable.fenced.contains(&(spec.name.clone(), self.snapshot.node_name(old).to_string()));
                 // A fence only as the first half of a promotion allowed now: a fence
                 // whose promotion cannot follow leaves the service with no writer.
+                // A node in a lost site cannot be reached to fence: the attempt
+                // would only fail; the promotion's approval covers it instead.
+                let unreachable = self.fleet.sites.loss_of(self.snapshot.node(old).site).is_some();
                 if self.mode == Guarded
                     && !fenced
+                    && !unreachable
                     && !self.fence_failed_this_outage(&spec.name, old)
                     && self.promotion_blocked(now_ms, &promote, &cause).is_none()
                 {

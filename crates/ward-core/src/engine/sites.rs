@@ -22,7 +22,8 @@ impl Engine {
     /// Journals sites lost and restored since the last round, and raises node-down
     /// alerts that are not part of a site loss. Runs after `fleet` is refreshed.
     pub(crate) fn track_sites(&mut self, now_ms: TimeMs) {
-        let lost = self.fleet.sites.lost.clone();
+        // The naive baseline pages per node, as the tools Ward replaces do.
+        let lost = if self.mode == crate::mode::Mode::Naive { Vec::new() } else { self.fleet.sites.lost.clone() };
         for loss in &lost {
             let name = self.snapshot.site(loss.site).name.clone();
             let cause = site_cause(&name);
@@ -57,7 +58,7 @@ impl Engine {
                 self.on_site_restored(now_ms, &name);
             }
         }
-        self.raise_node_down_alerts(now_ms);
+        self.raise_node_down_alerts(now_ms, &lost);
         self.resolve_answered_site_approvals(now_ms);
     }
 
@@ -138,7 +139,7 @@ impl Engine {
 
     /// One alert per down node, unless the node is part of a lost site (its site's
     /// alert lists it) or its site is going dark and the node fell only moments ago.
-    fn raise_node_down_alerts(&mut self, now_ms: TimeMs) {
+    fn raise_node_down_alerts(&mut self, now_ms: TimeMs, lost: &[SiteLoss]) {
         let settle_ms = self.snapshot.policy().stale_after_ms;
         for index in 0..self.snapshot.nodes().len() {
             let node = NodeId(index as u32);
@@ -152,10 +153,10 @@ impl Engine {
                 continue;
             }
             let site = self.snapshot.node(node).site;
-            if self.fleet.sites.loss_of(site).is_some() {
+            if lost.iter().any(|l| l.site == site) {
                 continue;
             }
-            let dark = self.fleet.sites.going_dark.get(site.index()).copied().unwrap_or(false);
+            let dark = self.mode == crate::mode::Mode::Guarded && self.fleet.sites.going_dark.get(site.index()).copied().unwrap_or(false);
             if dark && now_ms < health.since_ms + settle_ms {
                 continue;
             }

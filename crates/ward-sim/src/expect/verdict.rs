@@ -81,6 +81,9 @@ fn bounds(results: &mut Vec<ExpectResult>, who: &str, b: &RawBounds, m: &Metrics
     int("approval_gated_min", m.approval_gated, b.approval_gated_min, false, "approval-gated decisions");
     int("alerts_min", m.alerts_raised, b.alerts_min, false, "alerts raised");
     int("pages_min", m.pages_sent, b.pages_min, false, "pages sent");
+    int("alerts_max", m.alerts_raised, b.alerts_max, true, "alerts raised");
+    int("pages_max", m.pages_sent, b.pages_max, true, "pages sent");
+    int("writerless_ms_max", m.writerless_ms_max, b.writerless_ms_max, true, "longest stretch without a writer (ms)");
 }
 
 /// (Ward's value, naive's value, Ward is no worse, Ward is strictly better).

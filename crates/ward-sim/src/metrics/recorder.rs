@@ -19,6 +19,16 @@ pub struct Recorder {
     pub any_degraded_ms: u64,
     /// (time, overall availability) at every change, for time-to-recover.
     pub overall_log: Vec<(u64, f64)>,
+    /// Per primary service: (has a writer, writer stranded by a fence) now, and
+    /// since when it has been without a writer / stranded.
+    writers_now: Vec<(bool, bool)>,
+    writerless_since: Vec<Option<u64>>,
+    stranded_since: Vec<Option<u64>>,
+    /// The longest stretch any primary service had no working writer.
+    pub writerless_max_ms: u64,
+    /// The longest stretch any primary's working holder stayed fenced with no
+    /// other writer (a fence whose promotion did not follow).
+    pub stranded_max_ms: u64,
 }
 
 impl Recorder {
@@ -54,6 +64,7 @@ impl Recorder {
             self.split_brain_ms += dt;
         }
         self.last_ms = now_ms;
+        self.account_stretches(now_ms);
     }
 
     /// Re-reads the world after a change.
@@ -62,9 +73,27 @@ impl Recorder {
             *a = world.availability(i);
         }
         self.split_brain_now = world.split_brain();
+        self.writers_now = world.primary_writers();
+        self.writerless_since.resize(self.writers_now.len(), None);
+        self.stranded_since.resize(self.writers_now.len(), None);
+        for (i, (has_writer, stranded)) in self.writers_now.iter().enumerate() {
+            let at = world.now_ms;
+            self.writerless_since[i] = if *has_writer { None } else { self.writerless_since[i].or(Some(at)) };
+            self.stranded_since[i] = if *stranded { self.stranded_since[i].or(Some(at)) } else { None };
+        }
         let overall = self.overall();
         if self.overall_log.last().is_none_or(|(_, o)| *o != overall) {
             self.overall_log.push((world.now_ms, overall));
+        }
+    }
+
+    /// Extends the longest writerless and stranded stretches to `now_ms`.
+    fn account_stretches(&mut self, now_ms: u64) {
+        for since in self.writerless_since.iter().flatten() {
+            self.writerless_max_ms = self.writerless_max_ms.max(now_ms.saturating_sub(*since));
+        }
+        for since in self.stranded_since.iter().flatten() {
+            self.stranded_max_ms = self.stranded_max_ms.max(now_ms.saturating_sub(*since));
         }
     }
 

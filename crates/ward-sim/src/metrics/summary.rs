@@ -13,6 +13,9 @@
 //! - ttd: fault -> first journal decision, alert or health record naming a node
 //!   the fault touched.
 //! - split_brain_ms: time with two writable primaries or two VIP holders.
+//! - writerless_ms_max: the longest stretch a primary service had no working
+//!   writable member; stranded_ms_max: the longest a working primary stayed
+//!   fenced with no other writer (a fence whose promotion did not follow).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -45,6 +48,8 @@ pub struct Metrics {
     pub ttd_ms_max: Option<u64>,
     pub faults_undetected: u64,
     pub split_brain_ms: u64,
+    pub writerless_ms_max: u64,
+    pub stranded_ms_max: u64,
     pub alerts_raised: u64,
     pub pages_sent: u64,
     pub jobs: u64,
@@ -101,6 +106,8 @@ pub fn summarize(out: &RunOutput, duration_ms: u64) -> Metrics {
         ttd_ms_max: ttd_max,
         faults_undetected: undetected,
         split_brain_ms: r.split_brain_ms,
+        writerless_ms_max: r.writerless_max_ms,
+        stranded_ms_max: r.stranded_max_ms,
         alerts_raised: alerts.len() as u64,
         pages_sent: out.notifications.iter().filter(|(_, n)| n.severity == Severity::Page && out.delivered.contains(&n.id.0)).count()
             as u64,

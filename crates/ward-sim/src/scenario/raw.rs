@@ -152,6 +152,10 @@ pub struct RawBounds {
     pub approval_gated_min: Option<u64>,
     pub alerts_min: Option<u64>,
     pub pages_min: Option<u64>,
+    pub alerts_max: Option<u64>,
+    pub pages_max: Option<u64>,
+    /// The longest a primary service may be without a working writer (ms).
+    pub writerless_ms_max: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -71,6 +71,21 @@ impl World {
         }
     }
 
+    /// Per primary service: (it has a working writer, its holder works but was
+    /// fenced and nothing took over: a writer left stranded by a fence).
+    pub fn primary_writers(&self) -> Vec<(bool, bool)> {
+        self.services
+            .iter()
+            .filter(|s| s.kind == ServiceKind::Primary)
+            .map(|s| {
+                let working = |name: &String| self.node_index(name).filter(|i| self.db_ok(*i));
+                let has_writer = s.candidates.iter().filter_map(working).any(|i| self.nodes[i].writable);
+                let stranded = !has_writer && s.holders.iter().filter_map(working).any(|i| !self.nodes[i].writable);
+                (has_writer, stranded)
+            })
+            .collect()
+    }
+
     fn primary_split(&self, s: &super::ServiceState) -> bool {
         s.candidates.iter().filter(|c| self.node_index(c).is_some_and(|i| self.nodes[i].writable && self.nodes[i].alive)).count() > 1
     }
