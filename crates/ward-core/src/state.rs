@@ -255,7 +255,11 @@ impl Durable {
                     self.approved.remove(decision);
                     self.pending.remove(decision);
                     self.next_job = self.next_job.max(job.0 + 1);
-                    if action.is_move() {
+                    // A fence counts like a move; the promotion that follows its own
+                    // fence was counted with the fence.
+                    let promotes_after_its_fence = matches!(action, NamedAction::Promote { service, from: Some(from), .. }
+                        if self.fenced.contains(&(service.clone(), from.clone())));
+                    if (action.is_move() || action.kind() == crate::action::ActionKind::Fence) && !promotes_after_its_fence {
                         if let Some(group) =
                             action.service_ref().and_then(|s| snapshot.service_id(s)).map(|s| snapshot.service(s).group.clone())
                         {

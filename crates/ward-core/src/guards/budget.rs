@@ -2,7 +2,7 @@
 //! fleet-wide, by count and by percent. Beyond it a person decides; a mass
 //! failover is never silent.
 
-use crate::action::{Cause, GuardVerdict};
+use crate::action::{Action, Cause, GuardVerdict};
 use crate::guards::{Guard, GuardContext, Proposal};
 use crate::inventory::Budget;
 
@@ -16,8 +16,14 @@ impl Guard for BlastRadiusBudget {
     }
 
     fn judge(&self, ctx: &GuardContext, proposal: &Proposal) -> GuardVerdict {
-        if !proposal.action.is_move() {
+        if !proposal.action.is_move() && !matches!(proposal.action, Action::Fence { .. }) {
             return GuardVerdict::not_applicable(NAME, "not a move");
+        }
+        if let Action::Promote { service, from: Some(old), .. } = proposal.action {
+            let (service, old) = (ctx.snapshot.service_name(*service), ctx.snapshot.node_name(*old));
+            if ctx.durable.fenced.contains(&(service.to_string(), old.to_string())) {
+                return GuardVerdict::allow(NAME, format!("completes the failover whose fence of {old} the budget already counted"));
+            }
         }
         let Some(service) = proposal.action.service() else {
             return GuardVerdict::not_applicable(NAME, "not a service move");
