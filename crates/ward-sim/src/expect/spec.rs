@@ -45,6 +45,13 @@ pub enum CheckKind {
     Placement { service: String, at_ms: u64, holders: Vec<String> },
     /// The engine journaled a time anomaly in the window.
     TimeAnomaly { window: Window },
+    /// No primary service's placement moved onto a node of `site` in the window.
+    NoPromotionIntoSite { site: String, window: Window },
+    /// The world's placement of `service` at `at` has at least `min` holders.
+    HoldersMin { service: String, at_ms: u64, min: u64 },
+    /// A journal record containing `first` appears, and no later than the first
+    /// one containing `then` (which must appear too).
+    Order { first: String, then: String },
 }
 
 #[derive(Clone, Debug)]
@@ -183,12 +190,20 @@ fn convert_check(index: usize, start: u64, c: RawCheck) -> Result<CheckSpec, Fie
             holders: c.holders.clone().unwrap_or_default(),
         },
         "time_anomaly" => CheckKind::TimeAnomaly { window },
+        "no_promotion_into_site" => CheckKind::NoPromotionIntoSite { site: need("site", &c.site)?, window },
+        "holders_min" => CheckKind::HoldersMin {
+            service: need("service", &c.service)?,
+            at_ms: at("at", &c.at)?.ok_or_else(|| ("at".to_string(), "is required for kind `holders_min`".to_string()))?,
+            min: c.min.ok_or_else(|| ("min".to_string(), "is required for kind `holders_min`".to_string()))?,
+        },
+        "order" => CheckKind::Order { first: need("first", &c.first)?, then: need("then", &c.then)? },
         other => {
             return Err((
                 "kind".into(),
                 format!(
                     "unknown check `{other}`; expected alert_raised, alerts_distinct, escalated, decision, moves, \
-                     node_added, job_ended, jobs_terminal_once, notifications_delivered, placement or time_anomaly"
+                     node_added, job_ended, jobs_terminal_once, notifications_delivered, placement, time_anomaly, \
+                     no_promotion_into_site, holders_min or order"
                 ),
             ))
         }

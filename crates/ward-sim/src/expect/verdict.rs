@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use ward_core::action::ActionKind;
+use ward_core::inventory::ServiceKind;
 use ward_core::journal::{JournalEvent, JournalRecord};
 use ward_core::Mode;
 
@@ -325,6 +326,45 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
                 .unwrap_or_default();
             let (a, w): (BTreeSet<_>, BTreeSet<_>) = (actual.iter().collect(), holders.iter().collect());
             (a == w, format!("{service} at {} is held by [{}] (want [{}])", label(*at_ms, start), actual.join(", "), holders.join(", ")))
+        }
+        CheckKind::NoPromotionIntoSite { site, window } => {
+            let truth = &out.world.truth;
+            let in_site = |node: &String| truth.node_id(node).is_some_and(|n| truth.site(truth.node(n).site).name == *site);
+            let primaries: BTreeSet<&str> =
+                out.world.services.iter().filter(|s| s.kind == ServiceKind::Primary).map(|s| s.name.as_str()).collect();
+            let hit = out.world.placement_log.iter().find(|c| {
+                c.at_ms > 0 && window.contains(c.at_ms) && primaries.contains(c.service.as_str()) && c.holders.iter().any(in_site)
+            });
+            match hit {
+                Some(c) => (false, format!("{} was promoted into site {site} at {}", c.service, label(c.at_ms, start))),
+                None => (true, format!("no primary was promoted into site {site} {}", window_text(window, start))),
+            }
+        }
+        CheckKind::HoldersMin { service, at_ms, min } => {
+            let actual = out
+                .world
+                .placement_log
+                .iter()
+                .rev()
+                .find(|c| &c.service == service && c.at_ms <= *at_ms)
+                .map(|c| c.holders.len() as u64)
+                .unwrap_or(0);
+            (actual >= *min, format!("{service} at {} has {actual} holder(s) (want at least {min})", label(*at_ms, start)))
+        }
+        CheckKind::Order { first, then } => {
+            let at = |text: &str| {
+                journal(out).find(|(_, r)| ward_core::journal::sentence(&r.event).is_some_and(|s| s.contains(text))).map(|(t, _)| t)
+            };
+            match (at(first), at(then)) {
+                (Some(a), Some(b)) if a <= b => {
+                    (true, format!("\"{first}\" at {} before \"{then}\" at {}", label(a, start), label(b, start)))
+                }
+                (Some(a), Some(b)) => {
+                    (false, format!("\"{first}\" at {} came after \"{then}\" at {}", label(a, start), label(b, start)))
+                }
+                (None, _) => (false, format!("nothing journaled contains \"{first}\"")),
+                (_, None) => (false, format!("nothing journaled contains \"{then}\"")),
+            }
         }
         CheckKind::TimeAnomaly { window } => {
             let hit = journal(out).find(|(t, r)| matches!(r.event, JournalEvent::TimeAnomaly { .. }) && window.contains(*t));

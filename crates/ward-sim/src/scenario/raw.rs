@@ -182,4 +182,9 @@ pub struct RawCheck {
     pub end: Option<String>,
     pub at: Option<String>,
     pub holders: Option<Vec<String>>,
+    /// `no_promotion_into_site`: the site.
+    pub site: Option<String>,
+    /// `order`: journal text that must appear, and at or before `then`.
+    pub first: Option<String>,
+    pub then: Option<String>,
 }
