@@ -359,9 +359,7 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
                 (Some(a), Some(b)) if a <= b => {
                     (true, format!("\"{first}\" at {} before \"{then}\" at {}", label(a, start), label(b, start)))
                 }
-                (Some(a), Some(b)) => {
-                    (false, format!("\"{first}\" at {} came after \"{then}\" at {}", label(a, start), label(b, start)))
-                }
+                (Some(a), Some(b)) => (false, format!("\"{first}\" at {} came after \"{then}\" at {}", label(a, start), label(b, start))),
                 (None, _) => (false, format!("nothing journaled contains \"{first}\"")),
                 (_, None) => (false, format!("nothing journaled contains \"{then}\"")),
             }

@@ -24,7 +24,12 @@ const HOLD_GRACE_MS: u64 = 30_000;
 /// An approval alert stays open while a decision waits for a human (a move
 /// beyond the budget, a failover when most nodes look down at once): waiting is
 /// the guarded behaviour, and the sweep plays no approving operator.
-const EVENT_CAUSES: [&str; 3] = ["job:", "rollout:", "approval:"];
+const EVENT_CAUSES: [&str; 4] = ["job:", "rollout:", "approval:", "site-approval:"];
+
+/// The longest a working primary may stay fenced with no other writer: the fence,
+/// its promotion and, if that cannot follow, the unfence, each within a job
+/// timeout and a failure backoff or two.
+const STRANDED_MAX_MS: u64 = 5 * 60_000;
 
 /// A schedule that broke a property.
 #[derive(Clone, Debug)]
@@ -81,6 +86,14 @@ fn safety(s: &Schedule, out: &RunOutput) -> Result<(), String> {
     }
     if out.recorder.split_brain_ms > 0 {
         return Err(format!("safety: split brain for {} ms", out.recorder.split_brain_ms));
+    }
+    // No service left without a writer by Ward: a fence whose promotion does not
+    // follow is undone once the primary is back.
+    if out.recorder.stranded_max_ms > STRANDED_MAX_MS {
+        return Err(format!(
+            "safety: a working primary stayed fenced with no other writer for {} ms (at most {STRANDED_MAX_MS} ms)",
+            out.recorder.stranded_max_ms
+        ));
     }
     // No node added to a service while a hold on it (or its site) stood.
     let site_of = |n: &str| out.world.nodes.iter().find(|x| x.name == n).map(|x| x.site.clone()).unwrap_or_default();

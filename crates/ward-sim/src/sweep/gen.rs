@@ -31,6 +31,9 @@ pub struct Topology {
     pub primary: bool,
     /// Probability an actuator call fails.
     pub actuator_failure_rate: f64,
+    /// The site the controller runs in: a partition of it cuts the controller off
+    /// from the other sites' observers and nodes.
+    pub controller_site: usize,
 }
 
 /// One fault, with how long it lasts where that applies (ms).
@@ -83,8 +86,10 @@ impl Topology {
     /// but every service lists fewer candidates and the hash differs.
     pub fn inventory(&self, corrupt: bool) -> Arc<Snapshot> {
         let observers: usize = self.observers.iter().sum();
+        let controller_site = ward_core::ids::SiteId(self.controller_site as u16);
         let mut b = InventoryBuilder::new().hash(if corrupt { "c0ffee" } else { "5eed" }).policy(|p| {
             p.quorum = (observers / 2 + 1) as u16;
+            p.controller_site = Some(controller_site);
             p.stale_after_ms = 4 * PROBE_INTERVAL_MS;
             // Damping keeps a flapping node out for about two half-lives after its
             // last flap (by design); a short half-life lets that end within a run.
@@ -157,7 +162,9 @@ pub fn generate(seed: u64) -> Schedule {
         vip: rng.random_bool(0.8),
         primary: rng.random_bool(0.8),
         actuator_failure_rate: if rng.random_bool(0.3) { 0.1 } else { 0.0 },
+        controller_site: 0,
     };
+    t.controller_site = rng.random_range(0..sites);
     // At least one web node and two databases, so every kind of service can exist.
     if t.web.iter().sum::<usize>() == 0 {
         t.web[0] = 1;
