@@ -64,6 +64,8 @@ pub(crate) struct Run<'a> {
     tick_generation: u64,
     tick_at: Option<u64>,
     seen_snapshot: Option<Arc<Snapshot>>,
+    /// Events waiting for Ward to complete an action of their kind.
+    armed: Vec<usize>,
 }
 
 /// Runs a scenario once in one mode. Never panics on scenario content; an engine
@@ -92,6 +94,7 @@ pub fn run(scenario: &Scenario, mode: Mode, seed: u64) -> Result<RunOutput, Stri
         tick_generation: 0,
         tick_at: None,
         seen_snapshot: None,
+        armed: Vec::new(),
     };
     let (events, failure) = match run.main_loop() {
         Ok(n) => (n, None),
@@ -117,7 +120,8 @@ impl Run<'_> {
     fn main_loop(&mut self) -> Result<u64, (u64, String)> {
         let setup = (|| {
             for i in 0..self.scenario.events.len() {
-                self.queue.push(self.scenario.events[i].at_ms, Ev::Scenario(i))?;
+                let event = if self.scenario.events[i].after_action.is_some() { Ev::Arm(i) } else { Ev::Scenario(i) };
+                self.queue.push(self.scenario.events[i].at_ms, event)?;
             }
             self.queue.push(self.scenario.duration_ms, Ev::End)?;
             self.drain()?;
@@ -148,6 +152,10 @@ impl Run<'_> {
     fn step(&mut self, ev: Ev) -> Result<(), String> {
         match ev {
             Ev::Scenario(i) => self.scenario_event(i),
+            Ev::Arm(i) => {
+                self.armed.push(i);
+                Ok(())
+            }
             Ev::Flap { key, down } => self.flap(key, down),
             Ev::HealCut(id) => {
                 self.world.links.heal_id(id);

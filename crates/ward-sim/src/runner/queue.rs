@@ -21,6 +21,8 @@ pub enum CallFate {
 
 #[derive(Debug)]
 pub enum Ev {
+    /// A scenario event that fires after Ward's next action of its kind starts waiting.
+    Arm(usize),
     /// The scenario's event at this index fires.
     Scenario(usize),
     /// A flapping link goes down (cut) or up (healed).

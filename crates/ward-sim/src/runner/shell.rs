@@ -125,7 +125,13 @@ impl Run<'_> {
             self.begin_call(next)?;
         }
         let result = match fate {
-            CallFate::Completes => self.world.complete_step(call.step, &call.effect),
+            CallFate::Completes => {
+                let result = self.world.complete_step(call.step, &call.effect);
+                if result.ok && call.step == ward_core::journal::JobStep::Apply {
+                    self.fire_armed(call.effect.kind())?;
+                }
+                result
+            }
             CallFate::Injected => crate::world::StepResult::injected(),
             CallFate::Refused(message) => crate::world::StepResult::failed(message),
             CallFate::Lost => return Ok(()),
@@ -135,6 +141,19 @@ impl Run<'_> {
         }
         let outcome = JobOutcome { job: call.job, step: call.step, ok: result.ok, message: result.message, preview: result.preview };
         self.deliver(Input::JobOutcome(outcome))
+    }
+
+    /// Fires the armed events waiting for an action of `kind` (now, in order).
+    fn fire_armed(&mut self, kind: ward_core::action::ActionKind) -> Result<(), String> {
+        let scenario = self.scenario;
+        let now = self.now;
+        self.armed.retain(|i| scenario.events[*i].armed_until_ms.is_none_or(|until| now <= until));
+        let (fire, keep): (Vec<usize>, Vec<usize>) = self.armed.iter().partition(|i| scenario.events[**i].after_action == Some(kind));
+        self.armed = keep;
+        for i in fire {
+            self.queue.push(self.now, Ev::Scenario(i))?;
+        }
+        Ok(())
     }
 
     /// The shell gives up on a step at its deadline; the call itself runs on.

@@ -214,6 +214,10 @@ pub enum Fault {
         node: String,
         files: u32,
     },
+    /// Probes time out with this probability from now on (loss that changes over time).
+    ProbeLoss {
+        rate: f64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -221,4 +225,8 @@ pub struct ScenarioEvent {
     pub at_ms: u64,
     pub note: Option<String>,
     pub fault: Fault,
+    /// Fires when Ward first completes an action of this kind at or after `at_ms`.
+    pub after_action: Option<ward_core::action::ActionKind>,
+    /// An armed event that has not fired by then never fires.
+    pub armed_until_ms: Option<u64>,
 }

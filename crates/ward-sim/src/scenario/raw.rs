@@ -122,6 +122,11 @@ pub struct RawEvent {
     pub cause_prefix: Option<String>,
     pub check: Option<String>,
     pub files: Option<u32>,
+    /// Any event: fires when Ward first completes an action of this kind at or
+    /// after `at`, instead of at `at` (a fault that depends on what Ward did).
+    pub after_action: Option<String>,
+    /// `probe_loss`: the probability a probe times out from now on.
+    pub rate: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -184,7 +184,8 @@ fn present_fields(e: &RawEvent) -> Vec<&'static str> {
         matching,
         cause_prefix,
         check,
-        files
+        files,
+        rate
     );
     out
 }
@@ -207,6 +208,7 @@ fn allowed(kind: &str, command: Option<&str>) -> Option<&'static [&'static str]>
         "clock_jump" => &["jump"],
         "misconfigured" => &["node", "check"],
         "tree" => &["node", "files"],
+        "probe_loss" => &["rate"],
         "operator" => match command? {
             "hold" => &["command", "author", "target", "reason", "until"],
             "release" => &["command", "author", "target"],
@@ -226,7 +228,7 @@ fn allowed(kind: &str, command: Option<&str>) -> Option<&'static [&'static str]>
 const KINDS: &str = "link_flap, node_crash, node_recover, partition, heal, replication_break, replication_repair, \
 replication_lag, disk_fill_rate, inventory_torn, inventory_replace, controller_crash, controller_restart, \
 controller_pause, clock_jump, operator, egress_broken, egress_repaired, misconfigured, reconfigured, \
-route_script_broken, tree";
+route_script_broken, tree, probe_loss";
 
 const COMMANDS: &str = "hold, release, approve, reject, ack, drain, undrain, sync, switchover, rollout";
 
@@ -332,10 +334,20 @@ fn convert_event(ctx: &Ctx, base: &Path, index: usize, e: RawEvent) -> Result<Sc
         "reconfigured" => Fault::Reconfigured { node: node()? },
         "route_script_broken" => Fault::RouteScriptBroken { node: node()? },
         "tree" => Fault::Tree { node: node()?, files: e.files.ok_or_else(|| ctx.err(field("files"), "is required for kind `tree`"))? },
+        "probe_loss" => Fault::ProbeLoss {
+            rate: ctx.rate(&field("rate"), e.rate.ok_or_else(|| ctx.err(field("rate"), "is required for kind `probe_loss`"))?)?,
+        },
         "operator" => operator(ctx, index, &e)?,
         _ => unreachable!("allowed() accepted the kind"),
     };
-    Ok(ScenarioEvent { at_ms, note: e.note, fault })
+    let after_action = match &e.after_action {
+        None => None,
+        Some(text) => Some(ward_core::action::ActionKind::parse(text).ok_or_else(|| {
+            let known: Vec<&str> = ward_core::action::ActionKind::ALL.iter().map(|k| k.name()).collect();
+            ctx.err(field("after_action"), format!("`{text}` is not an action kind; expected one of {}", known.join(", ")))
+        })?),
+    };
+    Ok(ScenarioEvent { at_ms, note: e.note, fault, after_action, armed_until_ms: None })
 }
 
 /// `node = "a"` or `nodes = ["a", "b"]`, exactly one of them.

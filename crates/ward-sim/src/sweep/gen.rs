@@ -39,16 +39,49 @@ pub struct Topology {
 /// One fault, with how long it lasts where that applies (ms).
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultSpec {
-    Crash { node: String, for_ms: u64 },
-    Partition { site: String, for_ms: u64 },
-    Flap { site: String, for_ms: u64 },
+    Crash {
+        node: String,
+        for_ms: u64,
+    },
+    Partition {
+        site: String,
+        for_ms: u64,
+    },
+    Flap {
+        site: String,
+        for_ms: u64,
+    },
     TornUnreadable,
     TornCorrupt,
-    ControllerCrash { for_ms: u64 },
-    ControllerPause { for_ms: u64, clock_frozen: bool },
-    ClockStep { by_ms: i64 },
-    Hold { target: HoldTarget, for_ms: u64 },
-    ReplicationBreak { node: String, for_ms: u64 },
+    ControllerCrash {
+        for_ms: u64,
+    },
+    ControllerPause {
+        for_ms: u64,
+        clock_frozen: bool,
+    },
+    ClockStep {
+        by_ms: i64,
+    },
+    Hold {
+        target: HoldTarget,
+        for_ms: u64,
+    },
+    ReplicationBreak {
+        node: String,
+        for_ms: u64,
+    },
+    /// A node crashes as soon as Ward's next promotion completes (a fault that
+    /// depends on what Ward did: the new primary's host was the weak one).
+    CrashAfterPromotion {
+        node: String,
+        for_ms: u64,
+    },
+    /// Probes time out with this probability for a while (loss that changes over time).
+    ProbeLoss {
+        percent: u32,
+        for_ms: u64,
+    },
 }
 
 /// A generated schedule: the seed it came from, the world and the faults.
@@ -182,7 +215,7 @@ pub fn generate(seed: u64) -> Schedule {
         let room = HEAL_MS - at;
         let dur = |rng: &mut ChaCha8Rng, min: u64, max: u64| rng.random_range(min.min(room)..=max.min(room)) / 1_000 * 1_000;
         let site = SITES[rng.random_range(0..sites)].to_string();
-        let fault = match rng.random_range(0..11) {
+        let fault = match rng.random_range(0..13) {
             0 | 1 => FaultSpec::Crash { node: nodes[rng.random_range(0..nodes.len())].clone(), for_ms: dur(&mut rng, 10_000, 600_000) },
             2 => FaultSpec::Partition { site, for_ms: dur(&mut rng, 10_000, 600_000) },
             3 => FaultSpec::Flap { site, for_ms: dur(&mut rng, 60_000, 600_000) },
@@ -203,6 +236,11 @@ pub fn generate(seed: u64) -> Schedule {
                 };
                 FaultSpec::Hold { target, for_ms: dur(&mut rng, 60_000, 600_000) }
             }
+            11 if !replicas.is_empty() => FaultSpec::CrashAfterPromotion {
+                node: replicas[rng.random_range(0..replicas.len())].clone(),
+                for_ms: dur(&mut rng, 10_000, 300_000),
+            },
+            12 => FaultSpec::ProbeLoss { percent: rng.random_range(5..=40), for_ms: dur(&mut rng, 30_000, 600_000) },
             _ if !replicas.is_empty() => FaultSpec::ReplicationBreak {
                 node: replicas[rng.random_range(0..replicas.len())].clone(),
                 for_ms: dur(&mut rng, 60_000, 600_000),
@@ -220,7 +258,9 @@ pub fn generate(seed: u64) -> Schedule {
 pub fn scenario(s: &Schedule) -> Scenario {
     let t = &s.topology;
     let mut events = Vec::new();
-    let mut push = |at_ms: u64, fault: Fault| events.push(ScenarioEvent { at_ms, note: None, fault });
+    let mut push =
+        |at_ms: u64, fault: Fault| events.push(ScenarioEvent { at_ms, note: None, fault, after_action: None, armed_until_ms: None });
+    let mut after_promotion = Vec::new();
     let rest = |site: &str| Cut { a: Endpoint::Site(site.into()), b: Endpoint::Rest };
     let mut holds = Vec::new();
     for (at, f) in &s.faults {
@@ -254,6 +294,20 @@ pub fn scenario(s: &Schedule) -> Scenario {
                 push(at, Fault::ReplicationBreak { node: node.clone(), error: "FATAL: terminating walreceiver".into() });
                 push(at + for_ms, Fault::ReplicationRepair { node: node.clone() });
             }
+            FaultSpec::CrashAfterPromotion { node, for_ms } => {
+                after_promotion.push(ScenarioEvent {
+                    at_ms: at,
+                    note: None,
+                    fault: Fault::NodeCrash { nodes: vec![node.clone()] },
+                    after_action: Some(ward_core::action::ActionKind::Promote),
+                    armed_until_ms: Some(HEAL_MS),
+                });
+                push(at + for_ms, Fault::NodeRecover { nodes: vec![node.clone()] });
+            }
+            FaultSpec::ProbeLoss { percent, for_ms } => {
+                push(at, Fault::ProbeLoss { rate: *percent as f64 / 100.0 });
+                push(at + for_ms, Fault::ProbeLoss { rate: 0.0 });
+            }
         }
     }
     // Heal everything: the controller runs, every link heals, every node is up,
@@ -270,6 +324,8 @@ pub fn scenario(s: &Schedule) -> Scenario {
     for target in holds {
         push(HEAL_MS, Fault::Operator { author: "sweep".into(), command: OperatorCommand::Release { target } });
     }
+    push(HEAL_MS, Fault::ProbeLoss { rate: 0.0 });
+    events.extend(after_promotion);
     events.sort_by_key(|e| e.at_ms);
     let mut world = WorldKnobs { max_events: 2_000_000, ..WorldKnobs::default() };
     world.actuator.failure_rate = t.actuator_failure_rate;

@@ -85,6 +85,10 @@ impl World {
                 self.nodes[i].misconfigured = None;
                 format!("{node}'s configuration fixed")
             }
+            Fault::ProbeLoss { rate } => {
+                self.knobs.probe_loss = *rate;
+                format!("probes now time out with probability {rate}")
+            }
             Fault::Tree { node, files } => {
                 let i = self.node_or_err(node)?;
                 self.nodes[i].tree_files = *files;
