@@ -40,6 +40,7 @@ impl Engine {
         let grace = self.snapshot.policy().partition_grace_ms;
         for (site, group) in by_site {
             let Some(loss) = self.fleet.sites.loss_of(site).cloned() else { continue };
+            let Some(&first) = loss.nodes.first() else { continue };
             if now_ms < loss.since_ms + grace {
                 continue;
             }
@@ -52,7 +53,7 @@ impl Engine {
             services.sort_unstable();
             services.dedup();
             let action = Action::FailoverSite { site: name.clone(), services, nodes: loss.nodes.clone() };
-            let cause = Cause::HolderDown { node: loss.nodes[0] };
+            let cause = Cause::HolderDown { node: first };
             let verdict = {
                 let ctx = self.guard_context(now_ms);
                 judge(&ctx, &Proposal { action: &action, cause: &cause }, None)
@@ -61,7 +62,7 @@ impl Engine {
                 rest.extend(group);
                 continue;
             }
-            self.record_site_decision(now_ms, &name, action, verdict, group.len());
+            self.record_site_decision(now_ms, &name, action, cause, verdict, group.len());
         }
         rest
     }
@@ -80,7 +81,15 @@ impl Engine {
         leaves_site.then_some(site)
     }
 
-    fn record_site_decision(&mut self, now_ms: TimeMs, site: &str, action: Action, verdict: crate::action::Verdict, moves: usize) {
+    fn record_site_decision(
+        &mut self,
+        now_ms: TimeMs,
+        site: &str,
+        action: Action,
+        cause: Cause,
+        verdict: crate::action::Verdict,
+        moves: usize,
+    ) {
         let named = self.snapshot.name_action(&action);
         let listed = match &named {
             NamedAction::FailoverSite { services, .. } => services.join(","),
@@ -109,10 +118,10 @@ impl Engine {
         let evidence = self.evidence(now_ms, &action);
         let services = self.site_services_sentence(&action);
         let summary = format!("site {site} is unreachable; {moves} move(s) would take {services} out of it");
-        let cause = format!("every node of site {site} is out of sight");
+        let cause_text = format!("every node of site {site} is out of sight");
         self.last_plan.push(PlannedAction {
             action: action.clone(),
-            cause: Cause::HolderDown { node: action.from_nodes().first().map(|n| **n).unwrap_or(NodeId(0)) },
+            cause,
             summary: summary.clone(),
             evidence: evidence.clone(),
             verdict: verdict.clone(),
@@ -122,7 +131,7 @@ impl Engine {
         let outcome = verdict.outcome;
         self.record(
             now_ms,
-            JournalEvent::Decision { decision, action: named, cause, summary: summary.clone(), evidence, verdict, job: None },
+            JournalEvent::Decision { decision, action: named, cause: cause_text, summary: summary.clone(), evidence, verdict, job: None },
         );
         if outcome == Outcome::NeedsApproval {
             let text = format!("Approval needed (decision {}): fail over {services} out of site {site}. {reasons}", decision.0);
