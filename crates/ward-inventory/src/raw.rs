@@ -28,6 +28,8 @@ pub struct RawPolicy {
     pub budget: Option<RawBudget>,
     pub damping: Option<RawDamping>,
     pub integrity: Option<RawIntegrity>,
+    pub evidence_max_age: Option<Text>,
+    pub promotion_data_loss: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]

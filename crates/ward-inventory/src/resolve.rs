@@ -157,6 +157,16 @@ fn policy(doc: &RawDoc, names: &AllNames, observers: usize, sink: &mut Sink) -> 
         p.integrity.changed_percent_max =
             percent(sink, "policy.integrity.changed_percent_max", &i.changed_percent_max, p.integrity.changed_percent_max);
     }
+    p.evidence_max_age_ms = ms(sink, "evidence_max_age", &raw.evidence_max_age, p.evidence_max_age_ms);
+    if let Some(text) = &raw.promotion_data_loss {
+        p.promotion_data_loss = choose(
+            sink,
+            "policy.promotion_data_loss",
+            text,
+            &[("approve", PromotionDataLoss::Approve), ("allow", PromotionDataLoss::Allow)],
+        )
+        .unwrap_or(p.promotion_data_loss);
+    }
     p
 }
 

@@ -15,6 +15,7 @@ mod jobs;
 mod plan;
 mod repair;
 mod rollout;
+mod standby_coverage;
 mod tick;
 mod wake;
 
@@ -96,6 +97,7 @@ pub struct Engine {
     checkpoint_every: u64,
     /// Planning rounds run since this engine started (a measure of idle cost).
     planning_rounds: u64,
+    standby_coverage: standby_coverage::CoverageRuntime,
 }
 
 impl Engine {
@@ -147,6 +149,7 @@ impl Engine {
             checkpointed_seq,
             checkpoint_every: CHECKPOINT_EVERY_RECORDS,
             planning_rounds: 0,
+            standby_coverage: Default::default(),
             snapshot,
         };
         let policy = engine.snapshot.policy().clone();
@@ -416,7 +419,6 @@ impl Engine {
             durable: &self.durable,
             time: &self.time,
             fleet: &self.fleet,
-            replication_bad_since: &self.replication_bad_since,
         }
     }
 }

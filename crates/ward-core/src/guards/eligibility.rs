@@ -29,6 +29,9 @@ pub enum Ineligible {
     Unknown,
     Suppressed { penalty: u32, flaps: u32 },
     Replication(ReplicationHealth),
+    /// No fresh evidence that replication is healthy: the freshest report is `age_ms`
+    /// old (None: never reported), or it gave no lag figure.
+    ReplicationEvidence { age_ms: Option<u64>, max_age_ms: u64, lag_unknown: bool },
     Dependency { node: NodeId, why: Box<Ineligible> },
 }
 
@@ -64,6 +67,17 @@ impl Ineligible {
                 format!("{name} is {} behind its replication source (bound {})", human_duration(*lag_ms), human_duration(*lag_max_ms))
             }
             Ineligible::Replication(_) => format!("{name}'s replication state is unknown"),
+            Ineligible::ReplicationEvidence { age_ms: None, .. } => {
+                format!("{name}'s replication state is unknown: it has not reported it since Ward started observing; no data is never \"fine\"")
+            }
+            Ineligible::ReplicationEvidence { lag_unknown: true, .. } => format!(
+                "{name}'s replication state is unknown: its last report says it runs but gives no lag figure (replication may have silently stopped)"
+            ),
+            Ineligible::ReplicationEvidence { age_ms: Some(age), max_age_ms, .. } => format!(
+                "{name}'s replication evidence is {} old (bound {}): it may have stopped since",
+                human_duration(*age),
+                human_duration(*max_age_ms)
+            ),
             Ineligible::Dependency { node: dep, why } => {
                 format!("{name} depends on {}, and {}", ctx.snapshot.node_name(*dep), why.sentence(ctx, *dep))
             }

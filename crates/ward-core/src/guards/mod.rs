@@ -10,6 +10,7 @@
 
 pub mod budget;
 pub mod damping;
+pub mod data_loss;
 pub mod destructive_preview;
 pub mod eligibility;
 pub mod failure_backoff;
@@ -46,8 +47,6 @@ pub struct GuardContext<'a> {
     pub durable: &'a Durable,
     pub time: &'a TimeSanity,
     pub fleet: &'a FleetView,
-    /// Per node: since when its replication has been unhealthy (None: healthy or unknown).
-    pub replication_bad_since: &'a [Option<TimeMs>],
 }
 
 /// One proposed action and why the planner wants it.
@@ -62,7 +61,7 @@ pub trait Guard {
 }
 
 /// Every guard, in the order their sentences are shown.
-pub fn all() -> [&'static dyn Guard; 10] {
+pub fn all() -> [&'static dyn Guard; 11] {
     [
         &holds::Holds,
         &failure_backoff::FailureBackoff,
@@ -72,6 +71,7 @@ pub fn all() -> [&'static dyn Guard; 10] {
         &readiness::CandidateReadiness,
         &damping::FlapDamping,
         &single_writer::SingleWriter,
+        &data_loss::AcknowledgedWrites,
         &destructive_preview::DestructivePreview,
         &budget::BlastRadiusBudget,
     ]

@@ -242,6 +242,7 @@ fn replication_obs(probe: ProbeId, at: TimeMs, running: bool, lag: Option<u64>, 
         last_error: error.map(str::to_string),
         replayed_position: at / 1_000,
         retained_bytes: 0,
+        received_position: None,
     })));
     obs
 }

@@ -309,6 +309,30 @@ pub struct Policy {
     pub default_notify: Vec<RouteId>,
     /// Every job step has this deadline unless its hook says otherwise.
     pub job_timeout_ms: u64,
+    /// A standby is promotable only on replication evidence at most this old (the
+    /// freshest report's age); when its source died, on evidence at most this old
+    /// at the source's death.
+    pub evidence_max_age_ms: u64,
+    /// An automatic promotion that may lose acknowledged writes: asks a person first
+    /// (`Approve`, the default) or goes ahead, its loss stated (`Allow`).
+    pub promotion_data_loss: PromotionDataLoss,
+}
+
+/// `policy.promotion_data_loss`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromotionDataLoss {
+    Approve,
+    Allow,
+}
+
+impl PromotionDataLoss {
+    pub fn name(self) -> &'static str {
+        match self {
+            PromotionDataLoss::Approve => "approve",
+            PromotionDataLoss::Allow => "allow",
+        }
+    }
 }
 
 /// One (node, check) pair: the unit a probe runs and observations report on.
@@ -339,6 +363,11 @@ impl Default for Policy {
             disk_warn_horizon_ms: 6 * 3_600_000,
             default_notify: Vec::new(),
             job_timeout_ms: 60_000,
+            // Twice the default stale_after: a replication check every 5-10 s has
+            // reported several times in it, and a stream that stopped cannot hide
+            // behind a "healthy" cached for longer than an outage worth failing over.
+            evidence_max_age_ms: 30_000,
+            promotion_data_loss: PromotionDataLoss::Approve,
         }
     }
 }

@@ -119,6 +119,7 @@ fn replica_status(row: &Row, gtid: Option<&str>) -> ReplicationStatus {
         last_error,
         replayed_position: gtid.and_then(gtid_sequence).unwrap_or(0),
         retained_bytes: 0,
+        received_position: None,
     }
 }
 
