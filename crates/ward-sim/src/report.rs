@@ -99,6 +99,7 @@ impl ScenarioReport {
             ("time to detect (max)", opt_ms(w.ttd_ms_max), opt_ms(n.ttd_ms_max)),
             ("faults undetected", w.faults_undetected.to_string(), n.faults_undetected.to_string()),
             ("split brain", human_duration(w.split_brain_ms), human_duration(n.split_brain_ms)),
+            ("acked writes lost", w.acked_writes_lost.to_string(), n.acked_writes_lost.to_string()),
             ("alerts raised", w.alerts_raised.to_string(), n.alerts_raised.to_string()),
             ("pages sent", w.pages_sent.to_string(), n.pages_sent.to_string()),
             ("jobs finished", w.jobs.to_string(), n.jobs.to_string()),

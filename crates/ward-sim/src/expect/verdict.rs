@@ -81,6 +81,8 @@ fn bounds(results: &mut Vec<ExpectResult>, who: &str, b: &RawBounds, m: &Metrics
     int("approval_gated_min", m.approval_gated, b.approval_gated_min, false, "approval-gated decisions");
     int("alerts_min", m.alerts_raised, b.alerts_min, false, "alerts raised");
     int("pages_min", m.pages_sent, b.pages_min, false, "pages sent");
+    int("acked_writes_lost_max", m.acked_writes_lost, b.acked_writes_lost_max, true, "acknowledged writes lost");
+    int("acked_writes_lost_min", m.acked_writes_lost, b.acked_writes_lost_min, false, "acknowledged writes lost");
 }
 
 /// (Ward's value, naive's value, Ward is no worse, Ward is strictly better).
@@ -97,6 +99,7 @@ fn compare(metric: Metric, w: &Metrics, n: &Metrics) -> (String, String, bool, b
         Metric::Outage => lower(w.outage_ms, n.outage_ms),
         Metric::SplitBrain => lower(w.split_brain_ms, n.split_brain_ms),
         Metric::Flaps => lower(w.flaps, n.flaps),
+        Metric::AckedWritesLost => lower(w.acked_writes_lost, n.acked_writes_lost),
     }
 }
 

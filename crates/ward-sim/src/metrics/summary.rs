@@ -13,6 +13,8 @@
 //! - ttd: fault -> first journal decision, alert or health record naming a node
 //!   the fault touched.
 //! - split_brain_ms: time with two writable primaries or two VIP holders.
+//! - acked_writes_lost: writes an old primary had acknowledged that the node
+//!   promoted in its place had not received, summed over promotions.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -49,6 +51,7 @@ pub struct Metrics {
     pub pages_sent: u64,
     pub jobs: u64,
     pub services: Vec<ServiceMetrics>,
+    pub acked_writes_lost: u64,
 }
 
 /// SHA-256 over the journal, one serde_json record per line.
@@ -106,6 +109,7 @@ pub fn summarize(out: &RunOutput, duration_ms: u64) -> Metrics {
             as u64,
         jobs,
         services,
+        acked_writes_lost: out.world.writes.losses.iter().map(|l| l.lost).sum(),
     }
 }
 

@@ -23,7 +23,7 @@ use ward_core::inventory::{ServiceKind, Snapshot};
 pub use disk::Disk;
 pub use effects::{Effect, StepResult};
 pub use links::{Links, Point};
-pub use replication::Replica;
+pub use replication::{PromotionLoss, Replica, Writes};
 
 use crate::scenario::WorldKnobs;
 
@@ -83,6 +83,8 @@ pub struct World {
     pub tree_files_intact: u32,
     /// Checks some service verifies with: end to end, so they fail without egress.
     pub end_to_end_checks: Vec<String>,
+    /// The primaries' acknowledged writes and what promotions lost of them.
+    pub writes: Writes,
 }
 
 impl World {
@@ -126,7 +128,16 @@ impl World {
             .nodes()
             .iter()
             .enumerate()
-            .filter_map(|(i, n)| n.replication.as_ref().map(|r| (i, Replica::new(name_of(r.source)))))
+            .filter_map(|(i, n)| {
+                n.replication.as_ref().map(|r| {
+                    let mut replica = Replica::new(name_of(r.source));
+                    if let Some(k) = knobs.replicas.iter().find(|k| k.node == n.name) {
+                        replica.synchronous = k.synchronous;
+                        replica.replay_delay_ms = k.replay_delay_ms;
+                    }
+                    (i, replica)
+                })
+            })
             .collect();
         let disks = knobs.disks.iter().filter_map(|d| truth.node_id(&d.node).map(|id| (id.index(), Disk::new(d)))).collect();
         let placement_log =
@@ -146,6 +157,7 @@ impl World {
             dirty: true,
             placement_log,
             moves: Vec::new(),
+            writes: Writes::default(),
         }
     }
 
@@ -195,11 +207,12 @@ impl World {
             let source = self.node_index(&self.replicas[&node].source);
             let primary_now = self.nodes[node].writable;
             let flowing = primary_now
-                || (self.replicas[&node].running
+                || (self.replicas[&node].can_flow()
                     && self.db_ok(node)
                     && source.is_some_and(|s| self.db_ok(s) && self.links.reachable(self.point(node), self.point(s))));
             self.replicas.get_mut(&node).expect("key exists").set_flowing(flowing, now, rate);
         }
+        self.refresh_writes();
         self.dirty = true;
     }
 
