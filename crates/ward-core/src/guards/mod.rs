@@ -71,9 +71,11 @@ pub fn all() -> [&'static dyn Guard; 11] {
         &readiness::CandidateReadiness,
         &damping::FlapDamping,
         &single_writer::SingleWriter,
-        &data_loss::AcknowledgedWrites,
         &destructive_preview::DestructivePreview,
         &budget::BlastRadiusBudget,
+        // Last: an allowed promotion's journal line then says why no acknowledged
+        // write is lost (or, allowed by policy, how much may be).
+        &data_loss::AcknowledgedWrites,
     ]
 }
 
