@@ -34,8 +34,9 @@ impl World {
         let is_db = matches!(check.kind, CheckKind::Mysql | CheckKind::Postgres);
         let detail = match check.kind {
             CheckKind::Disk => self.disks.get(&i).map(|d| Box::new(ProbeDetail::Disk(d.status()))),
-            // A writable primary reports its flush position and synchronous standbys.
-            _ if is_db && n.writable => {
+            // A primary (writable, or fenced read-only: it is not in recovery) reports
+            // its flush position and synchronous standbys.
+            _ if is_db && (n.writable || self.was_primary(i)) => {
                 let flush = self.acked_position(i);
                 self.observed_flush(i, flush);
                 Some(Box::new(ProbeDetail::Primary(PrimaryStatus {

@@ -185,6 +185,12 @@ impl World {
         received.max(self.acked_position(node))
     }
 
+    /// `node` acknowledged writes as a primary and has not become a standby since
+    /// (the world never turns an old primary back into one).
+    pub(super) fn was_primary(&self, node: usize) -> bool {
+        self.writes.writing.contains(&node) || self.writes.stopped_at.contains_key(&node)
+    }
+
     /// A probe saw `node` as a primary reporting `flush`.
     pub(super) fn observed_flush(&self, node: usize, flush: u64) {
         self.writes.observed.borrow_mut().insert(node, flush);
@@ -192,6 +198,9 @@ impl World {
 
     /// Names of the synchronous standbys of `node` that are in sync (flowing).
     pub(super) fn synchronous_standbys(&self, node: usize) -> Vec<String> {
+        if !self.writes.writing.contains(&node) {
+            return Vec::new();
+        }
         let name = &self.nodes[node].name;
         self.replicas
             .iter()
