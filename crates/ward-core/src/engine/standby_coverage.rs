@@ -84,3 +84,85 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::engine::Engine;
+    use crate::ids::*;
+    use crate::inventory::testing::InventoryBuilder;
+    use crate::inventory::{CheckKind, Replication, ServiceKind};
+    use crate::journal::{AlertChange, JournalEvent};
+    use crate::observation::{PrimaryStatus, ProbeDetail, ReplicationStatus};
+    use crate::testing::{Harness, World};
+
+    const PG1: NodeId = NodeId(0);
+    const PG2: NodeId = NodeId(1);
+    const CAUSE: &str = "standby-coverage:db";
+
+    /// pg1 the primary, pg2 its standby reporting `lag_ms` (None: no figure).
+    fn detail(lag_ms: Option<u64>) -> impl Fn(&Engine, &World, NodeId) -> Option<ProbeDetail> {
+        move |_, _, node| {
+            Some(if node == PG1 {
+                ProbeDetail::Primary(PrimaryStatus { flush_position: Some(1_000), synchronous_standbys: Vec::new(), summary: String::new() })
+            } else {
+                ProbeDetail::Replication(ReplicationStatus {
+                    running: true,
+                    lag_ms,
+                    last_error: None,
+                    replayed_position: 1_000,
+                    retained_bytes: 0,
+                    received_position: Some(1_000),
+                })
+            })
+        }
+    }
+
+    fn start() -> Harness {
+        let mut b = InventoryBuilder::new().policy(|p| p.tick_ms = 1_000);
+        let site = b.site("dc1");
+        b.observer("controller", site);
+        let nodes = [b.node("pg1", site, &[]), b.node("pg2", site, &[])];
+        let check = b.check("pg", CheckKind::Postgres, &nodes, 1, 2);
+        b.check_mut(check).interval_ms = 1_000;
+        b.check_mut(check).timeout_ms = 500;
+        b.node_mut(PG2).replication = Some(Replication { source: PG1, lag_max_ms: 30_000, check, repair: None });
+        b.service("db", ServiceKind::Primary, "db", &nodes, &[PG1]);
+        let mut db = Harness::new(Arc::new(b.build())).timing(100, 1_000);
+        db.set_detail(detail(Some(0)));
+        db.run_ms(5_000);
+        db
+    }
+
+    fn changes(db: &Harness) -> Vec<(AlertChange, String)> {
+        db.journal
+            .iter()
+            .filter_map(|r| match &r.event {
+                JournalEvent::Alert { cause, state, sentence, .. } if cause == CAUSE => Some((*state, sentence.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn raised_once_while_the_primary_is_healthy_and_resolved_when_a_standby_is_promotable() {
+        let mut db = start();
+        assert!(changes(&db).is_empty(), "a promotable standby: no alert");
+        db.set_detail(detail(None));
+        // Not at once: the condition must outlast the evidence bound.
+        db.run_ms(20_000);
+        assert!(changes(&db).is_empty(), "{:?}", changes(&db));
+        db.run_ms(20_000);
+        let raised = changes(&db);
+        assert_eq!(raised.len(), 1, "{raised:?}");
+        assert_eq!(raised[0].0, AlertChange::Raised);
+        assert!(raised[0].1.starts_with("If pg1 fails now nothing can take over db: pg2's replication state is unknown"), "{}", raised[0].1);
+        // A condition that lasts is not re-journaled every round.
+        db.run_ms(60_000);
+        assert_eq!(changes(&db).len(), 1, "{:?}", changes(&db));
+        db.set_detail(detail(Some(0)));
+        db.run_ms(10 * 60_000);
+        assert_eq!(changes(&db).last().map(|c| c.0), Some(AlertChange::Resolved), "{:?}", changes(&db));
+    }
+}

@@ -143,7 +143,7 @@ impl World {
         let placement_log =
             services.iter().map(|s| PlacementChange { at_ms: 0, service: s.name.clone(), holders: s.holders.clone() }).collect();
         let end_to_end_checks = truth.services().iter().flat_map(|s| s.verify.iter().map(|&c| truth.check(c).name.clone())).collect();
-        World {
+        let mut world = World {
             end_to_end_checks,
             tree_files_intact: knobs.tree_files,
             truth,
@@ -158,7 +158,10 @@ impl World {
             placement_log,
             moves: Vec::new(),
             writes: Writes::default(),
-        }
+        };
+        // The initial primaries acknowledge writes from the start.
+        world.refresh_writes();
+        world
     }
 
     pub fn node_index(&self, name: &str) -> Option<usize> {
