@@ -55,7 +55,11 @@ fn start() -> Harness {
         if !standby {
             // The primary's flush position: every acknowledged commit is at or below it.
             return answer.is_pass().then(|| {
-                ProbeDetail::Primary(PrimaryStatus { flush_position: Some(1_000), synchronous_standbys: Vec::new(), summary: String::new() })
+                ProbeDetail::Primary(PrimaryStatus {
+                    flush_position: Some(1_000),
+                    synchronous_standbys: Vec::new(),
+                    summary: String::new(),
+                })
             });
         }
         answer.is_pass().then(|| {

@@ -174,13 +174,7 @@ fn policy(doc: &RawDoc, names: &AllNames, observers: usize, sink: &mut Sink) -> 
 /// A standby is promotable only on replication evidence at most
 /// `policy.evidence_max_age` old: a replication check probing less often would
 /// leave every standby unpromotable between its reports.
-fn evidence_outlives_replication_checks(
-    doc: &RawDoc,
-    policy: &Policy,
-    nodes: &[Option<Node>],
-    checks: &[Option<Check>],
-    sink: &mut Sink,
-) {
+fn evidence_outlives_replication_checks(doc: &RawDoc, policy: &Policy, nodes: &[Option<Node>], checks: &[Option<Check>], sink: &mut Sink) {
     let slowest = nodes
         .iter()
         .flatten()

@@ -355,7 +355,11 @@ fn replication_evidence_policy() {
         "labels = { role = \"web\" }\nreplication = { source = \"n2\", lag_max = \"30s\", check = \"http\" }\n\n[[node]]",
     );
     load("t.toml", &replicated).unwrap_or_else(|e| panic!("{}", render(&e)));
-    assert_error(&format!("[policy]\nevidence_max_age = \"1ms\"\n{replicated}"), "policy.evidence_max_age", "not longer than check http's interval");
+    assert_error(
+        &format!("[policy]\nevidence_max_age = \"1ms\"\n{replicated}"),
+        "policy.evidence_max_age",
+        "not longer than check http's interval",
+    );
 }
 
 #[test]

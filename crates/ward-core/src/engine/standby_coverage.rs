@@ -105,7 +105,11 @@ mod tests {
     fn detail(lag_ms: Option<u64>) -> impl Fn(&Engine, &World, NodeId) -> Option<ProbeDetail> {
         move |_, _, node| {
             Some(if node == PG1 {
-                ProbeDetail::Primary(PrimaryStatus { flush_position: Some(1_000), synchronous_standbys: Vec::new(), summary: String::new() })
+                ProbeDetail::Primary(PrimaryStatus {
+                    flush_position: Some(1_000),
+                    synchronous_standbys: Vec::new(),
+                    summary: String::new(),
+                })
             } else {
                 ProbeDetail::Replication(ReplicationStatus {
                     running: true,
@@ -157,7 +161,11 @@ mod tests {
         let raised = changes(&db);
         assert_eq!(raised.len(), 1, "{raised:?}");
         assert_eq!(raised[0].0, AlertChange::Raised);
-        assert!(raised[0].1.starts_with("If pg1 fails now nothing can take over db: pg2's replication state is unknown"), "{}", raised[0].1);
+        assert!(
+            raised[0].1.starts_with("If pg1 fails now nothing can take over db: pg2's replication state is unknown"),
+            "{}",
+            raised[0].1
+        );
         // A condition that lasts is not re-journaled every round.
         db.run_ms(60_000);
         assert_eq!(changes(&db).len(), 1, "{:?}", changes(&db));

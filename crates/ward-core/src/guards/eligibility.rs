@@ -25,14 +25,26 @@ pub enum Ineligible {
     Held(Hold),
     Lifecycle(Lifecycle, Role),
     Drained(String),
-    Down { since_ms: u64 },
+    Down {
+        since_ms: u64,
+    },
     Unknown,
-    Suppressed { penalty: u32, flaps: u32 },
+    Suppressed {
+        penalty: u32,
+        flaps: u32,
+    },
     Replication(ReplicationHealth),
     /// No fresh evidence that replication is healthy: the freshest report is `age_ms`
     /// old (None: never reported), or it gave no lag figure.
-    ReplicationEvidence { age_ms: Option<u64>, max_age_ms: u64, lag_unknown: bool },
-    Dependency { node: NodeId, why: Box<Ineligible> },
+    ReplicationEvidence {
+        age_ms: Option<u64>,
+        max_age_ms: u64,
+        lag_unknown: bool,
+    },
+    Dependency {
+        node: NodeId,
+        why: Box<Ineligible>,
+    },
 }
 
 impl Ineligible {

@@ -7,8 +7,8 @@ use crate::guards::eligibility::{Ineligible, Role};
 use crate::guards::{Guard, GuardContext, Proposal};
 use crate::health::{ReplicationHealth, Status};
 use crate::ids::NodeId;
-use crate::time::TimeMs;
 use crate::inventory::ServiceKind;
+use crate::time::TimeMs;
 
 pub struct CandidateReadiness;
 

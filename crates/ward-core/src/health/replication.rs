@@ -92,7 +92,14 @@ mod tests {
     use super::*;
 
     fn status(running: bool, lag_ms: Option<u64>, last_error: Option<&str>) -> ReplicationStatus {
-        ReplicationStatus { running, lag_ms, last_error: last_error.map(str::to_string), replayed_position: 42, retained_bytes: 0, received_position: None }
+        ReplicationStatus {
+            running,
+            lag_ms,
+            last_error: last_error.map(str::to_string),
+            replayed_position: 42,
+            retained_bytes: 0,
+            received_position: None,
+        }
     }
 
     const SEED_000_ERROR: &str =

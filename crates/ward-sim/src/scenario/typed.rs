@@ -200,7 +200,9 @@ fn allowed(kind: &str, command: Option<&str>) -> Option<&'static [&'static str]>
     Some(match kind {
         "link_flap" => &["between", "until", "up", "period_min", "period_max"],
         "node_crash" | "node_recover" => &["node", "nodes"],
-        "replication_repair" | "replication_silent_stop" | "egress_broken" | "egress_repaired" | "reconfigured" | "route_script_broken" => &["node"],
+        "replication_repair" | "replication_silent_stop" | "egress_broken" | "egress_repaired" | "reconfigured" | "route_script_broken" => {
+            &["node"]
+        }
         "partition" => &["between", "duration"],
         "heal" => &["between"],
         "replication_break" => &["node", "error"],
@@ -230,7 +232,8 @@ fn allowed(kind: &str, command: Option<&str>) -> Option<&'static [&'static str]>
     })
 }
 
-const KINDS: &str = "link_flap, node_crash, node_recover, partition, heal, replication_break, replication_repair, replication_silent_stop, \
+const KINDS: &str =
+    "link_flap, node_crash, node_recover, partition, heal, replication_break, replication_repair, replication_silent_stop, \
 replication_lag, disk_fill_rate, inventory_torn, inventory_replace, controller_crash, controller_restart, \
 controller_pause, clock_jump, operator, egress_broken, egress_repaired, misconfigured, reconfigured, \
 route_script_broken, tree";

@@ -33,7 +33,9 @@ pub struct Topology {
     pub actuator_failure_rate: f64,
 }
 
-/// One fault, with how long it lasts where that applies (ms).
+/// One fault, with how long it lasts where that applies (ms). A silent replication
+/// break stops replication without a word: the replica still reports running, with
+/// no lag figure.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultSpec {
     Crash { node: String, for_ms: u64 },
@@ -45,8 +47,6 @@ pub enum FaultSpec {
     ControllerPause { for_ms: u64, clock_frozen: bool },
     ClockStep { by_ms: i64 },
     Hold { target: HoldTarget, for_ms: u64 },
-    /// `silent`: replication stops without a word (the replica still reports
-    /// running, with no lag figure) instead of failing with an error.
     ReplicationBreak { node: String, for_ms: u64, silent: bool },
 }
 
