@@ -33,6 +33,29 @@ pub struct ReplicationStatus {
     pub replayed_position: u64,
     /// Bytes of WAL/binlog the source retains for this replica.
     pub retained_bytes: u64,
+    /// How far the node has received and made durable (PostgreSQL:
+    /// `pg_last_wal_receive_lsn()`), which can be ahead of what it replayed: what a
+    /// promotion keeps. None: not reported (older observers, MySQL).
+    #[serde(default)]
+    pub received_position: Option<u64>,
+}
+
+/// What a writable primary reports about itself: how far it has flushed (every
+/// acknowledged commit is at or below this) and which standbys it waits for on
+/// commit. Kept apart from `ReplicationStatus`: a primary has no replication of
+/// its own to be healthy or broken.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrimaryStatus {
+    /// PostgreSQL: `pg_current_wal_flush_lsn()`. None: the server did not say (MySQL).
+    #[serde(default)]
+    pub flush_position: Option<u64>,
+    /// Standbys (by node name, PostgreSQL's `application_name`) that are synchronous
+    /// and in sync: a commit was acknowledged only once they had it.
+    #[serde(default)]
+    pub synchronous_standbys: Vec<String>,
+    /// The probe's human summary (role, standbys, slots), for people.
+    #[serde(default)]
+    pub summary: String,
 }
 
 /// Disk usage of a data directory, statvfs-style.
@@ -50,6 +73,7 @@ pub enum ProbeDetail {
     Replication(ReplicationStatus),
     Disk(DiskStatus),
     Message(String),
+    Primary(PrimaryStatus),
 }
 
 /// One probe result from one observer. `at_ms` is when the controller received it:

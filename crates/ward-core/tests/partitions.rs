@@ -10,7 +10,7 @@ use ward_core::ids::*;
 use ward_core::inventory::testing::InventoryBuilder;
 use ward_core::inventory::{CheckKind, FenceMode, Policy, Replication, ServiceKind, Snapshot};
 use ward_core::journal::{AlertChange, JournalEvent};
-use ward_core::observation::ProbeOutcome;
+use ward_core::observation::{PrimaryStatus, ProbeDetail, ProbeOutcome, ReplicationStatus};
 use ward_core::testing::Harness;
 
 /// Sites east (the controller's) and west; `clusters` database clusters whose
@@ -43,6 +43,36 @@ fn fleet(clusters: usize, primary_site: &str, standby_site: &str, policy: impl F
     Arc::new(b.build())
 }
 
+/// The fleet probed every second; primaries (even ids) report their flush
+/// position, standbys (odd ids) that they have received all of it while their
+/// primary answers.
+fn start(snapshot: Arc<Snapshot>) -> Harness {
+    let mut c = Harness::new(snapshot);
+    c.set_detail(|_, world, node| {
+        let passes = |n: NodeId| world.outcome(n, ObserverId(0)).is_pass();
+        if !passes(node) {
+            return None;
+        }
+        if node.0 % 2 == 0 {
+            return Some(ProbeDetail::Primary(PrimaryStatus {
+                flush_position: Some(1_000),
+                synchronous_standbys: Vec::new(),
+                summary: String::new(),
+            }));
+        }
+        let running = passes(NodeId(node.0 - 1));
+        Some(ProbeDetail::Replication(ReplicationStatus {
+            running,
+            lag_ms: Some(0),
+            last_error: (!running).then(|| "WAL receiver stopped".into()),
+            replayed_position: 1_000,
+            retained_bytes: 0,
+            received_position: Some(1_000),
+        }))
+    });
+    c
+}
+
 fn primaries(clusters: usize) -> Vec<NodeId> {
     (0..clusters).map(|i| NodeId(2 * i as u32)).collect()
 }
@@ -53,7 +83,7 @@ fn alerts_raised(c: &Harness, prefix: &str) -> usize {
 
 #[test]
 fn a_lost_site_is_one_alert_and_waits_for_the_grace_then_one_decision() {
-    let mut c = Harness::new(fleet(3, "west", "east", |_| {}));
+    let mut c = start(fleet(3, "west", "east", |_| {}));
     c.seconds(5);
     for node in primaries(3) {
         c.fail(node);
@@ -87,7 +117,7 @@ fn a_lost_site_is_one_alert_and_waits_for_the_grace_then_one_decision() {
 
 #[test]
 fn one_approval_of_a_site_failover_carries_out_every_promotion_out_of_it() {
-    let mut c = Harness::new(fleet(2, "west", "east", |_| {}));
+    let mut c = start(fleet(2, "west", "east", |_| {}));
     c.seconds(5);
     for node in primaries(2) {
         c.fail(node);
@@ -104,7 +134,7 @@ fn one_approval_of_a_site_failover_carries_out_every_promotion_out_of_it() {
 #[test]
 fn a_fence_is_not_issued_when_its_promotion_could_not_follow() {
     // A budget of zero: every failover needs a person, so nothing may be fenced first.
-    let mut c = Harness::new(fleet(1, "east", "east", |p| {
+    let mut c = start(fleet(1, "east", "east", |p| {
         p.budget.group_moves_max = 0;
         p.budget.group_percent_max = 0;
     }));
@@ -117,7 +147,7 @@ fn a_fence_is_not_issued_when_its_promotion_could_not_follow() {
 
 #[test]
 fn a_fence_whose_promotion_cannot_follow_is_undone_once_the_primary_is_back() {
-    let mut c = Harness::new(fleet(1, "east", "east", |_| {}));
+    let mut c = start(fleet(1, "east", "east", |_| {}));
     c.seconds(5);
     c.fail(NodeId(0));
     c.seconds(4);
@@ -140,7 +170,7 @@ fn a_fence_whose_promotion_cannot_follow_is_undone_once_the_primary_is_back() {
 
 #[test]
 fn a_failed_fence_counts_only_for_its_own_outage() {
-    let mut c = Harness::new(fleet(1, "east", "east", |_| {}));
+    let mut c = start(fleet(1, "east", "east", |_| {}));
     c.seconds(5);
     c.fail(NodeId(0));
     c.seconds(4);

@@ -9,7 +9,7 @@ use ward_core::ids::*;
 use ward_core::inventory::testing::InventoryBuilder;
 use ward_core::inventory::{CheckKind, FenceMode, Replication, ServiceKind, Snapshot};
 use ward_core::journal::JobStep;
-use ward_core::observation::{ProbeDetail, ProbeOutcome, ReplicationStatus};
+use ward_core::observation::{PrimaryStatus, ProbeDetail, ProbeOutcome, ReplicationStatus};
 use ward_core::testing::Harness;
 
 const PG1: NodeId = NodeId(0);
@@ -52,7 +52,17 @@ fn start() -> Harness {
         // Each standby's received WAL position; its receiver stops when its primary is gone.
         let standby = engine.placement(MAIN).first() != Some(&node);
         let answer = world.outcome(node, ObserverId(0));
-        (standby && answer.is_pass()).then(|| {
+        if !standby {
+            // The primary's flush position: every acknowledged commit is at or below it.
+            return answer.is_pass().then(|| {
+                ProbeDetail::Primary(PrimaryStatus {
+                    flush_position: Some(1_000),
+                    synchronous_standbys: Vec::new(),
+                    summary: String::new(),
+                })
+            });
+        }
+        answer.is_pass().then(|| {
             let running = world.outcome(PG1, ObserverId(0)).is_pass() || engine.placement(MAIN) != [PG1];
             ProbeDetail::Replication(ReplicationStatus {
                 running,
@@ -60,6 +70,7 @@ fn start() -> Harness {
                 last_error: (!running).then(|| "WAL receiver stopped".into()),
                 replayed_position: RECEIVED[node.index()],
                 retained_bytes: 0,
+                received_position: None,
             })
         })
     });

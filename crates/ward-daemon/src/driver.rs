@@ -344,8 +344,12 @@ impl Driver {
 /// A probe's message is input too: bounded and without secrets. (Its time is the
 /// engine's to stamp, on receipt.)
 fn sanitized(mut observation: Observation) -> Observation {
-    if let Some(ward_core::observation::ProbeDetail::Message(text)) = observation.detail.as_deref_mut() {
-        *text = journal_text(std::mem::take(text));
+    match observation.detail.as_deref_mut() {
+        Some(ward_core::observation::ProbeDetail::Message(text)) => *text = journal_text(std::mem::take(text)),
+        Some(ward_core::observation::ProbeDetail::Primary(status)) => {
+            status.summary = journal_text(std::mem::take(&mut status.summary));
+        }
+        _ => {}
     }
     observation
 }

@@ -31,6 +31,8 @@ pub struct RawPolicy {
     pub controller_site: Option<Text>,
     pub cross_site_promotion: Option<Text>,
     pub partition_grace: Option<Text>,
+    pub evidence_max_age: Option<Text>,
+    pub promotion_data_loss: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]

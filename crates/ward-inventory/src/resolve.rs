@@ -76,11 +76,12 @@ pub fn resolve(doc: &RawDoc, sink: &mut Sink) -> (Resolved, AllNames) {
         }
     }
     let policy = policy(doc, &names, observers.len(), sink);
-    let nodes = doc.nodes.iter().map(|item| node(item, doc, &names, sink)).collect();
-    let checks = doc.checks.iter().map(|item| check(item, doc, &names, sink)).collect();
+    let nodes: Vec<Option<Node>> = doc.nodes.iter().map(|item| node(item, doc, &names, sink)).collect();
+    let checks: Vec<Option<Check>> = doc.checks.iter().map(|item| check(item, doc, &names, sink)).collect();
     let hooks = doc.hooks.iter().map(|item| hook(item, doc, &names, &policy, sink)).collect();
     let routes = doc.routes.iter().map(|item| route(item, &names, sink)).collect();
     let services = doc.services.iter().map(|item| service(item, doc, &names, sink)).collect();
+    evidence_outlives_replication_checks(doc, &policy, &nodes, &checks, sink);
     (Resolved { policy, sites, observers, nodes, checks, hooks, routes, services }, names)
 }
 
@@ -170,7 +171,42 @@ fn policy(doc: &RawDoc, names: &AllNames, observers: usize, sink: &mut Sink) -> 
         .unwrap_or(p.cross_site_promotion);
     }
     p.partition_grace_ms = ms(sink, "partition_grace", &raw.partition_grace, p.partition_grace_ms);
+    p.evidence_max_age_ms = ms(sink, "evidence_max_age", &raw.evidence_max_age, p.evidence_max_age_ms);
+    if let Some(text) = &raw.promotion_data_loss {
+        p.promotion_data_loss = choose(
+            sink,
+            "policy.promotion_data_loss",
+            text,
+            &[("approve", PromotionDataLoss::Approve), ("allow", PromotionDataLoss::Allow)],
+        )
+        .unwrap_or(p.promotion_data_loss);
+    }
     p
+}
+
+/// A standby is promotable only on replication evidence at most
+/// `policy.evidence_max_age` old: a replication check probing less often would
+/// leave every standby unpromotable between its reports.
+fn evidence_outlives_replication_checks(doc: &RawDoc, policy: &Policy, nodes: &[Option<Node>], checks: &[Option<Check>], sink: &mut Sink) {
+    let slowest = nodes
+        .iter()
+        .flatten()
+        .filter_map(|n| n.replication.as_ref())
+        .filter_map(|r| checks.get(r.check.index()).and_then(|c| c.as_ref()))
+        .max_by_key(|c| c.interval_ms);
+    let Some(check) = slowest.filter(|c| c.interval_ms >= policy.evidence_max_age_ms) else { return };
+    let at = doc.policy.evidence_max_age.as_ref().map_or(doc.policy_span.clone(), |t| t.span());
+    sink.error(
+        at,
+        "policy.evidence_max_age",
+        format!(
+            "evidence_max_age ({}) is not longer than check {}'s interval ({}): every standby it reports on would be unpromotable between its reports",
+            ward_core::time::human_duration(policy.evidence_max_age_ms),
+            check.name,
+            ward_core::time::human_duration(check.interval_ms)
+        ),
+        "set evidence_max_age to at least twice the replication check's interval, or probe replication more often",
+    );
 }
 
 fn node(item: &Item<RawNode>, doc: &RawDoc, names: &AllNames, sink: &mut Sink) -> Option<Node> {

@@ -342,6 +342,27 @@ fn omitted_policy_fields_take_the_defaults() {
 }
 
 #[test]
+fn replication_evidence_policy() {
+    let s = load("t.toml", &format!("[policy]\nevidence_max_age = \"45s\"\npromotion_data_loss = \"allow\"\n{BASE}"))
+        .unwrap_or_else(|e| panic!("{}", render(&e)));
+    assert_eq!(s.policy().evidence_max_age_ms, 45_000);
+    assert_eq!(s.policy().promotion_data_loss, ward_core::inventory::PromotionDataLoss::Allow);
+    assert_error(&format!("[policy]\npromotion_data_loss = \"sometimes\"\n{BASE}"), "policy.promotion_data_loss", "unknown value");
+    assert_error(&format!("[policy]\nevidence_max_age = \"0s\"\n{BASE}"), "policy.evidence_max_age", "more than zero");
+    // A replication check probing less often than the bound leaves standbys unpromotable.
+    let replicated = with(
+        "labels = { role = \"web\" }\n\n[[node]]",
+        "labels = { role = \"web\" }\nreplication = { source = \"n2\", lag_max = \"30s\", check = \"http\" }\n\n[[node]]",
+    );
+    load("t.toml", &replicated).unwrap_or_else(|e| panic!("{}", render(&e)));
+    assert_error(
+        &format!("[policy]\nevidence_max_age = \"1ms\"\n{replicated}"),
+        "policy.evidence_max_age",
+        "not longer than check http's interval",
+    );
+}
+
+#[test]
 fn dependency_cycles_are_rejected() {
     let text = with("labels = { role = \"web\" }\n\n[[node]]", "labels = { role = \"web\" }\ndepends_on = [\"n2\"]\n\n[[node]]").replacen(
         "address = \"127.0.0.2\"",

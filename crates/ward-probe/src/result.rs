@@ -24,6 +24,7 @@ impl ProbeResult {
     pub fn message(&self) -> Option<&str> {
         match &self.detail {
             Some(ProbeDetail::Message(text)) => Some(text),
+            Some(ProbeDetail::Primary(status)) => Some(&status.summary),
             _ => None,
         }
     }

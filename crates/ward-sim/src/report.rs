@@ -101,6 +101,7 @@ impl ScenarioReport {
             ("split brain", human_duration(w.split_brain_ms), human_duration(n.split_brain_ms)),
             ("longest without writer", human_duration(w.writerless_ms_max), human_duration(n.writerless_ms_max)),
             ("longest fenced, no writer", human_duration(w.stranded_ms_max), human_duration(n.stranded_ms_max)),
+            ("acked writes lost", w.acked_writes_lost.to_string(), n.acked_writes_lost.to_string()),
             ("alerts raised", w.alerts_raised.to_string(), n.alerts_raised.to_string()),
             ("pages sent", w.pages_sent.to_string(), n.pages_sent.to_string()),
             ("jobs finished", w.jobs.to_string(), n.jobs.to_string()),

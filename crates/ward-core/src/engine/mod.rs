@@ -17,6 +17,7 @@ mod repair;
 mod rollout;
 mod site_failover;
 mod sites;
+mod standby_coverage;
 mod tick;
 mod wake;
 
@@ -101,6 +102,7 @@ pub struct Engine {
     checkpoint_every: u64,
     /// Planning rounds run since this engine started (a measure of idle cost).
     planning_rounds: u64,
+    standby_coverage: standby_coverage::CoverageRuntime,
 }
 
 impl Engine {
@@ -153,6 +155,7 @@ impl Engine {
             checkpointed_seq,
             checkpoint_every: CHECKPOINT_EVERY_RECORDS,
             planning_rounds: 0,
+            standby_coverage: Default::default(),
             snapshot,
         };
         let policy = engine.snapshot.policy().clone();
@@ -422,7 +425,6 @@ impl Engine {
             durable: &self.durable,
             time: &self.time,
             fleet: &self.fleet,
-            replication_bad_since: &self.replication_bad_since,
         }
     }
 }

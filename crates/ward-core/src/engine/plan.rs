@@ -559,8 +559,11 @@ impl Engine {
         self.durable.verify_failed.get(&key).is_some_and(|until| now_ms < *until)
     }
 
-    /// The best eligible candidate other than the current holder: for a primary the
-    /// standby with the most replayed; then priority; then the least loaded; then order.
+    /// The best eligible candidate other than the current holder: for a primary (in
+    /// Ward's mode) first a standby known to hold every commit the old primary
+    /// acknowledged (`data_loss::holding`: a synchronous standby in sync may have
+    /// replayed less than an async one that lacks acknowledged commits), then the
+    /// most replayed; then priority; then the least loaded; then order.
     fn best_candidate(
         &self,
         now_ms: TimeMs,
@@ -571,14 +574,17 @@ impl Engine {
         primary: bool,
     ) -> Option<NodeId> {
         let spec = self.snapshot.service(service);
+        let ctx = self.guard_context(now_ms);
+        let old_primary = holder.filter(|_| primary && self.mode == Mode::Guarded);
         spec.candidates
             .iter()
             .copied()
             .filter(|&c| Some(c) != holder && eligibility[c.index()].is_ok() && !self.verify_cooling(now_ms, service, c))
             .max_by_key(|&c| {
                 let node = self.snapshot.node(c);
+                let everything = old_primary.is_some_and(|old| crate::guards::data_loss::holding(&ctx, old, c).everything());
                 let replayed = if primary { self.health.node(c).replayed_position } else { 0 };
-                (replayed, node.priority, std::cmp::Reverse(load[c.index()]), std::cmp::Reverse(c.0))
+                (everything, replayed, node.priority, std::cmp::Reverse(load[c.index()]), std::cmp::Reverse(c.0))
             })
     }
 

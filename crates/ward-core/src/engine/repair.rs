@@ -113,6 +113,7 @@ mod tests {
                     last_error: (!running).then(|| ERROR.into()),
                     replayed_position: 0,
                     retained_bytes: 0,
+                    received_position: None,
                 })
             })
         }

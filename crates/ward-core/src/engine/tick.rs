@@ -23,6 +23,7 @@ impl Engine {
         self.check_job_deadlines(now_ms);
         self.advance_rollouts(now_ms);
         self.plan_and_act(now_ms);
+        self.check_standby_coverage(now_ms);
         self.start_queued_jobs(now_ms);
         // A time anomaly is an event, not a lasting condition: its alert starts
         // clearing on the next tick (a new anomaly restarts the quiet period).

@@ -25,11 +25,26 @@ pub enum Ineligible {
     Held(Hold),
     Lifecycle(Lifecycle, Role),
     Drained(String),
-    Down { since_ms: u64 },
+    Down {
+        since_ms: u64,
+    },
     Unknown,
-    Suppressed { penalty: u32, flaps: u32 },
+    Suppressed {
+        penalty: u32,
+        flaps: u32,
+    },
     Replication(ReplicationHealth),
-    Dependency { node: NodeId, why: Box<Ineligible> },
+    /// No fresh evidence that replication is healthy: the freshest report is `age_ms`
+    /// old (None: never reported), or it gave no lag figure.
+    ReplicationEvidence {
+        age_ms: Option<u64>,
+        max_age_ms: u64,
+        lag_unknown: bool,
+    },
+    Dependency {
+        node: NodeId,
+        why: Box<Ineligible>,
+    },
 }
 
 impl Ineligible {
@@ -64,6 +79,17 @@ impl Ineligible {
                 format!("{name} is {} behind its replication source (bound {})", human_duration(*lag_ms), human_duration(*lag_max_ms))
             }
             Ineligible::Replication(_) => format!("{name}'s replication state is unknown"),
+            Ineligible::ReplicationEvidence { age_ms: None, .. } => {
+                format!("{name}'s replication state is unknown: it has not reported it since Ward started observing; no data is never \"fine\"")
+            }
+            Ineligible::ReplicationEvidence { lag_unknown: true, .. } => format!(
+                "{name}'s replication state is unknown: its last report says it runs but gives no lag figure (replication may have silently stopped)"
+            ),
+            Ineligible::ReplicationEvidence { age_ms: Some(age), max_age_ms, .. } => format!(
+                "{name}'s replication evidence is {} old (bound {}): it may have stopped since",
+                human_duration(*age),
+                human_duration(*max_age_ms)
+            ),
             Ineligible::Dependency { node: dep, why } => {
                 format!("{name} depends on {}, and {}", ctx.snapshot.node_name(*dep), why.sentence(ctx, *dep))
             }

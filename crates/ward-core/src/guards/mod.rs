@@ -12,6 +12,7 @@ pub mod budget;
 pub mod controller_majority;
 pub mod cross_site;
 pub mod damping;
+pub mod data_loss;
 pub mod destructive_preview;
 pub mod eligibility;
 pub mod failure_backoff;
@@ -53,8 +54,6 @@ pub struct GuardContext<'a> {
     pub durable: &'a Durable,
     pub time: &'a TimeSanity,
     pub fleet: &'a FleetView,
-    /// Per node: since when its replication has been unhealthy (None: healthy or unknown).
-    pub replication_bad_since: &'a [Option<TimeMs>],
 }
 
 /// One proposed action and why the planner wants it.
@@ -69,7 +68,7 @@ pub trait Guard {
 }
 
 /// Every guard, in the order their sentences are shown.
-pub fn all() -> [&'static dyn Guard; 12] {
+pub fn all() -> [&'static dyn Guard; 13] {
     [
         &holds::Holds,
         &failure_backoff::FailureBackoff,
@@ -83,6 +82,9 @@ pub fn all() -> [&'static dyn Guard; 12] {
         &single_writer::SingleWriter,
         &destructive_preview::DestructivePreview,
         &budget::BlastRadiusBudget,
+        // Last: an allowed promotion's journal line then says why no acknowledged
+        // write is lost (or, allowed by policy, how much may be).
+        &data_loss::AcknowledgedWrites,
     ]
 }
 

@@ -1,5 +1,5 @@
 //! Candidate readiness: a destination must be ready, healthy, not drained, with
-//! replication healthy and within its lag bound; a sync source must be ready
+//! replication known healthy (fresh evidence, lag within bound); a sync source must be ready
 //! (seed 001: a freshly reimaged server became the source of a sync and wiped the tree).
 
 use crate::action::{Action, GuardVerdict};
@@ -8,6 +8,7 @@ use crate::guards::{Guard, GuardContext, Proposal};
 use crate::health::{ReplicationHealth, Status};
 use crate::ids::NodeId;
 use crate::inventory::ServiceKind;
+use crate::time::TimeMs;
 
 pub struct CandidateReadiness;
 
@@ -36,32 +37,48 @@ pub fn node_ready(ctx: &GuardContext, node: NodeId, role: Role) -> Result<(), In
         Status::Unknown => return Err(Ineligible::Unknown),
     }
     // The writable primary is the source of replication, not a replica of anything.
-    if role == Role::Serve && !holds_a_primary(ctx, node) {
-        if let Some(replication) = &health.replication {
-            if !replication.is_healthy() && !broke_with_its_source(ctx, node) {
-                return Err(Ineligible::Replication(replication.clone()));
-            }
-        } else if inventory.replication.is_some() {
-            return Err(Ineligible::Replication(ReplicationHealth::Unknown));
-        }
+    if role == Role::Serve && inventory.replication.is_some() && !holds_a_primary(ctx, node) {
+        replication_known_good(ctx, node)?;
     }
     Ok(())
 }
 
-/// Replication always "breaks" when its source dies. A standby whose replication
-/// was healthy until its source went down is still a fit replacement (the one that
-/// replayed most is chosen); one that was already broken or lagging before is not
-/// (seed 003: promote the hot spare only when its lag is within bound).
-fn broke_with_its_source(ctx: &GuardContext, node: NodeId) -> bool {
-    let Some(source) = replication_source(ctx, node) else { return false };
-    let source = ctx.health.node(source);
-    if source.status != Status::Down {
-        return false;
+/// A standby serves (or is promoted) only on evidence: its replication healthy in a
+/// report at most `policy.evidence_max_age` old. No data is never "fine": a report
+/// without a lag figure, or none at all, is not healthy (the replica whose
+/// replication silently stopped and was promoted the moment its source died).
+///
+/// Replication always stops when its source dies; then the evidence from before the
+/// death counts, if it showed replication healthy and was at most
+/// `evidence_max_age` old when the source was confirmed down (the one that
+/// received most is chosen). One already broken, lagging or silent before is not a
+/// fit replacement (seed 003: promote the hot spare only when its lag is in bound).
+fn replication_known_good(ctx: &GuardContext, node: NodeId) -> Result<(), Ineligible> {
+    let health = ctx.health.node(node);
+    let evidence = health.replication_evidence;
+    let max_age = ctx.snapshot.policy().evidence_max_age_ms;
+    let state = health.replication.clone().unwrap_or(ReplicationHealth::Unknown);
+    let age = evidence.at_ms.map(|at| ctx.now_ms.saturating_sub(at));
+    if state.is_healthy() && age.is_some_and(|age| age <= max_age) {
+        return Ok(());
     }
-    match ctx.replication_bad_since.get(node.index()).copied().flatten() {
-        Some(bad_since) => bad_since + SOURCE_FAILURE_GRACE_MS >= source.since_ms,
-        None => true,
+    if let Some(died_ms) = source_died_at(ctx, node) {
+        if evidence.healthy_at_ms.is_some_and(|healthy| healthy.saturating_add(max_age) >= died_ms) {
+            return Ok(());
+        }
     }
+    Err(match state {
+        ReplicationHealth::Broken { .. } | ReplicationHealth::Lagging { .. } => Ineligible::Replication(state),
+        ReplicationHealth::Healthy { .. } | ReplicationHealth::Unknown => {
+            Ineligible::ReplicationEvidence { age_ms: age, max_age_ms: max_age, lag_unknown: evidence.lag_unknown }
+        }
+    })
+}
+
+/// When the node's replication source was confirmed down, if it is down now.
+fn source_died_at(ctx: &GuardContext, node: NodeId) -> Option<TimeMs> {
+    let source = ctx.health.node(replication_source(ctx, node)?);
+    (source.status == Status::Down).then_some(source.since_ms)
 }
 
 /// Whom `node` replicates from now: the current primary of a `primary` service it is
@@ -88,10 +105,6 @@ fn primaries_of<'a>(ctx: &'a GuardContext, node: NodeId) -> impl Iterator<Item =
         .filter(|s| ctx.snapshot.service(**s).kind == ServiceKind::Primary)
         .filter_map(|s| ctx.durable.placements.get(s.index()).and_then(|p| p.first().copied()))
 }
-
-/// Replication noticed broken this long before its source was confirmed down still
-/// counts as broken by the source's failure (detection takes rise/fall cycles).
-const SOURCE_FAILURE_GRACE_MS: u64 = 60_000;
 
 impl Guard for CandidateReadiness {
     fn name(&self) -> &'static str {
@@ -166,5 +179,76 @@ mod tests {
         let verdict = world.judge_with(&CandidateReadiness, &world.set_dns_add_scl2(), &Cause::TargetsChanged);
         assert_eq!(verdict.outcome, Outcome::Refuse);
         assert!(verdict.sentence.contains("fatal error 1236"), "{}", verdict.sentence);
+    }
+
+    use crate::guards::eligibility::node_eligibility;
+    use crate::guards::test_support::{primary_status, replication_status};
+
+    fn serve(world: &World, name: &str) -> Result<(), Ineligible> {
+        node_eligibility(&world.context(), world.node(name), Role::Serve)
+    }
+
+    fn sentence(world: &World, name: &str) -> String {
+        let ctx = world.context();
+        serve(world, name).map_or_else(|why| why.sentence(&ctx, world.node(name)), |()| "eligible".into())
+    }
+
+    /// pg2 streams healthily, pg3 reports running without a lag figure (replication
+    /// silently stopped), both for a while.
+    fn silent_pg3() -> World {
+        let mut world = World::primary_cluster();
+        world.details.insert("pg1".into(), primary_status(Some(1_000), &[]));
+        world.details.insert("pg2".into(), replication_status(true, Some(0), 1_000));
+        world.details.insert("pg3".into(), replication_status(true, None, 200));
+        world.observe_all();
+        world
+    }
+
+    #[test]
+    fn running_without_a_lag_figure_is_not_ready_even_when_its_source_dies() {
+        let mut world = silent_pg3();
+        assert_eq!(serve(&world, "pg2"), Ok(()));
+        assert!(sentence(&world, "pg3").contains("gives no lag figure"), "{}", sentence(&world, "pg3"));
+        // The source dies: pg2's evidence was healthy then and counts; pg3's never was.
+        world.details.insert("pg2".into(), replication_status(false, None, 1_000));
+        world.mark_down("pg1");
+        assert_eq!(serve(&world, "pg2"), Ok(()), "{}", sentence(&world, "pg2"));
+        assert!(sentence(&world, "pg3").contains("replication state is unknown"), "{}", sentence(&world, "pg3"));
+    }
+
+    #[test]
+    fn a_standby_that_never_reported_is_not_ready() {
+        let mut world = World::primary_cluster();
+        world.observe_all();
+        world.mark_down("pg1");
+        assert!(sentence(&world, "pg2").contains("has not reported it"), "{}", sentence(&world, "pg2"));
+    }
+
+    #[test]
+    fn evidence_older_than_the_bound_at_the_sources_death_does_not_count() {
+        let mut world = silent_pg3();
+        // pg2's reports stop (its probe answers without detail) for two minutes.
+        world.details.remove("pg2");
+        world.advance_stable(120_000);
+        assert!(sentence(&world, "pg2").contains("evidence is"), "{}", sentence(&world, "pg2"));
+        world.mark_down("pg1");
+        assert!(serve(&world, "pg2").is_err(), "{}", sentence(&world, "pg2"));
+    }
+
+    #[test]
+    fn lagging_before_the_source_died_stays_unfit() {
+        let mut world = silent_pg3();
+        world.details.insert("pg2".into(), replication_status(true, Some(120_000), 900));
+        world.advance_stable(120_000);
+        world.mark_down("pg1");
+        assert!(sentence(&world, "pg2").contains("behind its replication source"), "{}", sentence(&world, "pg2"));
+    }
+
+    #[test]
+    fn healthy_evidence_older_than_the_bound_is_not_enough_while_the_source_lives() {
+        let mut world = silent_pg3();
+        world.set_policy(|p| p.evidence_max_age_ms = 500);
+        world.now_ms += 1_000;
+        assert!(sentence(&world, "pg2").contains("bound 500ms"), "{}", sentence(&world, "pg2"));
     }
 }

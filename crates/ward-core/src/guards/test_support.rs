@@ -10,7 +10,7 @@ use crate::inventory::testing::InventoryBuilder;
 use crate::inventory::*;
 use crate::journal::HoldTarget;
 use crate::mode::Mode;
-use crate::observation::{Observation, ProbeDetail, ProbeOutcome, ReplicationStatus};
+use crate::observation::{Observation, PrimaryStatus, ProbeDetail, ProbeOutcome, ReplicationStatus};
 use crate::state::Durable;
 
 pub struct World {
@@ -22,7 +22,44 @@ pub struct World {
     pub now_ms: u64,
     pub replication_error: Option<String>,
     pub down: Vec<String>,
-    pub replication_bad_since: Vec<Option<u64>>,
+    /// Per node name: the detail its postgres probes report (none if absent).
+    pub details: std::collections::BTreeMap<String, ProbeDetail>,
+}
+
+/// A standby's report: running or not, lag (None: no figure), received = replayed.
+pub fn replication_status(running: bool, lag_ms: Option<u64>, received: u64) -> ProbeDetail {
+    ProbeDetail::Replication(ReplicationStatus {
+        running,
+        lag_ms,
+        last_error: (!running).then(|| "WAL receiver stopped".into()),
+        replayed_position: received,
+        retained_bytes: 0,
+        received_position: Some(received),
+    })
+}
+
+/// A primary's report of its flush position and synchronous standbys.
+pub fn primary_status(flush_position: Option<u64>, synchronous: &[&str]) -> ProbeDetail {
+    ProbeDetail::Primary(PrimaryStatus {
+        flush_position,
+        synchronous_standbys: synchronous.iter().map(|s| s.to_string()).collect(),
+        summary: String::new(),
+    })
+}
+
+/// pg1 (primary of `db`), pg2 and pg3 (standbys of pg1), one site, one observer;
+/// a postgres check on every node carries the replication details.
+fn build_primary_cluster() -> Snapshot {
+    let mut b = InventoryBuilder::new();
+    let dc = b.site("dc1");
+    b.observer("ctl", dc);
+    let nodes: Vec<NodeId> = ["pg1", "pg2", "pg3"].iter().map(|n| b.node(n, dc, &[("role", "db")])).collect();
+    let pg = b.check("pg", CheckKind::Postgres, &nodes, 1, 1);
+    for &standby in &nodes[1..] {
+        b.node_mut(standby).replication = Some(Replication { source: nodes[0], lag_max_ms: 30_000, check: pg, repair: None });
+    }
+    b.service("db", ServiceKind::Primary, "db", &nodes, &nodes[..1]);
+    b.build()
 }
 
 fn build(phx_candidate: bool) -> Snapshot {
@@ -55,12 +92,39 @@ impl World {
             now_ms: 1_000_000,
             replication_error: None,
             down: Vec::new(),
-            replication_bad_since: vec![None; 2],
+            details: Default::default(),
         };
         let policy = world.snapshot.policy().clone();
         world.time.observe(&world.snapshot, &policy, world.now_ms);
         world.observe_all();
         world
+    }
+
+    /// `build_primary_cluster`, with nothing observed yet.
+    pub fn primary_cluster() -> World {
+        let snapshot = build_primary_cluster();
+        let health = HealthTable::new(&snapshot);
+        let durable = Durable::new(&snapshot);
+        let mut world = World {
+            snapshot,
+            health,
+            durable,
+            time: TimeSanity::new(),
+            fleet: FleetView { nodes_total: 3, nodes_down: 0, suspect_observers: Vec::new(), observers_total: 1, ..FleetView::default() },
+            now_ms: 1_000_000,
+            replication_error: None,
+            down: Vec::new(),
+            details: Default::default(),
+        };
+        let policy = world.snapshot.policy().clone();
+        world.time.observe(&world.snapshot, &policy, world.now_ms);
+        world
+    }
+
+    pub fn set_policy(&mut self, change: impl FnOnce(&mut Policy)) {
+        let mut parts = self.snapshot.parts().clone();
+        change(&mut parts.policy);
+        self.snapshot = Snapshot::assemble(parts);
     }
 
     pub fn two_sites_without_phx_candidate() -> Snapshot {
@@ -90,7 +154,11 @@ impl World {
                     last_error: self.replication_error.clone(),
                     replayed_position: 1,
                     retained_bytes: 0,
+                    received_position: None,
                 })));
+            }
+            if self.snapshot.check(probe.check).kind == CheckKind::Postgres && up {
+                observation.detail = self.details.get(&node).cloned().map(Box::new);
             }
             self.health.ingest(&self.snapshot, &observation);
         }
@@ -152,7 +220,6 @@ impl World {
             durable: &self.durable,
             time: &self.time,
             fleet: &self.fleet,
-            replication_bad_since: &self.replication_bad_since,
         }
     }
 

@@ -91,6 +91,38 @@ pub struct NodeHealth {
     pub replayed_position: u64,
     /// Present when the node has a `disk_check` and enough samples to forecast growth.
     pub disk_full_in_ms: Option<u64>,
+    /// How old and how good the replication evidence about this node is.
+    pub replication_evidence: ReplicationEvidence,
+    /// What the node last said as a writable primary (flush position, synchronous
+    /// standbys); kept after it fails: it is what the failover is judged by.
+    pub primary: Option<PrimaryEvidence>,
+}
+
+/// The age and content of the replication evidence about one standby (all receive
+/// times on the controller's clock; nothing from before a time anomaly).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationEvidence {
+    /// When the freshest replication report arrived.
+    pub at_ms: Option<TimeMs>,
+    /// When the newest report that showed replication healthy (running, a lag
+    /// figure within bound) arrived.
+    pub healthy_at_ms: Option<TimeMs>,
+    /// The freshest report says "running" but gives no lag figure.
+    pub lag_unknown: bool,
+    /// The received position of the latest report that gave one (None: none did).
+    pub received_position: Option<u64>,
+}
+
+/// A writable primary's own report (`observation::PrimaryStatus`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrimaryEvidence {
+    /// When the report arrived.
+    pub at_ms: TimeMs,
+    pub flush_position: Option<u64>,
+    pub synchronous_standbys: Vec<String>,
+    /// Flush positions per second between the two latest reports (the write rate),
+    /// to turn a gap in positions into seconds of writes.
+    pub flush_per_s: Option<u64>,
 }
 
 /// One probe's aggregate across observers.

@@ -1,7 +1,7 @@
 //! Replication health from `ProbeDetail::Replication` observations (seed 000: replication
 //! stopped for hours and nothing said so; seed 003: broken replication filled the disk).
 
-use super::ReplicationHealth;
+use super::{ReplicationEvidence, ReplicationHealth};
 use crate::observation::ReplicationStatus;
 use crate::time::TimeMs;
 
@@ -55,6 +55,28 @@ pub(crate) fn classify(status: &ReplicationStatus, lag_max_ms: u64) -> Replicati
     }
 }
 
+/// Brings a node's evidence up to date with its freshest report (None: no report
+/// since `cutoff`). Evidence from before `cutoff` (a time anomaly) is forgotten.
+pub(crate) fn update_evidence(evidence: &mut ReplicationEvidence, freshest: Option<&ReplicationReport>, lag_max_ms: u64, cutoff: TimeMs) {
+    if evidence.at_ms.is_some_and(|at| at < cutoff) {
+        evidence.at_ms = None;
+        evidence.lag_unknown = false;
+    }
+    if evidence.healthy_at_ms.is_some_and(|at| at < cutoff) {
+        evidence.healthy_at_ms = None;
+    }
+    let Some(report) = freshest else { return };
+    evidence.at_ms = Some(report.at_ms);
+    evidence.lag_unknown = report.status.running && report.status.lag_ms.is_none();
+    if classify(&report.status, lag_max_ms).is_healthy() {
+        evidence.healthy_at_ms = Some(evidence.healthy_at_ms.map_or(report.at_ms, |at| at.max(report.at_ms)));
+    }
+    // The latest figure, not the largest: a rebuilt standby starts again from less.
+    if report.status.received_position.is_some() {
+        evidence.received_position = report.status.received_position;
+    }
+}
+
 /// Whether a change from `from` to `to` is worth an event: the state changed, or a
 /// broken replica reports a different error. Lag moving within a state is not.
 pub(crate) fn is_notable_change(from: Option<&ReplicationHealth>, to: &ReplicationHealth) -> bool {
@@ -70,7 +92,14 @@ mod tests {
     use super::*;
 
     fn status(running: bool, lag_ms: Option<u64>, last_error: Option<&str>) -> ReplicationStatus {
-        ReplicationStatus { running, lag_ms, last_error: last_error.map(str::to_string), replayed_position: 42, retained_bytes: 0 }
+        ReplicationStatus {
+            running,
+            lag_ms,
+            last_error: last_error.map(str::to_string),
+            replayed_position: 42,
+            retained_bytes: 0,
+            received_position: None,
+        }
     }
 
     const SEED_000_ERROR: &str =

@@ -13,10 +13,10 @@ use super::observer_silence::Silence;
 use super::observer_suspicion::{assess, Suspicion};
 use super::quorum::{worst, Tally};
 use super::replication::{self, ReplicationReport};
-use super::{HealthEvent, NodeHealth, ProbeView, ReplicationHealth, Status};
+use super::{HealthEvent, NodeHealth, PrimaryEvidence, ProbeView, ReplicationEvidence, ReplicationHealth, Status};
 use crate::ids::*;
 use crate::inventory::{Damping, Snapshot};
-use crate::observation::{Observation, ProbeDetail};
+use crate::observation::{Observation, PrimaryStatus, ProbeDetail};
 use crate::time::TimeMs;
 
 use super::rise_fall::{RiseFall, Thresholds};
@@ -33,6 +33,8 @@ static UNKNOWN_NODE: NodeHealth = NodeHealth {
     replication: None,
     replayed_position: 0,
     disk_full_in_ms: None,
+    replication_evidence: ReplicationEvidence { at_ms: None, healthy_at_ms: None, lag_unknown: false, received_position: None },
+    primary: None,
 };
 
 const UNKNOWN_PROBE: ProbeView = ProbeView { status: Status::Unknown, votes_up: 0, votes_down: 0, votes_unknown: 0, last_at_ms: None };
@@ -219,6 +221,8 @@ impl HealthTable {
             carried.penalty = previous.penalty;
             carried.flaps = previous.flaps;
             carried.replayed_position = previous.replayed_position;
+            carried.replication_evidence = previous.replication_evidence;
+            carried.primary.clone_from(&previous.primary);
             if carried.replication.is_some() {
                 if let Some(rep) = &previous.replication {
                     carried.replication = Some(rep.clone());
@@ -312,6 +316,13 @@ impl HealthTable {
                 // Every sample moves the forecast.
                 self.disks[slot as usize].record(at_ms, *disk);
                 true
+            }
+            ProbeDetail::Primary(status) => {
+                let Some(node) = snapshot.probes().get(p).map(|probe| probe.node.index()) else { return false };
+                match self.nodes.get_mut(node) {
+                    Some(health) => record_primary(&mut health.primary, at_ms, status),
+                    None => false,
+                }
             }
             ProbeDetail::Message(_) => false,
         }
@@ -449,6 +460,7 @@ impl HealthTable {
                     Some(r) if r.at_ms >= cutoff && now_ms.saturating_sub(r.at_ms) <= stale => replication::classify(&r.status, lag_max_ms),
                     _ => ReplicationHealth::Unknown,
                 };
+                replication::update_evidence(&mut node.replication_evidence, freshest.filter(|r| r.at_ms >= cutoff), lag_max_ms, cutoff);
                 if replication::is_notable_change(node.replication.as_ref(), &health) {
                     events.push(HealthEvent::Replication { node: id, from: node.replication.clone(), to: health.clone() });
                 }
@@ -467,6 +479,16 @@ impl HealthTable {
         }
         events.extend(observer_events);
         events
+    }
+
+    /// Drops what a primary reported before a time anomaly (`invalidate_before`).
+    fn expire_primary_reports(&mut self) {
+        let cutoff = self.cutoff_ms;
+        for node in &mut self.nodes {
+            if node.primary.as_ref().is_some_and(|p| p.at_ms < cutoff) {
+                node.primary = None;
+            }
+        }
     }
 
     pub fn node(&self, node: NodeId) -> &NodeHealth {
@@ -507,6 +529,7 @@ impl HealthTable {
     /// The cutoff only moves forward. Takes effect at the next `refresh`.
     pub fn invalidate_before(&mut self, at_ms: TimeMs) {
         self.cutoff_ms = self.cutoff_ms.max(at_ms);
+        self.expire_primary_reports();
     }
 
     /// The next time a refresh could change something without new input
@@ -545,6 +568,30 @@ impl HealthTable {
 
 /// Per probe staleness bound: the policy's, or two of the check's intervals plus
 /// its timeout when that is longer.
+/// Keeps the newest primary report, with the write rate since the one before it.
+fn record_primary(slot: &mut Option<PrimaryEvidence>, at_ms: TimeMs, status: &PrimaryStatus) -> bool {
+    if slot.as_ref().is_some_and(|old| old.at_ms > at_ms) {
+        return false;
+    }
+    let flush_per_s = match (slot.as_ref(), status.flush_position) {
+        (Some(old), Some(flush)) => match old.flush_position {
+            // Reports from two observers a few ms apart say nothing about the rate.
+            Some(before) if at_ms >= old.at_ms + 1_000 && flush >= before => Some((flush - before) * 1_000 / (at_ms - old.at_ms)),
+            _ => old.flush_per_s,
+        },
+        (Some(old), None) => old.flush_per_s,
+        (None, _) => None,
+    };
+    let changed = slot.as_ref().is_none_or(|old| old.synchronous_standbys != status.synchronous_standbys);
+    *slot = Some(PrimaryEvidence {
+        at_ms,
+        flush_position: status.flush_position,
+        synchronous_standbys: status.synchronous_standbys.clone(),
+        flush_per_s,
+    });
+    changed
+}
+
 fn stale_bounds(snapshot: &Snapshot) -> Vec<u64> {
     let floor = snapshot.policy().stale_after_ms;
     snapshot

@@ -242,6 +242,7 @@ fn replication_obs(probe: ProbeId, at: TimeMs, running: bool, lag: Option<u64>, 
         last_error: error.map(str::to_string),
         replayed_position: at / 1_000,
         retained_bytes: 0,
+        received_position: None,
     })));
     obs
 }
@@ -587,4 +588,50 @@ fn a_verification_only_check_does_not_make_nodes_down() {
     }
     table.refresh(&snapshot, 1_000, false);
     assert_eq!(table.node(web2).status, Status::Down);
+}
+
+#[test]
+fn replication_evidence_keeps_its_age_and_last_healthy_report() {
+    let (snap, probe) = replicated();
+    let replica = NodeId(1);
+    let mut table = HealthTable::new(&snap);
+    assert_eq!(table.node(replica).replication_evidence, ReplicationEvidence::default());
+    table.ingest(&snap, &replication_obs(probe, 1_000, true, Some(0), None));
+    table.refresh(&snap, 1_000, false);
+    // Running without a lag figure: not healthy, and said so.
+    table.ingest(&snap, &replication_obs(probe, 5_000, true, None, None));
+    table.refresh(&snap, 5_000, false);
+    let evidence = table.node(replica).replication_evidence;
+    assert_eq!((evidence.at_ms, evidence.healthy_at_ms, evidence.lag_unknown), (Some(5_000), Some(1_000), true));
+    // A time anomaly forgets everything received before it.
+    table.invalidate_before(6_000);
+    table.refresh(&snap, 6_000, false);
+    assert_eq!(table.node(replica).replication_evidence.at_ms, None);
+    assert_eq!(table.node(replica).replication_evidence.healthy_at_ms, None);
+}
+
+#[test]
+fn a_primary_report_keeps_its_flush_position_and_write_rate() {
+    let (snap, _) = replicated();
+    let master = NodeId(0);
+    let probe = snap.probe_id(master, snap.check_id("mysql").unwrap()).unwrap();
+    let mut table = HealthTable::new(&snap);
+    let report = |at: TimeMs, flush: u64| {
+        let mut obs = Observation::new(probe, ObserverId(0), at, Pass);
+        obs.detail = Some(Box::new(ProbeDetail::Primary(crate::observation::PrimaryStatus {
+            flush_position: Some(flush),
+            synchronous_standbys: vec!["db1-scl2".into()],
+            summary: String::new(),
+        })));
+        obs
+    };
+    table.ingest(&snap, &report(1_000, 10_000));
+    table.ingest(&snap, &report(3_000, 14_000));
+    // An older report arriving late changes nothing.
+    table.ingest(&snap, &report(2_000, 1));
+    let primary = table.node(master).primary.clone().expect("a report");
+    assert_eq!((primary.at_ms, primary.flush_position, primary.flush_per_s), (3_000, Some(14_000), Some(2_000)));
+    assert_eq!(primary.synchronous_standbys, vec!["db1-scl2".to_string()]);
+    table.invalidate_before(4_000);
+    assert_eq!(table.node(master).primary, None);
 }

@@ -322,6 +322,13 @@ pub struct Policy {
     /// write outages.
     #[serde(default = "default_partition_grace_ms")]
     pub partition_grace_ms: u64,
+    /// A standby is promotable only on replication evidence at most this old (the
+    /// freshest report's age); when its source died, on evidence at most this old
+    /// at the source's death.
+    pub evidence_max_age_ms: u64,
+    /// An automatic promotion that may lose acknowledged writes: asks a person first
+    /// (`Approve`, the default) or goes ahead, its loss stated (`Allow`).
+    pub promotion_data_loss: PromotionDataLoss,
 }
 
 /// `policy.cross_site_promotion`.
@@ -337,6 +344,23 @@ pub enum CrossSitePromotion {
 
 fn default_partition_grace_ms() -> u64 {
     Policy::default().partition_grace_ms
+}
+
+/// `policy.promotion_data_loss`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromotionDataLoss {
+    Approve,
+    Allow,
+}
+
+impl PromotionDataLoss {
+    pub fn name(self) -> &'static str {
+        match self {
+            PromotionDataLoss::Approve => "approve",
+            PromotionDataLoss::Allow => "allow",
+        }
+    }
 }
 
 /// One (node, check) pair: the unit a probe runs and observations report on.
@@ -370,6 +394,11 @@ impl Default for Policy {
             controller_site: None,
             cross_site_promotion: CrossSitePromotion::Approve,
             partition_grace_ms: 60_000,
+            // Twice the default stale_after: a replication check every 5-10 s has
+            // reported several times in it, and a stream that stopped cannot hide
+            // behind a "healthy" cached for longer than an outage worth failing over.
+            evidence_max_age_ms: 30_000,
+            promotion_data_loss: PromotionDataLoss::Approve,
         }
     }
 }

@@ -9,6 +9,13 @@
 //!   `retained_bytes` is 0: the source does not track binlog retention per replica.
 //! - a server without replication configured (a primary) reports a `Message` with
 //!   read_only, its binlog GTID position and how many replicas are connected.
+//!
+//! Not reported (left unknown): a replica's received position and a primary's flush
+//! position and semi-synchronous replicas. GTID sequences count transactions, not
+//! bytes, and are comparable only within one domain/server uuid, so Ward cannot
+//! show that a MySQL replica holds every acknowledged commit: an automatic MySQL
+//! promotion asks a person first (`policy.promotion_data_loss = "approve"`) unless
+//! the policy allows the loss.
 
 use std::time::Duration;
 
@@ -119,6 +126,7 @@ fn replica_status(row: &Row, gtid: Option<&str>) -> ReplicationStatus {
         last_error,
         replayed_position: gtid.and_then(gtid_sequence).unwrap_or(0),
         retained_bytes: 0,
+        received_position: None,
     }
 }
 

@@ -4,20 +4,23 @@
 //! Target: `postgres://user:pass@host:port/db` (no TLS). The server answering is a pass,
 //! whatever its replication says: Ward folds replication health separately.
 //! - a standby reports `ProbeDetail::Replication`: running = its WAL receiver streams,
-//!   lag, the replayed LSN (for choosing whom to promote). `retained_bytes` is 0: only
-//!   the primary knows what it retains for a standby.
-//! - a primary reports a `Message`: writable or not, timeline, each standby's state and
-//!   lag, each slot's retained WAL. Not a Replication detail: the core reads one as "this
-//!   node's replication", and a primary has none to be healthy or broken.
+//!   lag, the replayed LSN (for choosing whom to promote) and the received (flushed)
+//!   LSN. `retained_bytes` is 0: only the primary knows what it retains for a standby.
+//! - a primary reports `ProbeDetail::Primary`: its flush LSN (every acknowledged
+//!   commit is at or below it), the standbys that are synchronous and in sync (by
+//!   `application_name`: set it to the node's inventory name), and a summary for
+//!   people: writable or not, timeline, each standby's state and lag, each slot's
+//!   retained WAL. Not a Replication detail: the core reads one as "this node's
+//!   replication", and a primary has none to be healthy or broken.
 
 use std::fmt::Write;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, Config, NoTls, Row};
-use ward_core::observation::{ProbeDetail, ProbeOutcome, ReplicationStatus};
+use ward_core::observation::{PrimaryStatus, ProbeDetail, ProbeOutcome, ReplicationStatus};
 
-use crate::result::{bounded, fail, pass_with, short_error, ProbeResult, Verdict};
+use crate::result::{bounded, fail, short_error, ProbeResult, Verdict};
 use crate::spec::ProbeSpec;
 
 pub async fn probe_postgres(spec: &ProbeSpec) -> ProbeResult {
@@ -74,7 +77,8 @@ async fn standby(client: &Client) -> Result<Verdict, tokio_postgres::Error> {
                     GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text,
                     CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
                          ELSE (1000 * EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()))::bigint
-                    END
+                    END,
+                    pg_last_wal_receive_lsn()::text
              FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true",
             &[],
         )
@@ -88,6 +92,7 @@ fn standby_status(row: &Row) -> ReplicationStatus {
     let sender_port: Option<i32> = row.get(2);
     let replayed: Option<String> = row.get(3);
     let lag_ms: Option<i64> = row.get(4);
+    let received: Option<String> = row.get(5);
     let running = status.as_deref() == Some("streaming");
     // PostgreSQL keeps the WAL receiver's errors in its log only: say what the view shows.
     let last_error = match (&status, &sender) {
@@ -102,6 +107,9 @@ fn standby_status(row: &Row) -> ReplicationStatus {
         last_error,
         replayed_position: replayed.as_deref().and_then(parse_lsn).unwrap_or(0),
         retained_bytes: 0,
+        // Flushed to the standby's disk: what a promotion keeps. NULL on a standby that
+        // never streamed (restored from archive only): unknown, not zero.
+        received_position: received.as_deref().and_then(parse_lsn),
     }
 }
 
@@ -116,6 +124,19 @@ async fn primary(client: &Client, read_only: String, timeline: String) -> Result
             &[],
         )
         .await?;
+    // Every commit acknowledged so far is at or below the flush position; with
+    // synchronous_commit waiting on standbys, the ones in sync ("sync", streaming)
+    // had each acknowledged commit before the client heard of it. "quorum" (ANY n)
+    // standbys are not listed: none of them alone is sure to hold every commit.
+    let position = client
+        .query_one(
+            "SELECT pg_current_wal_flush_lsn()::text,
+                    current_setting('synchronous_commit') IN ('on', 'remote_write', 'remote_apply')",
+            &[],
+        )
+        .await?;
+    let flush: Option<String> = position.get(0);
+    let waits_for_standbys: bool = position.get(1);
     let slots = client
         .query(
             "SELECT slot_name, active, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint
@@ -144,7 +165,21 @@ async fn primary(client: &Client, read_only: String, timeline: String) -> Result
         let active = if active { "active" } else { "INACTIVE" };
         let _ = write!(text, " {name} {active} retains {} bytes;", retained.unwrap_or(0));
     }
-    Ok(pass_with(text.trim_end_matches(';')))
+    let synchronous_standbys = if waits_for_standbys {
+        standbys
+            .iter()
+            .filter(|s| s.get::<_, String>(1) == "streaming" && s.get::<_, String>(2) == "sync")
+            .map(|s| s.get::<_, String>(0))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let status = PrimaryStatus {
+        flush_position: flush.as_deref().and_then(parse_lsn),
+        synchronous_standbys,
+        summary: text.trim_end_matches(';').to_string(),
+    };
+    Ok((ProbeOutcome::Pass, Some(ProbeDetail::Primary(status))))
 }
 
 /// An LSN `"16/B374D848"` as the 64-bit WAL position it names.

@@ -70,6 +70,7 @@ pub enum Metric {
     Outage,
     SplitBrain,
     Flaps,
+    AckedWritesLost,
 }
 
 impl Metric {
@@ -80,6 +81,7 @@ impl Metric {
             "outage" => Metric::Outage,
             "split_brain" => Metric::SplitBrain,
             "flaps" => Metric::Flaps,
+            "acked_writes_lost" => Metric::AckedWritesLost,
             _ => return None,
         })
     }
@@ -90,6 +92,7 @@ impl Metric {
             Metric::Outage => "outage",
             Metric::SplitBrain => "split_brain",
             Metric::Flaps => "flaps",
+            Metric::AckedWritesLost => "acked_writes_lost",
         }
     }
 }
@@ -110,7 +113,7 @@ impl Expect {
             beats.push(Metric::parse(name).ok_or_else(|| {
                 err(
                     "expect.beats_baseline".into(),
-                    format!("unknown metric `{name}`; expected availability, moves, outage, split_brain or flaps"),
+                    format!("unknown metric `{name}`; expected availability, moves, outage, split_brain, flaps or acked_writes_lost"),
                 )
             })?);
         }

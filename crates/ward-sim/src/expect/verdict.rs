@@ -85,6 +85,8 @@ fn bounds(results: &mut Vec<ExpectResult>, who: &str, b: &RawBounds, m: &Metrics
     int("alerts_max", m.alerts_raised, b.alerts_max, true, "alerts raised");
     int("pages_max", m.pages_sent, b.pages_max, true, "pages sent");
     int("writerless_ms_max", m.writerless_ms_max, b.writerless_ms_max, true, "longest stretch without a writer (ms)");
+    int("acked_writes_lost_max", m.acked_writes_lost, b.acked_writes_lost_max, true, "acknowledged writes lost");
+    int("acked_writes_lost_min", m.acked_writes_lost, b.acked_writes_lost_min, false, "acknowledged writes lost");
 }
 
 /// (Ward's value, naive's value, Ward is no worse, Ward is strictly better).
@@ -101,6 +103,7 @@ fn compare(metric: Metric, w: &Metrics, n: &Metrics) -> (String, String, bool, b
         Metric::Outage => lower(w.outage_ms, n.outage_ms),
         Metric::SplitBrain => lower(w.split_brain_ms, n.split_brain_ms),
         Metric::Flaps => lower(w.flaps, n.flaps),
+        Metric::AckedWritesLost => lower(w.acked_writes_lost, n.acked_writes_lost),
     }
 }
 

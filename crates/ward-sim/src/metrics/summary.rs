@@ -16,6 +16,8 @@
 //! - writerless_ms_max: the longest stretch a primary service had no working
 //!   writable member; stranded_ms_max: the longest a working primary stayed
 //!   fenced with no other writer (a fence whose promotion did not follow).
+//! - acked_writes_lost: writes an old primary had acknowledged that the node
+//!   promoted in its place had not received, summed over promotions.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -54,6 +56,7 @@ pub struct Metrics {
     pub pages_sent: u64,
     pub jobs: u64,
     pub services: Vec<ServiceMetrics>,
+    pub acked_writes_lost: u64,
 }
 
 /// SHA-256 over the journal, one serde_json record per line.
@@ -113,6 +116,7 @@ pub fn summarize(out: &RunOutput, duration_ms: u64) -> Metrics {
             as u64,
         jobs,
         services,
+        acked_writes_lost: out.world.writes.losses.iter().map(|l| l.lost).sum(),
     }
 }
 

@@ -103,6 +103,7 @@ impl Run<'_> {
             Fault::LinkFlap { cut, .. } | Fault::Partition { cut, .. } => [endpoint_nodes(&cut.a), endpoint_nodes(&cut.b)].concat(),
             Fault::NodeCrash { nodes } => nodes.clone(),
             Fault::ReplicationBreak { node, .. }
+            | Fault::ReplicationSilentStop { node }
             | Fault::ReplicationLag { node, .. }
             | Fault::DiskFillRate { node, .. }
             | Fault::EgressBroken { node }

@@ -74,6 +74,7 @@ pub fn run(scenario: &Scenario, mode: Mode, seed: u64) -> Result<RunOutput, Stri
     let truth = loader::load(&scenario.inventory)
         .map_err(|errors| format!("{}: the inventory does not load:\n  {}", scenario.file, errors.join("\n  ")))?;
     let world = World::new(truth.clone(), scenario.world.clone());
+    world.check_replica_knobs().map_err(|e| format!("{}: {e}", scenario.file))?;
     let recorder = Recorder::new(&world);
     let mut run = Run {
         scenario,

@@ -159,6 +159,11 @@ pub enum Fault {
     ReplicationRepair {
         node: String,
     },
+    /// Replication stops without a word: the replica receives nothing more yet
+    /// reports "running" with no lag figure. `replication_repair` ends it.
+    ReplicationSilentStop {
+        node: String,
+    },
     ReplicationLag {
         node: String,
         lag_ms: u64,

@@ -19,6 +19,16 @@ pub struct DiskKnobs {
     pub wal_bytes_per_hour: u64,
 }
 
+/// How one replica replicates (`[[world.replica]]`).
+#[derive(Clone, Debug)]
+pub struct ReplicaKnobs {
+    pub node: String,
+    /// Its source waits for it on commit.
+    pub synchronous: bool,
+    /// Replay runs this far behind what it received.
+    pub replay_delay_ms: u64,
+}
+
 #[derive(Clone, Debug)]
 pub struct WorldKnobs {
     /// Default actuator behaviour; `hooks` overrides it per hook name.
@@ -40,6 +50,7 @@ pub struct WorldKnobs {
     pub disks: Vec<DiskKnobs>,
     /// A run stops (and fails) after this many events.
     pub max_events: u64,
+    pub replicas: Vec<ReplicaKnobs>,
 }
 
 pub const GB: f64 = 1_000_000_000.0;
@@ -59,6 +70,7 @@ impl Default for WorldKnobs {
             trees: BTreeMap::new(),
             disks: Vec::new(),
             max_events: 5_000_000,
+            replicas: Vec::new(),
         }
     }
 }

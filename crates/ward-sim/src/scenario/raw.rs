@@ -54,6 +54,17 @@ pub struct RawWorld {
     pub disk: Vec<RawDisk>,
     #[serde(default)]
     pub tree: Vec<RawTree>,
+    #[serde(default)]
+    pub replica: Vec<RawReplica>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReplica {
+    pub node: String,
+    #[serde(default)]
+    pub synchronous: bool,
+    pub replay_delay: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,6 +172,8 @@ pub struct RawBounds {
     pub pages_max: Option<u64>,
     /// The longest a primary service may be without a working writer (ms).
     pub writerless_ms_max: Option<u64>,
+    pub acked_writes_lost_max: Option<u64>,
+    pub acked_writes_lost_min: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

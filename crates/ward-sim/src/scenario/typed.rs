@@ -147,6 +147,13 @@ fn world(ctx: &Ctx, raw: RawWorld) -> Result<WorldKnobs, ScenarioError> {
     for t in raw.tree {
         w.trees.insert(t.node, t.files);
     }
+    for (i, r) in raw.replica.into_iter().enumerate() {
+        let replay_delay_ms = match &r.replay_delay {
+            Some(t) => ctx.duration(&format!("world.replica[{i}].replay_delay"), t)?,
+            None => 0,
+        };
+        w.replicas.push(ReplicaKnobs { node: r.node, synchronous: r.synchronous, replay_delay_ms });
+    }
     Ok(w)
 }
 
@@ -194,7 +201,9 @@ fn allowed(kind: &str, command: Option<&str>) -> Option<&'static [&'static str]>
     Some(match kind {
         "link_flap" => &["between", "until", "up", "period_min", "period_max"],
         "node_crash" | "node_recover" => &["node", "nodes"],
-        "replication_repair" | "egress_broken" | "egress_repaired" | "reconfigured" | "route_script_broken" => &["node"],
+        "replication_repair" | "replication_silent_stop" | "egress_broken" | "egress_repaired" | "reconfigured" | "route_script_broken" => {
+            &["node"]
+        }
         "partition" => &["between", "duration"],
         "heal" => &["between"],
         "replication_break" => &["node", "error"],
@@ -225,7 +234,8 @@ fn allowed(kind: &str, command: Option<&str>) -> Option<&'static [&'static str]>
     })
 }
 
-const KINDS: &str = "link_flap, node_crash, node_recover, partition, heal, replication_break, replication_repair, \
+const KINDS: &str =
+    "link_flap, node_crash, node_recover, partition, heal, replication_break, replication_repair, replication_silent_stop, \
 replication_lag, disk_fill_rate, inventory_torn, inventory_replace, controller_crash, controller_restart, \
 controller_pause, clock_jump, operator, egress_broken, egress_repaired, misconfigured, reconfigured, \
 route_script_broken, tree, probe_loss";
@@ -300,6 +310,7 @@ fn convert_event(ctx: &Ctx, base: &Path, index: usize, e: RawEvent) -> Result<Sc
         "heal" => Fault::Heal { cut: cut(false)? },
         "replication_break" => Fault::ReplicationBreak { node: node()?, error: need(&e.error, "error")? },
         "replication_repair" => Fault::ReplicationRepair { node: node()? },
+        "replication_silent_stop" => Fault::ReplicationSilentStop { node: node()? },
         "replication_lag" => Fault::ReplicationLag { node: node()?, lag_ms: ctx.duration(&field("lag"), &need(&e.lag, "lag")?)? },
         "disk_fill_rate" => match e.gb_per_hour {
             Some(r) if r.is_finite() && r >= 0.0 => Fault::DiskFillRate { node: node()?, gb_per_hour: r },

@@ -95,6 +95,7 @@ fn safety(s: &Schedule, out: &RunOutput) -> Result<(), String> {
             out.recorder.stranded_max_ms
         ));
     }
+    acknowledged_writes_kept(out)?;
     // No node added to a service while a hold on it (or its site) stood.
     let site_of = |n: &str| out.world.nodes.iter().find(|x| x.name == n).map(|x| x.site.clone()).unwrap_or_default();
     for (at, f) in &s.faults {
@@ -140,6 +141,21 @@ fn safety(s: &Schedule, out: &RunOutput) -> Result<(), String> {
     Ok(())
 }
 
+/// No automatic promotion loses an acknowledged write (the sweep plays no approving
+/// operator, so every promotion in it is automatic; one a person approved, loss
+/// stated, would be exempt). Counted are the writes the old primary had acknowledged
+/// when a probe last saw it: an isolated primary that keeps acknowledging unseen
+/// over asynchronous replication loses the rest whatever a controller decides.
+fn acknowledged_writes_kept(out: &RunOutput) -> Result<(), String> {
+    match out.world.writes.losses.iter().find(|l| l.lost_observed > 0) {
+        Some(l) => Err(format!(
+            "safety: promoting {} for {} at {} ms lost {} acknowledged write(s) {} had acknowledged when last observed",
+            l.to, l.service, l.at_ms, l.lost_observed, l.from
+        )),
+        None => Ok(()),
+    }
+}
+
 fn convergence(out: &RunOutput) -> Result<(), String> {
     let Some(engine) = out.controller.engine.as_ref() else {
         return Err("convergence: the controller is not running after the heal".into());
@@ -177,6 +193,18 @@ fn convergence(out: &RunOutput) -> Result<(), String> {
                     out.world.services.iter().any(|s| s.kind == ServiceKind::Primary && s.holders.iter().any(|h| h == source))
                 });
             if !source_is_primary {
+                continue;
+            }
+        }
+        // The same for a primary's standbys: one whose configured source no longer
+        // holds the primary cannot become promotable again on its own.
+        if let Some(service) = a.cause.strip_prefix("standby-coverage:") {
+            let primary: Vec<&String> = out.world.services.iter().filter(|s| s.name == service).flat_map(|s| &s.holders).collect();
+            let stranded = out.world.truth.nodes().iter().filter_map(|n| n.replication.as_ref()).any(|r| {
+                let source = out.world.truth.node_name(r.source);
+                !primary.iter().any(|h| *h == source)
+            });
+            if stranded {
                 continue;
             }
         }

@@ -36,7 +36,9 @@ pub struct Topology {
     pub controller_site: usize,
 }
 
-/// One fault, with how long it lasts where that applies (ms).
+/// One fault, with how long it lasts where that applies (ms). A silent replication
+/// break stops replication without a word: the replica still reports running, with
+/// no lag figure.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultSpec {
     Crash {
@@ -70,6 +72,7 @@ pub enum FaultSpec {
     ReplicationBreak {
         node: String,
         for_ms: u64,
+        silent: bool,
     },
     /// A node crashes as soon as Ward's next promotion completes (a fault that
     /// depends on what Ward did: the new primary's host was the weak one).
@@ -165,7 +168,9 @@ impl Topology {
             }
         }
         if self.primary && db.len() >= 2 {
-            let repl = b.check("repl", CheckKind::Postgres, &db[1..], 1, 2);
+            // On the primary too: it reports its flush position, which a failover
+            // needs to show that a standby holds every acknowledged write.
+            let repl = b.check("repl", CheckKind::Postgres, &db, 1, 2);
             for &r in &db[1..] {
                 b.node_mut(r).replication = Some(Replication { source: db[0], lag_max_ms: 30_000, check: repl, repair: None });
             }
@@ -244,6 +249,7 @@ pub fn generate(seed: u64) -> Schedule {
             _ if !replicas.is_empty() => FaultSpec::ReplicationBreak {
                 node: replicas[rng.random_range(0..replicas.len())].clone(),
                 for_ms: dur(&mut rng, 60_000, 600_000),
+                silent: rng.random_bool(0.5),
             },
             _ => FaultSpec::TornUnreadable,
         };
@@ -290,8 +296,12 @@ pub fn scenario(s: &Schedule) -> Scenario {
                 push(at + for_ms, Fault::Operator { author: "sweep".into(), command: release });
                 holds.push(target.clone());
             }
-            FaultSpec::ReplicationBreak { node, for_ms } => {
-                push(at, Fault::ReplicationBreak { node: node.clone(), error: "FATAL: terminating walreceiver".into() });
+            FaultSpec::ReplicationBreak { node, for_ms, silent } => {
+                if *silent {
+                    push(at, Fault::ReplicationSilentStop { node: node.clone() });
+                } else {
+                    push(at, Fault::ReplicationBreak { node: node.clone(), error: "FATAL: terminating walreceiver".into() });
+                }
                 push(at + for_ms, Fault::ReplicationRepair { node: node.clone() });
             }
             FaultSpec::CrashAfterPromotion { node, for_ms } => {

@@ -119,6 +119,7 @@ impl World {
                 if !self.nodes[i].alive {
                     return Err(StepResult::fail(format!("{to} is down: cannot promote it")));
                 }
+                self.note_promotion(s, i);
                 self.nodes[i].writable = true;
                 self.set_holders(s, vec![to.clone()]);
             }

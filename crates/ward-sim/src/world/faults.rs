@@ -40,8 +40,15 @@ impl World {
                 let i = self.node_or_err(node)?;
                 let r = self.replicas.get_mut(&i).ok_or_else(|| format!("node `{node}` does not replicate"))?;
                 r.running = true;
+                r.silent = false;
                 r.last_error = None;
                 format!("replication to {node} repaired")
+            }
+            Fault::ReplicationSilentStop { node } => {
+                let i = self.node_or_err(node)?;
+                let r = self.replicas.get_mut(&i).ok_or_else(|| format!("node `{node}` does not replicate"))?;
+                r.silent = true;
+                format!("replication to {node} silently stopped: it still reports running, with no lag figure")
             }
             Fault::ReplicationLag { node, lag_ms } => {
                 let i = self.node_or_err(node)?;

@@ -25,7 +25,7 @@ pub use disk::Disk;
 pub use effects::{Effect, StepResult};
 pub use links::{Links, Point};
 pub use reach::Blocked;
-pub use replication::Replica;
+pub use replication::{PromotionLoss, Replica, Writes};
 
 use crate::scenario::WorldKnobs;
 
@@ -87,6 +87,8 @@ pub struct World {
     pub end_to_end_checks: Vec<String>,
     /// The controller's site (`policy.controller_site` of the first inventory).
     pub controller_site: Option<String>,
+    /// The primaries' acknowledged writes and what promotions lost of them.
+    pub writes: Writes,
 }
 
 impl World {
@@ -130,14 +132,23 @@ impl World {
             .nodes()
             .iter()
             .enumerate()
-            .filter_map(|(i, n)| n.replication.as_ref().map(|r| (i, Replica::new(name_of(r.source)))))
+            .filter_map(|(i, n)| {
+                n.replication.as_ref().map(|r| {
+                    let mut replica = Replica::new(name_of(r.source));
+                    if let Some(k) = knobs.replicas.iter().find(|k| k.node == n.name) {
+                        replica.synchronous = k.synchronous;
+                        replica.replay_delay_ms = k.replay_delay_ms;
+                    }
+                    (i, replica)
+                })
+            })
             .collect();
         let disks = knobs.disks.iter().filter_map(|d| truth.node_id(&d.node).map(|id| (id.index(), Disk::new(d)))).collect();
         let placement_log =
             services.iter().map(|s| PlacementChange { at_ms: 0, service: s.name.clone(), holders: s.holders.clone() }).collect();
         let end_to_end_checks = truth.services().iter().flat_map(|s| s.verify.iter().map(|&c| truth.check(c).name.clone())).collect();
         let controller_site = truth.policy().controller_site.map(|s| truth.site(s).name.clone());
-        World {
+        let mut world = World {
             controller_site,
             end_to_end_checks,
             tree_files_intact: knobs.tree_files,
@@ -152,7 +163,11 @@ impl World {
             dirty: true,
             placement_log,
             moves: Vec::new(),
-        }
+            writes: Writes::default(),
+        };
+        // The initial primaries acknowledge writes from the start.
+        world.refresh_writes();
+        world
     }
 
     pub fn node_index(&self, name: &str) -> Option<usize> {
@@ -201,11 +216,12 @@ impl World {
             let source = self.node_index(&self.replicas[&node].source);
             let primary_now = self.nodes[node].writable;
             let flowing = primary_now
-                || (self.replicas[&node].running
+                || (self.replicas[&node].can_flow()
                     && self.db_ok(node)
                     && source.is_some_and(|s| self.db_ok(s) && self.links.reachable(self.point(node), self.point(s))));
             self.replicas.get_mut(&node).expect("key exists").set_flowing(flowing, now, rate);
         }
+        self.refresh_writes();
         self.dirty = true;
     }
 

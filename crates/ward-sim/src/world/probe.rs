@@ -4,7 +4,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use ward_core::inventory::{Check, CheckKind};
-use ward_core::observation::{ProbeDetail, ProbeOutcome};
+use ward_core::observation::{PrimaryStatus, ProbeDetail, ProbeOutcome};
 
 use super::{Point, World};
 
@@ -34,11 +34,20 @@ impl World {
         let is_db = matches!(check.kind, CheckKind::Mysql | CheckKind::Postgres);
         let detail = match check.kind {
             CheckKind::Disk => self.disks.get(&i).map(|d| Box::new(ProbeDetail::Disk(d.status()))),
-            _ if is_db => self
-                .replicas
-                .get(&i)
-                .filter(|_| !n.writable)
-                .map(|r| Box::new(ProbeDetail::Replication(r.status(self.now_ms, self.knobs.write_rate_per_s)))),
+            // A primary (writable, or fenced read-only: it is not in recovery) reports
+            // its flush position and synchronous standbys.
+            _ if is_db && (n.writable || self.was_primary(i)) => {
+                let flush = self.acked_position(i);
+                self.observed_flush(i, flush);
+                Some(Box::new(ProbeDetail::Primary(PrimaryStatus {
+                    flush_position: Some(flush),
+                    synchronous_standbys: self.synchronous_standbys(i),
+                    summary: format!("primary (accepts writes); flushed up to {flush}"),
+                })))
+            }
+            _ if is_db => {
+                self.replicas.get(&i).map(|r| Box::new(ProbeDetail::Replication(r.status(self.now_ms, self.knobs.write_rate_per_s))))
+            }
             _ => None,
         };
         let disk_full = self.disks.get(&i).is_some_and(|d| d.full());

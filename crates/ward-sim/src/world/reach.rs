@@ -1,8 +1,11 @@
 //! Whether an actuator call reaches the nodes it acts on. A fence, a promotion or
 //! a repair is carried out on a node: from a controller cut off from it, the call
-//! hangs until its deadline; on a crashed node, it is refused. A fence is not magic.
+//! hangs until its deadline; on a crashed node, it is refused. A fence is not magic:
+//! only one that stops the service (`fence = "stop"`) succeeds on a node whose
+//! server died, because its host still answers (a dead host is a node cut off).
 
 use ward_core::action::NamedAction;
+use ward_core::inventory::FenceMode;
 use ward_core::journal::JobStep;
 
 use super::{Point, World};
@@ -29,11 +32,20 @@ impl World {
             if !self.links.reachable(self.controller_point(), self.point(index)) {
                 return Some(Blocked::Unreachable);
             }
-            if !self.nodes[index].alive {
+            if !self.nodes[index].alive && !self.stops_a_dead_server(effect) {
                 return Some(Blocked::Refused(format!("connection to {node} refused: the node is down")));
             }
         }
         None
+    }
+}
+
+impl World {
+    /// A fence by stopping the service: on a node whose server already died, the
+    /// host's service manager confirms it is stopped.
+    fn stops_a_dead_server(&self, effect: &NamedAction) -> bool {
+        let NamedAction::Fence { service, .. } = effect else { return false };
+        self.truth.service_id(service).is_some_and(|s| self.truth.service(s).fence == FenceMode::Stop)
     }
 }
 
