@@ -17,6 +17,7 @@ pub mod holds;
 pub mod integrity;
 pub mod observer_quorum;
 pub mod readiness;
+pub mod role_holder;
 pub mod single_writer;
 pub mod time_sanity;
 
@@ -62,7 +63,7 @@ pub trait Guard {
 }
 
 /// Every guard, in the order their sentences are shown.
-pub fn all() -> [&'static dyn Guard; 10] {
+pub fn all() -> [&'static dyn Guard; 11] {
     [
         &holds::Holds,
         &failure_backoff::FailureBackoff,
@@ -73,6 +74,7 @@ pub fn all() -> [&'static dyn Guard; 10] {
         &damping::FlapDamping,
         &single_writer::SingleWriter,
         &destructive_preview::DestructivePreview,
+        &role_holder::RoleHolder,
         &budget::BlastRadiusBudget,
     ]
 }
