@@ -92,7 +92,8 @@ pub(crate) struct FlapWatch {
 /// One observer's flaps within the window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct FlapStats {
-    /// Probes whose vote went Down within the window while no other observer votes Down on them now.
+    /// Probes whose vote went Down within the window while no other observer
+    /// votes Down on them now or went Down on them within the window.
     pub flapped: u32,
     /// Probes this observer has a fresh Up or Down vote on.
     pub of: u32,
@@ -142,9 +143,11 @@ impl FlapWatch {
                 if *vote != Status::Unknown {
                     stats[o].of += 1;
                 }
-                let recent = onsets[o].is_some_and(|at| now_ms.saturating_sub(at) <= FLAP_WINDOW_MS);
-                let others_down = row.iter().enumerate().any(|(other, v)| other != o && *v == Status::Down);
-                if recent && !others_down {
+                let recent = |at: &Option<TimeMs>| at.is_some_and(|at| now_ms.saturating_sub(at) <= FLAP_WINDOW_MS);
+                // Steady for the others: none votes Down now or went Down within
+                // the window (a site that flaps flaps for every observer).
+                let others_saw_it = row.iter().zip(onsets).enumerate().any(|(other, (v, at))| other != o && (*v == Status::Down || recent(at)));
+                if recent(&onsets[o]) && !others_saw_it {
                     stats[o].flapped += 1;
                 }
             }
@@ -340,6 +343,7 @@ mod tests {
     fn flaps_other_observers_see_too_are_the_targets_not_the_observer() {
         let mut watch = FlapWatch::default();
         let mut votes = vec![Up; 8];
+        watch.observe(&votes, 2, 0);
         for p in 0..4usize {
             votes[p * 2] = Down;
             votes[p * 2 + 1] = Down;
@@ -347,5 +351,8 @@ mod tests {
         let stats = watch.observe(&votes, 2, 10_000);
         assert_eq!(stats[0].flapped, 0);
         assert!(!stats[0].is_suspect(50) && !stats[1].is_suspect(50));
+        // Back up for both: the flaps both saw still do not count against either.
+        let stats = watch.observe(&[Up; 8], 2, 20_000);
+        assert_eq!((stats[0].flapped, stats[1].flapped), (0, 0));
     }
 }
