@@ -337,7 +337,7 @@ fn route(item: &Item<RawRoute>, names: &AllNames, sink: &mut Sink) -> Option<Rou
         Some(v) if *v.get_ref() > Route::ESCALATIONS_MAX_LIMIT => {
             sink.error(
                 v.span(),
-                &format!("{path}.escalations_max"),
+                format!("{path}.escalations_max"),
                 format!("{} is above the maximum of {}", v.get_ref(), Route::ESCALATIONS_MAX_LIMIT),
                 format!("set escalations_max to 0 (never escalate) up to {}", Route::ESCALATIONS_MAX_LIMIT),
             );

@@ -101,11 +101,7 @@ fn meaningless_scenarios_are_rejected_with_the_field_and_the_fix() {
             "`event[0].service`: `persona-dns` is a dns service; only a sync service can sync",
             "",
         ),
-        (
-            format!("{head}[[expect.check]]\nkind = \"decision\"\nmax = 0\n"),
-            "`expect.check[0].min`: min 1 is above max 0",
-            "set `min = 0`",
-        ),
+        (format!("{head}[[expect.check]]\nkind = \"decision\"\nmax = 0\n"), "`expect.check[0].min`: min 1 is above max 0", "set `min = 0`"),
         (format!("{head}[expect]\nward.availability_min = 99.9\n"), "`expect.ward.availability_min`: 99.9 is not an availability", "0.999"),
         (
             format!("{head}[expect]\nnaive.moves_min = 5\nnaive.moves_max = 2\n"),
@@ -125,11 +121,14 @@ fn meaningless_scenarios_are_rejected_with_the_field_and_the_fix() {
 #[test]
 fn an_approval_that_never_matches_fails_the_scenario() {
     let base = scenarios_dir();
-    let text = std::fs::read_to_string(base.join("031-approved-sync-preview-grew.toml")).unwrap();
+    let text = include_str!("../../../scenarios/031-approved-sync-preview-grew.toml");
     let text = text.replace("matching = \"would delete 100 files\"", "matching = \"would delete 1000 files\"");
     let scenario = ward_sim::scenario::parse("031-typo.toml", &text, &base).unwrap();
     let report = run_scenario(&scenario, scenario.seed).unwrap();
     assert!(!report.passed);
     let text = report.text();
-    assert!(text.contains("[FAIL] ward.operator_commands") && text.contains("\"would delete 1000 files\" matched no pending approval"), "{text}");
+    assert!(
+        text.contains("[FAIL] ward.operator_commands") && text.contains("\"would delete 1000 files\" matched no pending approval"),
+        "{text}"
+    );
 }

@@ -91,7 +91,7 @@ impl Engine {
             // The naive baseline dedupes by the words, as alerting keyed by message
             // text does: what Ward's cause key is measured against.
             let naive_text_key = self.mode == Mode::Naive && open.title != title;
-            let news = (news && open.title != title) || (news && !members.is_empty()) || naive_text_key;
+            let news = (news && (open.title != title || !members.is_empty())) || naive_text_key;
             if severity <= old_severity && !news && now_ms < open.last_ms + REPEAT_JOURNALED_EVERY_MS {
                 return;
             }

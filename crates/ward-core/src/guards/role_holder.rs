@@ -52,9 +52,8 @@ fn role_of(ctx: &GuardContext, sync_service: ServiceId, node: NodeId) -> Option<
         };
         return Some(format!("{role} of {}", service.name));
     }
-    let source_of_running_sync = ctx.durable.jobs.values().find(|job| {
-        matches!(&job.action, crate::action::NamedAction::Sync { from, .. } if from == node_name)
-    });
+    let source_of_running_sync =
+        ctx.durable.jobs.values().find(|job| matches!(&job.action, crate::action::NamedAction::Sync { from, .. } if from == node_name));
     if let Some(job) = source_of_running_sync {
         return Some(format!("the source of sync job {} in progress", job.id.0));
     }

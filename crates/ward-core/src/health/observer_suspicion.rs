@@ -146,7 +146,8 @@ impl FlapWatch {
                 let recent = |at: &Option<TimeMs>| at.is_some_and(|at| now_ms.saturating_sub(at) <= FLAP_WINDOW_MS);
                 // Steady for the others: none votes Down now or went Down within
                 // the window (a site that flaps flaps for every observer).
-                let others_saw_it = row.iter().zip(onsets).enumerate().any(|(other, (v, at))| other != o && (*v == Status::Down || recent(at)));
+                let others_saw_it =
+                    row.iter().zip(onsets).enumerate().any(|(other, (v, at))| other != o && (*v == Status::Down || recent(at)));
                 if recent(&onsets[o]) && !others_saw_it {
                     stats[o].flapped += 1;
                 }
@@ -212,7 +213,9 @@ impl Suspicion {
             if now && !*was {
                 let s = stat.copied().unwrap_or_default();
                 let event = match flap.filter(|_| !at_once) {
-                    Some(f) => HealthEvent::ObserverSuspect { observer: ObserverId(o as u16), failing: f.flapped, of: f.of, flapping: true },
+                    Some(f) => {
+                        HealthEvent::ObserverSuspect { observer: ObserverId(o as u16), failing: f.flapped, of: f.of, flapping: true }
+                    }
                     None => HealthEvent::ObserverSuspect { observer: ObserverId(o as u16), failing: s.failing, of: s.of, flapping: false },
                 };
                 events.push(event);

@@ -421,9 +421,10 @@ impl HealthTable {
             // The observers whose Down votes make this node's status now.
             let down_voters: Vec<u16> = (0..observers)
                 .filter(|&o| {
-                    probes.iter().filter(|p| self.counts_for_node.get(p.index()).copied().unwrap_or(true)).any(|p| {
-                        self.cell_votes.get(p.index() * observers + o) == Some(&Status::Down)
-                    })
+                    probes
+                        .iter()
+                        .filter(|p| self.counts_for_node.get(p.index()).copied().unwrap_or(true))
+                        .any(|p| self.cell_votes.get(p.index() * observers + o) == Some(&Status::Down))
                 })
                 .map(|o| o as u16)
                 .collect();

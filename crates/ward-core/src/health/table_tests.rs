@@ -221,10 +221,7 @@ fn flaps_one_observer_sees_across_most_targets_are_refunded_not_damped() {
         round(&mut table, &snap, t, |_, _| Pass);
         events.extend(table.refresh(&snap, t, false));
     }
-    assert!(
-        events.contains(&HealthEvent::ObserverSuspect { observer: ObserverId(0), failing: 4, of: 6, flapping: true }),
-        "{events:?}"
-    );
+    assert!(events.contains(&HealthEvent::ObserverSuspect { observer: ObserverId(0), failing: 4, of: 6, flapping: true }), "{events:?}");
     for n in 0..4 {
         assert_eq!(table.node(NodeId(n)).penalty, 0, "web{n}'s flap was the observer's, not the node's");
         assert!(!table.node(NodeId(n)).suppressed);

@@ -114,10 +114,7 @@ pub fn check(file: &str, inventory: &InventoryDoc, world: &WorldKnobs, events: &
             Fault::Misconfigured { node: n, check } => {
                 node(field("node"), n)?;
                 if let Some(c) = check.as_ref().filter(|c| !known.checks.contains(*c)) {
-                    return Err(err(
-                        field("check"),
-                        format!("no check named `{c}` in the inventory; checks: {}", listing(&known.checks)),
-                    ));
+                    return Err(err(field("check"), format!("no check named `{c}` in the inventory; checks: {}", listing(&known.checks))));
                 }
             }
             Fault::Operator { command, .. } => operator(&known, command).map_err(|(f, m)| err(field(f), m))?,
