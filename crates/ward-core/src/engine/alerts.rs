@@ -14,8 +14,9 @@ use crate::time::TimeMs;
 /// A cause must stay clear this long before its alert resolves, so a flapping
 /// condition is one alert that counts its flaps, not a stream of new pages.
 pub const RESOLVE_QUIET_MS: u64 = 5 * crate::time::MINUTE_MS;
-/// An open alert whose cause keeps firing unchanged is journaled at most this often.
-const REPEAT_JOURNALED_EVERY_MS: u64 = 10 * crate::time::MINUTE_MS;
+/// An open alert whose cause keeps firing is journaled at most this often (whatever
+/// its sentence says), unless its severity rises.
+pub const REPEAT_JOURNALED_EVERY_MS: u64 = 10 * crate::time::MINUTE_MS;
 /// A cause that fires again within this long after its alert resolved reopens it.
 pub const REOPEN_WINDOW_MS: u64 = crate::time::HOUR_MS;
 
