@@ -6,7 +6,8 @@
 //!
 //! Names are checked against the union of the starting inventory and every
 //! `inventory_replace` document, since a later inventory may add a node. A
-//! starting inventory the loader refuses is left to the run to report.
+//! starting inventory the loader refuses (an http check used as a replication
+//! check, say) is an error here, with the loader's own errors.
 
 use std::collections::BTreeSet;
 
@@ -64,7 +65,22 @@ fn listing(set: &BTreeSet<String>) -> String {
 
 /// Checks every name `events` (in file order) and the world knobs use.
 pub fn check(file: &str, inventory: &InventoryDoc, world: &WorldKnobs, events: &[ScenarioEvent]) -> Result<(), ScenarioError> {
-    let Some(base) = snapshot(inventory) else { return Ok(()) };
+    let base = match crate::runner::loader::load(inventory) {
+        Ok(s) => s,
+        // Refused by the loader: both runs would stop at once, testing nothing.
+        Err(errors) => {
+            let shown: Vec<&str> = errors.iter().take(5).map(String::as_str).collect();
+            return Err(ScenarioError {
+                file: file.into(),
+                field: "inventory".into(),
+                message: format!(
+                    "the inventory does not load ({} error(s)); fix it first (`ward validate` shows them all):\n  {}",
+                    errors.len(),
+                    shown.join("\n  ")
+                ),
+            });
+        }
+    };
     let mut known = Known::default();
     known.add(&base);
     for event in events {
