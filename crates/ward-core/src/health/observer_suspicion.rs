@@ -138,17 +138,17 @@ impl FlapWatch {
         if observers == 0 {
             return stats;
         }
+        let recent = |at: &Option<TimeMs>| at.is_some_and(|at| now_ms.saturating_sub(at) <= FLAP_WINDOW_MS);
         for (row, onsets) in votes.chunks_exact(observers).zip(self.onset_ms.chunks_exact(observers)) {
+            // Observers that see this probe Down now or saw it go Down within the window.
+            let seen_by = (0..observers).filter(|&o| row[o] == Status::Down || recent(&onsets[o])).count();
             for (o, vote) in row.iter().enumerate() {
                 if *vote != Status::Unknown {
                     stats[o].of += 1;
                 }
-                let recent = |at: &Option<TimeMs>| at.is_some_and(|at| now_ms.saturating_sub(at) <= FLAP_WINDOW_MS);
-                // Steady for the others: none votes Down now or went Down within
-                // the window (a site that flaps flaps for every observer).
-                let others_saw_it =
-                    row.iter().zip(onsets).enumerate().any(|(other, (v, at))| other != o && (*v == Status::Down || recent(at)));
-                if recent(&onsets[o]) && !others_saw_it {
+                // Steady for the others: none of them saw it (a site that flaps
+                // flaps for every observer).
+                if recent(&onsets[o]) && seen_by == 1 {
                     stats[o].flapped += 1;
                 }
             }

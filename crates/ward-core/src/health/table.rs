@@ -114,6 +114,19 @@ pub struct HealthTable {
 /// A node's recent flaps kept for a possible refund, at most.
 const RECENT_FLAPS_MAX: usize = 16;
 
+/// The observers whose Down votes (`cell_votes`) on a node's probes make its status.
+fn down_voters(cell_votes: &[Status], counts_for_node: &[bool], probes: &[ProbeId], observers: usize) -> Vec<u16> {
+    (0..observers)
+        .filter(|&o| {
+            probes
+                .iter()
+                .filter(|p| counts_for_node.get(p.index()).copied().unwrap_or(true))
+                .any(|p| cell_votes.get(p.index() * observers + o) == Some(&Status::Down))
+        })
+        .map(|o| o as u16)
+        .collect()
+}
+
 impl HealthTable {
     /// Everything starts Unknown: a fresh controller acts only on what it has observed.
     pub fn new(snapshot: &Snapshot) -> Self {
@@ -418,16 +431,6 @@ impl HealthTable {
                 .map(|v| v.status)
                 .reduce(worst)
                 .unwrap_or(Status::Unknown);
-            // The observers whose Down votes make this node's status now.
-            let down_voters: Vec<u16> = (0..observers)
-                .filter(|&o| {
-                    probes
-                        .iter()
-                        .filter(|p| self.counts_for_node.get(p.index()).copied().unwrap_or(true))
-                        .any(|p| self.cell_votes.get(p.index() * observers + o) == Some(&Status::Down))
-                })
-                .map(|o| o as u16)
-                .collect();
             let node = &mut self.nodes[n];
             let state = &mut self.node_state[n];
             if status != node.status {
@@ -436,7 +439,7 @@ impl HealthTable {
                     if !naive {
                         state.damper.flap(now_ms, &self.damping);
                         if let Some(recent) = self.recent_flaps.get_mut(n) {
-                            recent.push((now_ms, down_voters));
+                            recent.push((now_ms, down_voters(&self.cell_votes, &self.counts_for_node, probes, observers)));
                             if recent.len() > RECENT_FLAPS_MAX {
                                 recent.remove(0);
                             }
