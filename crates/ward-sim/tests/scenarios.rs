@@ -139,7 +139,7 @@ fn an_approval_that_never_matches_fails_the_scenario() {
 fn a_scenario_whose_inventory_uses_an_http_replication_check_is_rejected() {
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let text = "name = \"x\"\ninventory = \"http-replication-check.toml\"\nduration = \"1h\"\n";
-    let msg = ward_sim::scenario::parse("bad.toml", text, &base).err().expect("rejected").to_string();
+    let msg = ward_sim::scenario::parse("bad.toml", text, &base).expect_err("rejected").to_string();
     assert!(msg.contains("`inventory`") && msg.contains("node[db2].replication.check"), "{msg}");
     assert!(msg.contains("is a http check, which cannot report replication state"), "{msg}");
 }
