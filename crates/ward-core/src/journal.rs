@@ -263,6 +263,10 @@ pub enum JournalEvent {
         sentence: String,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         routes: Vec<String>,
+        /// A grouped alert's members (the nodes one cause covers), when raised and
+        /// whenever the list changes; empty for a single-subject alert.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        members: Vec<String>,
     },
     /// The whole message, so a restart can send what was queued but never delivered.
     NotificationQueued {

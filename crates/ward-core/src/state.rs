@@ -95,6 +95,9 @@ pub struct AlertState {
     pub last_notified_ms: TimeMs,
     /// Routes it paged first; escalation follows each route's `escalate_to`.
     pub routes: Vec<String>,
+    /// A grouped alert's members: the nodes its one cause covers now.
+    #[serde(default)]
+    pub members: Vec<String>,
 }
 
 /// What an approval is for.
@@ -404,8 +407,8 @@ impl Durable {
             | JournalEvent::TimeAnomaly { .. }
             | JournalEvent::SiteLost { .. }
             | JournalEvent::SiteRestored { .. } => {}
-            JournalEvent::Alert { alert, cause, severity, state, sentence, routes } => {
-                self.apply_alert(at, *alert, cause, *severity, *state, sentence, routes)
+            JournalEvent::Alert { alert, cause, severity, state, sentence, routes, members } => {
+                self.apply_alert(at, *alert, cause, *severity, *state, sentence, routes, members)
             }
             JournalEvent::NotificationQueued { notification } => {
                 self.next_notification = self.next_notification.max(notification.id.0 + 1);
@@ -501,6 +504,7 @@ impl Durable {
         change: AlertChange,
         title: &str,
         routes: &[String],
+        members: &[String],
     ) {
         self.next_alert = self.next_alert.max(id.0 + 1);
         match change {
@@ -520,6 +524,7 @@ impl Durable {
                         escalations: 0,
                         last_notified_ms: at,
                         routes: routes.to_vec(),
+                        members: members.to_vec(),
                     },
                 );
             }
@@ -529,6 +534,9 @@ impl Durable {
                     open.last_ms = at;
                     open.severity = open.severity.max(severity);
                     open.title = title.to_string();
+                    if !members.is_empty() {
+                        open.members = members.to_vec();
+                    }
                 }
             }
             AlertChange::Reopened => {
@@ -539,6 +547,9 @@ impl Durable {
                         alert.last_ms = at;
                         alert.severity = alert.severity.max(severity);
                         alert.title = title.to_string();
+                        if !members.is_empty() {
+                            alert.members = members.to_vec();
+                        }
                         self.alerts.insert(cause.to_string(), alert);
                     }
                 }

@@ -68,8 +68,63 @@ fn a_sync_that_would_delete_too_much_waits_for_approval() {
     let answer = shell.engine.command(shell.now_ms, Command::Approve { decision: pending[0].decision, author: "joe".into() }).unwrap();
     shell.drain();
     assert!(answer.starts_with("started"), "{answer}");
+    // Previewed again right before it runs: the same deletions as approved go ahead.
+    let again = shell.answer_one(true, Some(wipe_preview()));
+    assert_eq!(again.step, JobStep::Preview);
     assert_eq!(shell.answer_one(true, None).step, JobStep::Apply);
     assert!(shell.engine.pending_approvals().is_empty());
+}
+
+fn wipe_preview() -> SyncPreview {
+    SyncPreview { files_deleted: 48_213, deleted_sample: vec!["/srv/mediawiki-staging/wikiversions.php".into()], ..Default::default() }
+}
+
+#[test]
+fn an_approved_sync_whose_preview_grew_before_it_ran_is_refused() {
+    let mut shell = start(deployment_servers());
+    sync(&mut shell, "mira", "tin").unwrap();
+    let small = SyncPreview { files_deleted: 150, deleted_sample: vec!["/srv/a".into()], ..Default::default() };
+    shell.answer_one(true, Some(small));
+    let pending = shell.engine.pending_approvals();
+    assert_eq!(pending.len(), 1);
+    assert!(pending[0].reasons[0].contains("150") && pending[0].reasons[0].contains("/srv/a"), "{:?}", pending[0]);
+    shell.engine.command(shell.now_ms, Command::Approve { decision: pending[0].decision, author: "joe".into() }).unwrap();
+    shell.drain();
+    // Between the approval and the run, the source lost its tree: the fresh preview deletes everything.
+    let again = shell.answer_one(true, Some(wipe_preview()));
+    assert_eq!(again.step, JobStep::Preview);
+    assert!(shell.started.is_empty(), "a sync whose preview grew since its approval ran");
+    assert_eq!(shell.finished(), vec![JobEnd::Succeeded, JobEnd::Abandoned]);
+    let refused = shell.journal.iter().rev().find_map(|r| match &r.event {
+        JournalEvent::Decision { verdict, job: None, .. } if verdict.outcome == ward_core::action::Outcome::Refuse => {
+            Some(verdict.reasons().join(" "))
+        }
+        _ => None,
+    });
+    let refused = refused.expect("a refused decision");
+    assert!(refused.contains("approved to delete 150") && refused.contains("48213"), "{refused}");
+    assert!(shell.engine.pending_approvals().is_empty(), "a refusal is final, not a new approval");
+    // The refusal survives a restart as journaled facts (the job is over).
+    shell.restart();
+    assert!(shell.started.is_empty());
+}
+
+#[test]
+fn a_sync_into_the_current_primary_is_refused_not_gated() {
+    let mut b = InventoryBuilder::new();
+    let site = b.site("dc1");
+    b.observer("ctl", site);
+    let db1 = b.node("db1", site, &[]);
+    let db2 = b.node("db2", site, &[]);
+    b.check("pg", CheckKind::Tcp, &[db1, db2], 1, 1);
+    b.service("pg", ServiceKind::Primary, "db", &[db1, db2], &[db1]);
+    b.service("pgdata", ServiceKind::Sync, "db", &[db1, db2], &[]);
+    let mut shell = start(Arc::new(b.build()));
+    let command = Command::Sync { service: "pgdata".into(), from: "db2".into(), to: "db1".into(), author: "tired".into() };
+    let refused = shell.engine.command(shell.now_ms, command).unwrap_err();
+    shell.drain();
+    assert!(refused.contains("db1 is the current primary of pg"), "{refused}");
+    assert!(shell.started.is_empty() && shell.engine.pending_approvals().is_empty());
 }
 
 fn routers() -> Arc<Snapshot> {

@@ -145,6 +145,8 @@ pub struct RawRoute {
     pub command: Option<Spanned<Vec<String>>>,
     pub escalate_to: Option<Text>,
     pub escalate_after: Option<Text>,
+    pub repeat_every: Option<Text>,
+    pub escalations_max: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -380,7 +380,28 @@ fn route(item: &Item<RawRoute>, names: &AllNames, sink: &mut Sink) -> Option<Rou
     let escalate_to =
         raw.escalate_to.as_ref().and_then(|r| names.routes.resolve(r, &format!("{path}.escalate_to"), sink)).map(|i| RouteId(i as u16));
     let escalate_after_ms = positive_duration(sink, &format!("{path}.escalate_after"), &raw.escalate_after, 5 * 60_000);
-    Some(Route { name: raw.name.get_ref().clone(), kind: kind.unwrap_or(RouteKind::Log), escalate_to, escalate_after_ms })
+    let repeat_every_ms = positive_duration(sink, &format!("{path}.repeat_every"), &raw.repeat_every, escalate_after_ms);
+    let escalations_max = match &raw.escalations_max {
+        None => Route::ESCALATIONS_MAX_DEFAULT,
+        Some(v) if *v.get_ref() > Route::ESCALATIONS_MAX_LIMIT => {
+            sink.error(
+                v.span(),
+                format!("{path}.escalations_max"),
+                format!("{} is above the maximum of {}", v.get_ref(), Route::ESCALATIONS_MAX_LIMIT),
+                format!("set escalations_max to 0 (never escalate) up to {}", Route::ESCALATIONS_MAX_LIMIT),
+            );
+            Route::ESCALATIONS_MAX_DEFAULT
+        }
+        Some(v) => *v.get_ref(),
+    };
+    Some(Route {
+        name: raw.name.get_ref().clone(),
+        kind: kind.unwrap_or(RouteKind::Log),
+        escalate_to,
+        escalate_after_ms,
+        repeat_every_ms,
+        escalations_max,
+    })
 }
 
 fn service(item: &Item<RawService>, doc: &RawDoc, names: &AllNames, sink: &mut Sink) -> Option<Service> {

@@ -169,18 +169,45 @@ fn unresolved_references_list_known_names() {
 #[test]
 fn replication_references_resolve_and_its_check_runs_on_the_node() {
     let rep = |source: &str, check: &str| {
-        with(
+        let text = with(
             "labels = { role = \"web\" }\n\n[[node]]",
             &format!("labels = {{ role = \"web\" }}\nreplication = {{ source = \"{source}\", lag_max = \"30s\", check = \"{check}\" }}\n\n[[node]]"),
-        )
+        );
+        format!("{text}{PG_CHECK}")
     };
-    assert_error(&rep("n9", "http"), "node[n1].replication.source", "node \"n9\" does not exist");
+    assert_error(&rep("n9", "pg"), "node[n1].replication.source", "node \"n9\" does not exist");
     assert_error(&rep("n2", "repl"), "node[n1].replication.check", "check \"repl\" does not exist");
-    assert_error(&rep("n1", "http"), "node[n1].replication.source", "cannot replicate from itself");
-    load("t.toml", &rep("n2", "http")).unwrap_or_else(|e| panic!("{}", render(&e)));
-    let off_node = rep("n2", "http").replacen("nodes = { role = \"web\" }", "nodes = [\"n2\"]", 1);
+    assert_error(&rep("n1", "pg"), "node[n1].replication.source", "cannot replicate from itself");
+    load("t.toml", &rep("n2", "pg")).unwrap_or_else(|e| panic!("{}", render(&e)));
+    let off_node = rep("n2", "pg").replacen("nodes = [\"n1\", \"n2\"]", "nodes = [\"n2\"]", 1);
     let off_node = off_node.replacen("candidates = { role = \"web\" }", "candidates = [\"n2\"]", 1).replacen("initial = [\"n1\"]", "", 1);
     assert_error(&off_node, "node[n1].replication.check", "does not run on this node");
+}
+
+/// A database check on both nodes, for replication tests.
+const PG_CHECK: &str = "\n[[check]]\nname = \"pg\"\nkind = \"postgres\"\ntarget = \"postgres://ward@{address}:5432/postgres\"\ninterval = \"1s\"\ntimeout = \"500ms\"\nnodes = [\"n1\", \"n2\"]\n";
+
+#[test]
+fn a_replication_check_must_be_a_database_check() {
+    let text = with(
+        "labels = { role = \"web\" }\n\n[[node]]",
+        "labels = { role = \"web\" }\nreplication = { source = \"n2\", lag_max = \"30s\", check = \"http\" }\n\n[[node]]",
+    );
+    let e = assert_error(&text, "node[n1].replication.check", "check \"http\" is a http check, which cannot report replication state");
+    assert!(e.hint.contains("postgres") && e.hint.contains("mysql"), "{}", e.hint);
+}
+
+#[test]
+fn route_escalation_fields_load_with_defaults_and_bounds() {
+    let snapshot = load("t.toml", BASE).unwrap_or_else(|e| panic!("{}", render(&e)));
+    let log = snapshot.route(snapshot.route_id("log").unwrap());
+    assert_eq!((log.repeat_every_ms, log.escalations_max), (log.escalate_after_ms, 10));
+    let text = with("kind = \"log\"", "kind = \"log\"\nescalate_after = \"2m\"\nrepeat_every = \"30m\"\nescalations_max = 4");
+    let snapshot = load("t.toml", &text).unwrap_or_else(|e| panic!("{}", render(&e)));
+    let log = snapshot.route(snapshot.route_id("log").unwrap());
+    assert_eq!((log.escalate_after_ms, log.repeat_every_ms, log.escalations_max), (120_000, 1_800_000, 4));
+    assert_error(&with("kind = \"log\"", "kind = \"log\"\nrepeat_every = \"0s\""), "route[log].repeat_every", "more than zero");
+    assert_error(&with("kind = \"log\"", "kind = \"log\"\nescalations_max = 5000"), "route[log].escalations_max", "above the maximum");
 }
 
 #[test]
@@ -189,10 +216,10 @@ fn replication_repair_names_a_hook_that_can_restart_replication() {
         let text = with(
             "labels = { role = \"web\" }\n\n[[node]]",
             &format!(
-                "labels = {{ role = \"web\" }}\nreplication = {{ source = \"n2\", lag_max = \"30s\", check = \"http\", repair = \"{repair}\" }}\n\n[[node]]"
+                "labels = {{ role = \"web\" }}\nreplication = {{ source = \"n2\", lag_max = \"30s\", check = \"pg\", repair = \"{repair}\" }}\n\n[[node]]"
             ),
         );
-        format!("{text}{hooks}")
+        format!("{text}{PG_CHECK}{hooks}")
     };
     let mysql = "\n[[hook]]\nname = \"mysql\"\nkind = \"mysql\"\ndsn = \"mysql://ward:secret@{address}\"\n";
     let snapshot = load("t.toml", &rep("mysql", mysql)).unwrap_or_else(|e| panic!("{}", render(&e)));
@@ -353,7 +380,8 @@ fn replication_evidence_policy() {
     let replicated = with(
         "labels = { role = \"web\" }\n\n[[node]]",
         "labels = { role = \"web\" }\nreplication = { source = \"n2\", lag_max = \"30s\", check = \"http\" }\n\n[[node]]",
-    );
+    )
+    .replacen("kind = \"http\"", "kind = \"postgres\"", 1);
     load("t.toml", &replicated).unwrap_or_else(|e| panic!("{}", render(&e)));
     assert_error(
         &format!("[policy]\nevidence_max_age = \"1ms\"\n{replicated}"),

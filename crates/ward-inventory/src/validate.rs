@@ -2,6 +2,7 @@
 //! could accept an inventory and then be unable to act on it safely.
 
 use ward_core::ids::*;
+use ward_core::inventory::CheckKind;
 
 use crate::error::Sink;
 use crate::names::listing;
@@ -112,6 +113,21 @@ fn checks_run_where_needed(doc: &RawDoc, r: &Resolved, sink: &mut Sink) {
         };
         let id = NodeId(i as u32);
         if let (Some(rep), Some(raw_rep)) = (&node.replication, &raw.replication) {
+            // Only database probes report replication state; any other kind would
+            // leave it unknown forever while looking configured.
+            let kind = r.checks.get(rep.check.index()).and_then(|c| c.as_ref()).map(|c| c.kind);
+            if let Some(kind) = kind.filter(|k| !matches!(k, CheckKind::Postgres | CheckKind::Mysql)) {
+                sink.error(
+                    raw_rep.get_ref().check.span(),
+                    format!("{}.replication.check", item.path()),
+                    format!(
+                        "check \"{}\" is a {} check, which cannot report replication state",
+                        raw_rep.get_ref().check.get_ref(),
+                        format!("{kind:?}").to_lowercase()
+                    ),
+                    "name a check of kind \"postgres\" or \"mysql\" that connects to this node's database",
+                );
+            }
             if runs_on(r, rep.check, id) == Some(false) {
                 sink.error(
                     raw_rep.get_ref().check.span(),

@@ -27,7 +27,14 @@ fn notification() -> Notification {
 }
 
 fn route(name: &str, kind: RouteKind) -> Route {
-    Route { name: name.into(), kind, escalate_to: None, escalate_after_ms: 0 }
+    Route {
+        name: name.into(),
+        kind,
+        escalate_to: None,
+        escalate_after_ms: 0,
+        repeat_every_ms: 0,
+        escalations_max: Route::ESCALATIONS_MAX_DEFAULT,
+    }
 }
 
 const T: Duration = Duration::from_secs(5);

@@ -224,6 +224,9 @@ impl Engine {
         let what = self.describe(&action);
         let unanswered = self.durable.jobs.get(&job).map(Unanswered::of).unwrap_or_default();
         match (step, ok) {
+            (JobStep::Preview, true) if Self::approved_preview(&action).is_some() => {
+                self.recheck_approved_preview(now_ms, job, decision, &action, preview.unwrap_or_default());
+            }
             (JobStep::Preview, true) => {
                 let author = self.durable.jobs.get(&job).and_then(|j| j.author.clone()).unwrap_or_else(|| "operator".into());
                 self.finish_job(now_ms, job, JobEnd::Succeeded, format!("previewed {what}"));
@@ -400,6 +403,58 @@ impl Engine {
         let (Some(id), Some(to)) = (self.snapshot.service_id(&service), self.snapshot.node_id(&to)) else { return };
         let from = self.placement(id).first().copied();
         let _ = self.decide_operator_action(now_ms, Action::Promote { service: id, from, to }, author, false);
+    }
+
+    /// The preview an approved sync carries: a sync's first preview starts from an
+    /// empty one, so a job whose sync already carries a preview is the approved
+    /// action, previewed again right before it runs.
+    fn approved_preview(action: &Action) -> Option<&crate::action::SyncPreview> {
+        match action {
+            Action::Sync { preview, .. } if *preview != crate::action::SyncPreview::default() => Some(preview),
+            _ => None,
+        }
+    }
+
+    /// Runs an approved sync only if its fresh preview deletes no more than the
+    /// approved one; otherwise the job ends and a refused decision says why.
+    fn recheck_approved_preview(
+        &mut self,
+        now_ms: TimeMs,
+        job: JobId,
+        decision: DecisionId,
+        action: &Action,
+        fresh: crate::action::SyncPreview,
+    ) {
+        let (Action::Sync { service, from, to, .. }, Some(approved)) = (action, Self::approved_preview(action)) else { return };
+        let (from_name, to_name) = (self.snapshot.node_name(*from).to_string(), self.snapshot.node_name(*to).to_string());
+        let Some(sentence) = crate::guards::destructive_preview::regrown(&from_name, &to_name, approved, &fresh) else {
+            return self.start_step(now_ms, job, decision, action, JobStep::Apply, 1);
+        };
+        let author = self.durable.jobs.get(&job).and_then(|j| j.author.clone()).unwrap_or_else(|| "operator".into());
+        self.finish_job(now_ms, job, JobEnd::Abandoned, sentence.clone());
+        let fresh_action = Action::Sync { service: *service, from: *from, to: *to, preview: fresh };
+        let verdict = crate::action::Verdict::combine(vec![crate::action::GuardVerdict::refuse(
+            crate::guards::destructive_preview::NAME,
+            sentence.clone(),
+        )]);
+        let refused = DecisionId(self.durable.next_decision);
+        let named = self.snapshot.name_action(&fresh_action);
+        let evidence = self.evidence(now_ms, &fresh_action);
+        self.record(
+            now_ms,
+            JournalEvent::Decision {
+                decision: refused,
+                action: named,
+                cause: format!("{author} asked for it (approved decision {})", decision.0),
+                summary: "previewed again before running".into(),
+                evidence,
+                verdict,
+                job: None,
+            },
+        );
+        let routes = self.service_routes(*service);
+        let cause = format!("job:{}", self.snapshot.service_name(*service));
+        self.raise_event(now_ms, &cause, Severity::Page, sentence, &routes);
     }
 
     fn alert_job_failure(&mut self, now_ms: TimeMs, action: &Action, sentence: String) {

@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use alerts::REPEAT_JOURNALED_EVERY_MS;
 pub use io::*;
 
 use crate::action::PlannedAction;

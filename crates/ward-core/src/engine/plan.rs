@@ -175,7 +175,10 @@ impl Engine {
                         job: Some(job),
                     },
                 );
-                let first_step = if wanted.preview_first { JobStep::Preview } else { JobStep::Apply };
+                // An approved sync is previewed again right before it runs; the job
+                // keeps the approved preview to compare (`jobs::recheck_approved_preview`).
+                let approved_sync = approval.is_some() && matches!(wanted.action, Action::Sync { .. });
+                let first_step = if wanted.preview_first || approved_sync { JobStep::Preview } else { JobStep::Apply };
                 let routes = match (wanted.action.service(), wanted.action.repaired_node()) {
                     (Some(s), _) => self.service_routes(s),
                     (None, Some(node)) => {

@@ -27,13 +27,15 @@ impl Engine {
         for loss in &lost {
             let name = self.snapshot.site(loss.site).name.clone();
             let cause = site_cause(&name);
+            let nodes: Vec<String> = loss.nodes.iter().map(|n| self.snapshot.node_name(*n).to_string()).collect();
             if !self.durable.alerts.contains_key(&cause) {
                 let sentence = self.site_lost_sentence(loss);
-                let nodes = loss.nodes.iter().map(|n| self.snapshot.node_name(*n).to_string()).collect();
-                self.record(now_ms, JournalEvent::SiteLost { site: name.clone(), nodes, sentence: sentence.clone() });
-                let routes = self.snapshot.policy().default_notify.clone();
-                self.raise(now_ms, &cause, Severity::Page, sentence, &routes);
+                self.record(now_ms, JournalEvent::SiteLost { site: name.clone(), nodes: nodes.clone(), sentence: sentence.clone() });
             }
+            // One alert listing the site's nodes: journaled again only if that list changes.
+            let sentence = self.site_lost_sentence(loss);
+            let routes = self.snapshot.policy().default_notify.clone();
+            self.raise_group(now_ms, &cause, Severity::Page, sentence, &nodes, &routes);
             for node in &loss.nodes {
                 let node_cause = format!("node-down:{}", self.snapshot.node_name(*node));
                 if self.durable.alerts.contains_key(&node_cause) {

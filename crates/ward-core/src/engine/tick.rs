@@ -142,11 +142,18 @@ impl Engine {
                 let routes = self.node_routes(node);
                 self.raise(now_ms, &format!("disk:{name}"), Severity::Page, sentence, &routes);
             }
-            HealthEvent::ObserverSuspect { observer, failing, of } => {
+            HealthEvent::ObserverSuspect { observer, failing, of, flapping } => {
                 let name = self.snapshot.observer(observer).name.clone();
-                let sentence = format!(
-                    "Observer {name} sees {failing} of {of} targets failing at once while others do not; suspecting the observer (or its network), not the targets"
-                );
+                let sentence = if flapping {
+                    format!(
+                        "Observer {name} saw {failing} of {of} targets flap within a few minutes while others did not; suspecting the observer \
+                         (or its network), not the targets: their flaps add no damping penalty"
+                    )
+                } else {
+                    format!(
+                        "Observer {name} sees {failing} of {of} targets failing at once while others do not; suspecting the observer (or its network), not the targets"
+                    )
+                };
                 self.raise(now_ms, &format!("observer:{name}"), Severity::Warning, sentence, &[]);
             }
             HealthEvent::ObserverSilent { observer, last_at_ms } => {

@@ -1,7 +1,10 @@
 //! Destructive preview (seed 001): a sync lists what it would delete; past the
-//! service's threshold it waits for an operator.
+//! service's threshold it waits for an operator. An approved sync keeps the
+//! preview the operator saw and is previewed again right before it runs: if the
+//! fresh preview deletes more than the approved one (the source was wiped, the
+//! destination grew), it is refused (`regrown`), never run on a stale approval.
 
-use crate::action::{Action, GuardVerdict};
+use crate::action::{Action, GuardVerdict, SyncPreview};
 use crate::guards::{Guard, GuardContext, Proposal};
 
 pub struct DestructivePreview;
@@ -20,7 +23,7 @@ impl Guard for DestructivePreview {
         let limit = ctx.snapshot.service(*service).sync_delete_max;
         let (from, to) = (ctx.snapshot.node_name(*from), ctx.snapshot.node_name(*to));
         if preview.files_deleted > limit {
-            let sample = preview.deleted_sample.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+            let sample = sample(preview);
             return GuardVerdict::needs_approval(
                 NAME,
                 format!(
@@ -39,10 +42,33 @@ impl Guard for DestructivePreview {
     }
 }
 
+/// The paths an operator sees as a preview's sample.
+pub fn sample(preview: &SyncPreview) -> String {
+    if preview.deleted_sample.is_empty() {
+        return "no sample".into();
+    }
+    preview.deleted_sample.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// The re-check right before an approved sync runs: the refusal sentence when
+/// the fresh preview deletes more than the approved one, else `None`.
+pub fn regrown(from: &str, to: &str, approved: &SyncPreview, fresh: &SyncPreview) -> Option<String> {
+    (fresh.files_deleted > approved.files_deleted).then(|| {
+        format!(
+            "Refusing to sync {from} -> {to}: it was approved to delete {} files (e.g. {}), but previewed again just before running \
+             it would now delete {} (e.g. {}). Something changed since the approval; look at both trees and request the sync again.",
+            approved.files_deleted,
+            sample(approved),
+            fresh.files_deleted,
+            sample(fresh)
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::action::{Cause, Outcome, SyncPreview};
+    use crate::action::{Cause, Outcome};
     use crate::guards::test_support::World;
 
     #[test]
@@ -61,5 +87,16 @@ mod tests {
             preview: SyncPreview { files_deleted: 3, ..SyncPreview::default() },
         };
         assert_eq!(world.judge_with(&DestructivePreview, &small, &Cause::Operator { author: "x".into() }).outcome, Outcome::Allow);
+    }
+
+    #[test]
+    fn a_preview_that_grew_since_approval_is_refused_and_one_that_shrank_is_not() {
+        let approved = SyncPreview { files_deleted: 100, deleted_sample: vec!["/srv/a".into()], ..SyncPreview::default() };
+        let grown = SyncPreview { files_deleted: 10_000, deleted_sample: vec!["/srv/b".into()], ..SyncPreview::default() };
+        let sentence = regrown("mira", "tin", &approved, &grown).expect("refused");
+        assert!(sentence.contains("approved to delete 100") && sentence.contains("now delete 10000"), "{sentence}");
+        let shrunk = SyncPreview { files_deleted: 90, ..SyncPreview::default() };
+        assert_eq!(regrown("mira", "tin", &approved, &shrunk), None);
+        assert_eq!(regrown("mira", "tin", &approved, &approved.clone()), None);
     }
 }

@@ -20,6 +20,7 @@ pub mod holds;
 pub mod integrity;
 pub mod observer_quorum;
 pub mod readiness;
+pub mod role_holder;
 pub mod single_writer;
 pub mod time_sanity;
 
@@ -68,7 +69,7 @@ pub trait Guard {
 }
 
 /// Every guard, in the order their sentences are shown.
-pub fn all() -> [&'static dyn Guard; 13] {
+pub fn all() -> [&'static dyn Guard; 14] {
     [
         &holds::Holds,
         &failure_backoff::FailureBackoff,
@@ -81,6 +82,7 @@ pub fn all() -> [&'static dyn Guard; 13] {
         &damping::FlapDamping,
         &single_writer::SingleWriter,
         &destructive_preview::DestructivePreview,
+        &role_holder::RoleHolder,
         &budget::BlastRadiusBudget,
         // Last: an allowed promotion's journal line then says why no acknowledged
         // write is lost (or, allowed by policy, how much may be).

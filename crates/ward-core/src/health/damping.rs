@@ -54,6 +54,15 @@ impl Damper {
         self.penalty = (self.penalty + cfg.penalty_per_flap as f64).min(cfg.penalty_max as f64);
     }
 
+    /// Takes back the penalty of one flap recorded at `flap_ms` (as decayed since),
+    /// for a flap that turned out to be the observer's, not the node's.
+    pub(crate) fn refund(&mut self, flap_ms: TimeMs, now_ms: TimeMs, cfg: &Damping) {
+        self.decay_to(now_ms, cfg);
+        let since = now_ms.saturating_sub(flap_ms) as f64;
+        let left = if cfg.half_life_ms == 0 { 0.0 } else { cfg.penalty_per_flap as f64 * 0.5f64.powf(since / cfg.half_life_ms as f64) };
+        self.penalty = (self.penalty - left).max(0.0);
+    }
+
     /// Decays to `now_ms` and applies the suppress/reuse thresholds.
     pub(crate) fn update(&mut self, now_ms: TimeMs, cfg: &Damping) -> Option<DampChange> {
         self.decay_to(now_ms, cfg);
@@ -183,5 +192,21 @@ mod tests {
         assert_eq!(d.update(10, &cfg), Some(DampChange::Suppressed));
         assert_eq!(d.reuse_at_ms(10, &cfg), Some(11));
         assert_eq!(d.update(11, &cfg), Some(DampChange::Reused));
+    }
+
+    #[test]
+    fn a_refunded_flap_takes_its_decayed_penalty_back() {
+        let mut d = Damper::default();
+        d.flap(0, &cfg());
+        d.flap(MINUTE_MS, &cfg());
+        d.flap(2 * MINUTE_MS, &cfg());
+        assert_eq!(d.update(2 * MINUTE_MS, &cfg()), Some(DampChange::Suppressed));
+        for at in [0, MINUTE_MS, 2 * MINUTE_MS] {
+            d.refund(at, 3 * MINUTE_MS, &cfg());
+        }
+        assert!(d.decayed(3 * MINUTE_MS, &cfg()) < 1.0, "{}", d.decayed(3 * MINUTE_MS, &cfg()));
+        assert_eq!(d.update(3 * MINUTE_MS, &cfg()), Some(DampChange::Reused));
+        d.refund(0, 4 * MINUTE_MS, &cfg());
+        assert_eq!(d.penalty(), 0, "never below zero");
     }
 }

@@ -167,6 +167,9 @@ pub enum HealthEvent {
         observer: ObserverId,
         failing: u32,
         of: u32,
+        /// Its targets failed one after another within a short window (the
+        /// observer's link flapping), not all at once.
+        flapping: bool,
     },
     ObserverCleared {
         observer: ObserverId,

@@ -10,7 +10,7 @@
 use super::damping::{DampChange, Damper};
 use super::disk_forecast::DiskSeries;
 use super::observer_silence::Silence;
-use super::observer_suspicion::{assess, Suspicion};
+use super::observer_suspicion::{assess, FlapWatch, Suspicion, FLAP_WINDOW_MS};
 use super::quorum::{worst, Tally};
 use super::replication::{self, ReplicationReport};
 use super::{HealthEvent, NodeHealth, PrimaryEvidence, ProbeView, ReplicationEvidence, ReplicationHealth, Status};
@@ -105,6 +105,28 @@ pub struct HealthTable {
     quiet_max_ms: u64,
     /// Mode of the last refresh.
     naive: bool,
+    /// Observers' Down onsets over a short window (flap-suspect observers).
+    flap_watch: FlapWatch,
+    /// Per node: its recent Up->Down flaps that added a damping penalty, and the
+    /// observers whose Down votes made them; refunded if those observers all turn
+    /// out suspect. Not carried across an inventory change.
+    recent_flaps: Vec<Vec<(TimeMs, Vec<u16>)>>,
+}
+
+/// A node's recent flaps kept for a possible refund, at most.
+const RECENT_FLAPS_MAX: usize = 16;
+
+/// The observers whose Down votes (`cell_votes`) on a node's probes make its status.
+fn down_voters(cell_votes: &[Status], counts_for_node: &[bool], probes: &[ProbeId], observers: usize) -> Vec<u16> {
+    (0..observers)
+        .filter(|&o| {
+            probes
+                .iter()
+                .filter(|p| counts_for_node.get(p.index()).copied().unwrap_or(true))
+                .any(|p| cell_votes.get(p.index() * observers + o) == Some(&Status::Down))
+        })
+        .map(|o| o as u16)
+        .collect()
 }
 
 impl HealthTable {
@@ -168,6 +190,8 @@ impl HealthTable {
             damping: policy.damping.clone(),
             quiet_max_ms: policy.stale_after_ms,
             naive: false,
+            flap_watch: FlapWatch::default(),
+            recent_flaps: vec![Vec::new(); snapshot.nodes().len()],
         }
     }
 
@@ -357,10 +381,14 @@ impl HealthTable {
         // Observer suspicion.
         let mut observer_events = Vec::new();
         if naive {
-            self.suspicion.update(None, policy.observer_suspect_percent, &mut observer_events);
+            self.suspicion.update(None, None, policy.observer_suspect_percent, &mut observer_events);
         } else {
             let stats = assess(&self.cell_votes, observers);
-            self.suspicion.update(Some(&stats), policy.observer_suspect_percent, &mut observer_events);
+            for o in self.suspicion.recovered(&stats, policy.observer_suspect_percent) {
+                self.flap_watch.forget(o, &self.cell_votes);
+            }
+            let flaps = self.flap_watch.observe(&self.cell_votes, observers, now_ms);
+            self.suspicion.update(Some(&stats), Some(&flaps), policy.observer_suspect_percent, &mut observer_events);
         }
         // The longest any probe may be quiet (slow checks stretch it) before its observer counts as silent.
         let quiet_max_ms = self.stale_of_probe.iter().copied().max().unwrap_or(policy.stale_after_ms).max(policy.stale_after_ms);
@@ -421,6 +449,12 @@ impl HealthTable {
                     node.flaps = node.flaps.saturating_add(1);
                     if !naive {
                         state.damper.flap(now_ms, &self.damping);
+                        if let Some(recent) = self.recent_flaps.get_mut(n) {
+                            recent.push((now_ms, down_voters(&self.cell_votes, &self.counts_for_node, probes, observers)));
+                            if recent.len() > RECENT_FLAPS_MAX {
+                                recent.remove(0);
+                            }
+                        }
                     }
                 }
                 events.push(HealthEvent::NodeStatus { node: id, from: node.status, to: status });
@@ -434,6 +468,18 @@ impl HealthTable {
                 node.suppressed = false;
                 node.penalty = 0;
             } else {
+                // Flaps that only suspect observers saw were the observer's, not the node's.
+                if let Some(recent) = self.recent_flaps.get_mut(n) {
+                    recent.retain(|(at, _)| now_ms.saturating_sub(*at) <= FLAP_WINDOW_MS);
+                    let suspicion = &self.suspicion;
+                    let (excused, kept): (Vec<_>, Vec<_>) = std::mem::take(recent)
+                        .into_iter()
+                        .partition(|(_, voters)| !voters.is_empty() && voters.iter().all(|o| suspicion.is_suspect(*o as usize)));
+                    *recent = kept;
+                    for (at, _) in excused {
+                        state.damper.refund(at, now_ms, &self.damping);
+                    }
+                }
                 let change = state.damper.update(now_ms, &self.damping);
                 node.suppressed = state.damper.suppressed();
                 node.penalty = state.damper.penalty();

@@ -125,7 +125,7 @@ fn single_observer_mass_failure_makes_it_suspect_and_nodes_unknown() {
             HealthEvent::NodeStatus { node: NodeId(1), from: Status::Up, to: Status::Unknown },
             HealthEvent::NodeStatus { node: NodeId(2), from: Status::Up, to: Status::Unknown },
             HealthEvent::NodeStatus { node: NodeId(3), from: Status::Up, to: Status::Unknown },
-            HealthEvent::ObserverSuspect { observer: ObserverId(0), failing: 3, of: 4 },
+            HealthEvent::ObserverSuspect { observer: ObserverId(0), failing: 3, of: 4, flapping: false },
         ]
     );
     assert_eq!(table.suspect_observers(), vec![ObserverId(0)]);
@@ -152,7 +152,7 @@ fn partitioned_observer_among_healthy_ones_abstains() {
     let mut table = HealthTable::new(&snap);
     round(&mut table, &snap, 1_000, |_, o| if o == 0 { Fail } else { Pass });
     let events = table.refresh(&snap, 1_000, false);
-    assert!(events.contains(&HealthEvent::ObserverSuspect { observer: ObserverId(0), failing: 4, of: 4 }));
+    assert!(events.contains(&HealthEvent::ObserverSuspect { observer: ObserverId(0), failing: 4, of: 4, flapping: false }));
     assert!((0..4).all(|n| table.node(NodeId(n)).status == Status::Up));
     assert_eq!(table.probe(ProbeId(0)).votes_unknown, 1);
     // Evidence still shows what the suspect observer saw.
@@ -198,6 +198,34 @@ fn flapping_node_is_suppressed_then_reused_after_quiet() {
     assert_eq!(table.node(NodeId(0)).status, Status::Up);
     // About two half-lives after the last flap (3000 -> 750).
     assert!(reuse.0 > 30 * MINUTE_MS && reuse.0 < 45 * MINUTE_MS, "{reuse:?}");
+}
+
+#[test]
+fn flaps_one_observer_sees_across_most_targets_are_refunded_not_damped() {
+    // A lone observer whose link to its targets drops one target at a time: each
+    // node goes down for it in turn, never more than one at once.
+    let snap = fleet(1, 6, 1, 1, 1);
+    let mut table = HealthTable::new(&snap);
+    let mut t = MINUTE_MS;
+    round(&mut table, &snap, t, |_, _| Pass);
+    table.refresh(&snap, t, false);
+    let mut events = Vec::new();
+    for failing in 0..4u32 {
+        t += 10 * SECOND_MS;
+        round(&mut table, &snap, t, |p, _| if p == failing { Fail } else { Pass });
+        events.extend(table.refresh(&snap, t, false));
+        if failing < 2 {
+            assert!(table.node(NodeId(failing)).penalty >= 900, "flap {failing} penalized before the pattern shows");
+        }
+        t += 10 * SECOND_MS;
+        round(&mut table, &snap, t, |_, _| Pass);
+        events.extend(table.refresh(&snap, t, false));
+    }
+    assert!(events.contains(&HealthEvent::ObserverSuspect { observer: ObserverId(0), failing: 4, of: 6, flapping: true }), "{events:?}");
+    for n in 0..4 {
+        assert_eq!(table.node(NodeId(n)).penalty, 0, "web{n}'s flap was the observer's, not the node's");
+        assert!(!table.node(NodeId(n)).suppressed);
+    }
 }
 
 #[test]

@@ -197,6 +197,19 @@ pub struct Route {
     pub kind: RouteKind,
     pub escalate_to: Option<RouteId>,
     pub escalate_after_ms: u64,
+    /// At the end of the escalation chain (no `escalate_to`), an unacknowledged
+    /// page is re-sent to this route this often (default: `escalate_after`).
+    pub repeat_every_ms: u64,
+    /// An alert first paged to this route escalates (or repeats) at most this
+    /// many times; 0 never escalates. Acknowledging stops it sooner.
+    pub escalations_max: u32,
+}
+
+impl Route {
+    /// How many escalations an alert gets by default.
+    pub const ESCALATIONS_MAX_DEFAULT: u32 = 10;
+    /// The most `escalations_max` may be.
+    pub const ESCALATIONS_MAX_LIMIT: u32 = 1_000;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

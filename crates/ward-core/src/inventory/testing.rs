@@ -37,7 +37,14 @@ impl InventoryBuilder {
                     parallel_max: 16,
                     services: Vec::new(),
                 }],
-                routes: vec![Route { name: "log".into(), kind: RouteKind::Log, escalate_to: None, escalate_after_ms: 0 }],
+                routes: vec![Route {
+                    name: "log".into(),
+                    kind: RouteKind::Log,
+                    escalate_to: None,
+                    escalate_after_ms: 0,
+                    repeat_every_ms: 0,
+                    escalations_max: Route::ESCALATIONS_MAX_DEFAULT,
+                }],
                 services: Vec::new(),
             },
         }

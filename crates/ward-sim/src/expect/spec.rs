@@ -52,6 +52,9 @@ pub enum CheckKind {
     /// A journal record containing `first` appears, and no later than the first
     /// one containing `then` (which must appear too).
     Order { first: String, then: String },
+    /// Between `min` and `max` alert records (raised, repeated, reopened, resolved)
+    /// for causes starting with the prefix were journaled in the window.
+    AlertJournaled { cause_prefix: String, window: Window, min: u64, max: Option<u64> },
 }
 
 #[derive(Clone, Debug)]
@@ -116,6 +119,9 @@ impl Expect {
                     format!("unknown metric `{name}`; expected availability, moves, outage, split_brain, flaps or acked_writes_lost"),
                 )
             })?);
+        }
+        for (who, b) in [("ward", &raw.ward), ("naive", &raw.naive)] {
+            check_bounds(who, b).map_err(|(f, m)| err(format!("expect.{f}"), m))?;
         }
         let mut checks = Vec::new();
         for (index, c) in raw.check.into_iter().enumerate() {
@@ -200,18 +206,66 @@ fn convert_check(index: usize, start: u64, c: RawCheck) -> Result<CheckSpec, Fie
             min: c.min.ok_or_else(|| ("min".to_string(), "is required for kind `holders_min`".to_string()))?,
         },
         "order" => CheckKind::Order { first: need("first", &c.first)?, then: need("then", &c.then)? },
+        "alert_journaled" => {
+            if c.min.is_none() && c.max.is_none() {
+                return Err(("max".into(), "give `min`, `max` or both".into()));
+            }
+            CheckKind::AlertJournaled { cause_prefix: need("cause_prefix", &c.cause_prefix)?, window, min: c.min.unwrap_or(0), max: c.max }
+        }
         other => {
             return Err((
                 "kind".into(),
                 format!(
                     "unknown check `{other}`; expected alert_raised, alerts_distinct, escalated, decision, moves, \
                      node_added, job_ended, jobs_terminal_once, notifications_delivered, placement, time_anomaly, \
-                     no_promotion_into_site, holders_min or order"
+                     no_promotion_into_site, holders_min, order or alert_journaled"
                 ),
             ))
         }
     };
+    possible(&kind, &window)?;
     Ok(CheckSpec { index, mode, note: c.note, kind })
+}
+
+/// A range no run can meet is a mistake in the file, not a finding about Ward.
+fn possible(kind: &CheckKind, window: &Window) -> Result<(), FieldError> {
+    if window.before_ms.is_some_and(|b| b <= window.after_ms) {
+        return Err(("before".into(), "the window is empty: `before` (or `after` + `within`) must come after `after`".into()));
+    }
+    let (min, max) = match kind {
+        CheckKind::Decision { min, max, .. } => (Some(*min), *max),
+        CheckKind::Moves { min, max, .. } => (*min, *max),
+        CheckKind::AlertJournaled { min, max, .. } => (Some(*min), *max),
+        _ => (None, None),
+    };
+    match (min, max) {
+        (Some(min), Some(max)) if min > max => Err((
+            "min".into(),
+            format!("min {min} is above max {max}, so no run can pass; `min` defaults to 1 for decisions: set `min = 0` to allow none"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `ward.*`/`naive.*` bounds no run can meet.
+pub fn check_bounds(who: &str, b: &RawBounds) -> Result<(), FieldError> {
+    for (name, value) in [("availability_min", b.availability_min), ("availability_max", b.availability_max)] {
+        if let Some(v) = value.filter(|v| !(0.0..=1.0).contains(v)) {
+            return Err((format!("{who}.{name}"), format!("{v} is not an availability; write a fraction from 0 to 1 (0.999, not 99.9)")));
+        }
+    }
+    let pairs = [
+        ("availability", b.availability_min.map(|v| (v * 1e9) as u64), b.availability_max.map(|v| (v * 1e9) as u64)),
+        ("moves", b.moves_min, b.moves_max),
+    ];
+    for (name, min, max) in pairs {
+        if let (Some(min), Some(max)) = (min, max) {
+            if min > max {
+                return Err((format!("{who}.{name}_min"), format!("{name}_min is above {name}_max, so no run can pass")));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn severity(text: &str) -> Result<Severity, FieldError> {

@@ -45,6 +45,16 @@ pub fn evaluate(expect: &Expect, start_clock_ms: u64, ward: &RunView, naive: &Ru
             Some(f) => ExpectResult { name: format!("{name}.completed"), passed: false, sentence: format!("{name}: the run failed: {f}") },
         });
     }
+    // An approval the file scripts that never met its request tests nothing: the
+    // scenario says so instead of passing (the naive baseline asks for none).
+    if !ward.out.unmatched.is_empty() {
+        let lines: Vec<String> = ward.out.unmatched.iter().map(|(t, s)| format!("at {}: {s}", label(*t, start_clock_ms))).collect();
+        results.push(ExpectResult {
+            name: "ward.operator_commands".into(),
+            passed: false,
+            sentence: format!("ward: {}; fix `matching` to text of the approval's summary or reasons", lines.join("; ")),
+        });
+    }
     bounds(&mut results, "ward", &expect.ward, ward.metrics);
     bounds(&mut results, "naive", &expect.naive, naive.metrics);
     if !expect.beats_baseline.is_empty() {
@@ -366,6 +376,21 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
                 (None, _) => (false, format!("nothing journaled contains \"{first}\"")),
                 (_, None) => (false, format!("nothing journaled contains \"{then}\"")),
             }
+        }
+        CheckKind::AlertJournaled { cause_prefix, window, min, max } => {
+            let n = journal(out)
+                .filter(|(t, r)| {
+                    matches!(&r.event, JournalEvent::Alert { cause, .. } if cause.starts_with(cause_prefix.as_str())) && window.contains(*t)
+                })
+                .count() as u64;
+            (
+                n >= *min && max.is_none_or(|m| n <= m),
+                format!(
+                    "{n} alert records for `{cause_prefix}…` journaled {} (want {min}..{})",
+                    window_text(window, start),
+                    max.map_or("".into(), |m| m.to_string())
+                ),
+            )
         }
         CheckKind::TimeAnomaly { window } => {
             let hit = journal(out).find(|(t, r)| matches!(r.event, JournalEvent::TimeAnomaly { .. }) && window.contains(*t));

@@ -231,6 +231,22 @@ impl Run<'_> {
         };
         if commands.is_empty() {
             self.timeline.world(self.now, format!("{author}: {command:?} — nothing matched"));
+            // An empty `matching` means "whatever is pending, if anything".
+            let named = match command {
+                OperatorCommand::Approve { matching } | OperatorCommand::Reject { matching, .. } => Some(matching),
+                _ => None,
+            };
+            if let Some(matching) = named.filter(|m| !m.is_empty()) {
+                let pending: Vec<String> = engine.pending_approvals().iter().map(|p| p.summary.clone()).collect();
+                self.unmatched.push((
+                    self.now,
+                    format!(
+                        "{author}'s {} matching {matching:?} matched no pending approval (pending: {})",
+                        if matches!(command, OperatorCommand::Approve { .. }) { "approve" } else { "reject" },
+                        if pending.is_empty() { "none".into() } else { pending.join("; ") }
+                    ),
+                ));
+            }
         }
         for command in commands {
             let summary = crate::timeline::command_summary(&command);

@@ -41,6 +41,9 @@ pub struct RunOutput {
     pub events: u64,
     /// Set when the run stopped early: an invariant broke or a bound was hit.
     pub failure: Option<String>,
+    /// Approvals and rejections whose `matching` text matched no pending
+    /// approval: (time, sentence). A scenario's Ward run fails on any.
+    pub unmatched: Vec<(u64, String)>,
 }
 
 pub(crate) struct Run<'a> {
@@ -66,6 +69,7 @@ pub(crate) struct Run<'a> {
     seen_snapshot: Option<Arc<Snapshot>>,
     /// Events waiting for Ward to complete an action of their kind.
     armed: Vec<usize>,
+    unmatched: Vec<(u64, String)>,
 }
 
 /// Runs a scenario once in one mode. Never panics on scenario content; an engine
@@ -96,6 +100,7 @@ pub fn run(scenario: &Scenario, mode: Mode, seed: u64) -> Result<RunOutput, Stri
         tick_at: None,
         seen_snapshot: None,
         armed: Vec::new(),
+        unmatched: Vec::new(),
     };
     let (events, failure) = match run.main_loop() {
         Ok(n) => (n, None),
@@ -114,6 +119,7 @@ pub fn run(scenario: &Scenario, mode: Mode, seed: u64) -> Result<RunOutput, Stri
         delivered: run.delivered,
         events,
         failure,
+        unmatched: run.unmatched,
     })
 }
 

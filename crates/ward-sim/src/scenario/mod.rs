@@ -5,6 +5,7 @@
 mod event;
 mod files;
 mod knobs;
+mod names;
 mod raw;
 mod typed;
 

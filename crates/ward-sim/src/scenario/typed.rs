@@ -52,6 +52,7 @@ pub fn convert(file: &str, raw: RawScenario, base: &Path) -> Result<Scenario, Sc
         }
         events.push(converted);
     }
+    super::names::check(file, &inventory, &world, &events)?;
     events.sort_by_key(|e| e.at_ms);
     let expect = crate::expect::Expect::convert(file, start_clock_ms, raw.expect)?;
     Ok(Scenario {

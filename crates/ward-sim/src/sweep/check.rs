@@ -138,6 +138,33 @@ fn safety(s: &Schedule, out: &RunOutput) -> Result<(), String> {
             before.insert(c.service.as_str(), &c.holders);
         }
     }
+    alert_repeats_keyed_by_cause(out)
+}
+
+/// A condition that keeps firing is journaled again only after the repeat
+/// interval (or when its severity rises), however its sentence changes. Events
+/// (a job or a repair failing) and grouped alerts whose members changed journal
+/// their own news.
+fn alert_repeats_keyed_by_cause(out: &RunOutput) -> Result<(), String> {
+    use ward_core::journal::{AlertChange, JournalEvent};
+    let mut last: BTreeMap<&str, (u64, ward_core::journal::Severity)> = BTreeMap::new();
+    for record in &out.controller.journal {
+        let JournalEvent::Alert { cause, severity, state, members, .. } = &record.event else { continue };
+        let previous = last.insert(cause.as_str(), (record.at_ms, *severity));
+        let event = ["job:", "replication:"].iter().any(|p| cause.starts_with(p));
+        if *state != AlertChange::Repeated || event || !members.is_empty() {
+            continue;
+        }
+        if let Some((at, was)) = previous {
+            let every = ward_core::engine::REPEAT_JOURNALED_EVERY_MS;
+            if *severity <= was && record.at_ms < at + every {
+                return Err(format!(
+                    "safety: alert {cause} journaled again after {} ms without news (repeats are keyed by cause, at most every {every} ms)",
+                    record.at_ms.saturating_sub(at)
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
