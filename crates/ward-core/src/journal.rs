@@ -22,6 +22,9 @@ pub enum HoldTarget {
     Site(String),
     /// Freeze this service: no automatic change at all.
     Service(String),
+    /// Freeze the whole fleet (`ward hold --all`): no automatic action anywhere
+    /// until released; an operator's own explicit commands still act.
+    Fleet,
 }
 
 impl std::fmt::Display for HoldTarget {
@@ -30,6 +33,7 @@ impl std::fmt::Display for HoldTarget {
             HoldTarget::Node(n) => write!(f, "node {n}"),
             HoldTarget::Site(s) => write!(f, "site {s}"),
             HoldTarget::Service(s) => write!(f, "service {s}"),
+            HoldTarget::Fleet => write!(f, "the whole fleet"),
         }
     }
 }

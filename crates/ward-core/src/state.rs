@@ -566,8 +566,13 @@ impl Durable {
         self.holds.iter().find(|h| match &h.target {
             HoldTarget::Node(n) => n == name,
             HoldTarget::Site(s) => s == site,
-            HoldTarget::Service(_) => false,
+            HoldTarget::Service(_) | HoldTarget::Fleet => false,
         })
+    }
+
+    /// The fleet-wide hold (a freeze), if one stands.
+    pub fn fleet_hold(&self) -> Option<&Hold> {
+        self.holds.iter().find(|h| h.target == HoldTarget::Fleet)
     }
 
     pub fn hold_on_service(&self, snapshot: &Snapshot, service: ServiceId) -> Option<&Hold> {

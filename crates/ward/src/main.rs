@@ -54,9 +54,10 @@ enum Verb {
     /// The latest decisions about a service, with evidence and every guard's sentence.
     Why(Named),
     /// Hold a node, site or service (node:NAME, site:NAME, service:NAME): automation never overrides a hold.
+    /// `--all` freezes the whole fleet: no automatic action until `ward release --all`.
     Hold(HoldArgs),
-    /// Release a hold.
-    Release(Named),
+    /// Release a hold (`--all`: end the fleet-wide freeze).
+    Release(ReleaseArgs),
     /// Move a node's services away and send it nothing new.
     Drain(Named),
     /// Let a drained node take traffic again.
@@ -97,11 +98,35 @@ struct Numbered {
 
 #[derive(clap::Args)]
 struct HoldArgs {
-    target: String,
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    target: Option<String>,
+    /// Freeze the whole fleet: Ward takes no automatic action (your own commands still act).
+    #[arg(long)]
+    all: bool,
     #[arg(long)]
     reason: String,
     #[command(flatten)]
     controller: client::ControllerArgs,
+}
+
+#[derive(clap::Args)]
+struct ReleaseArgs {
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    target: Option<String>,
+    /// End the fleet-wide freeze placed by `ward hold --all`.
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    controller: client::ControllerArgs,
+}
+
+/// The API's name for a hold target; `--all` is the whole fleet.
+fn hold_target(target: Option<String>, all: bool) -> String {
+    if all {
+        "fleet".into()
+    } else {
+        target.unwrap_or_default()
+    }
 }
 
 #[derive(clap::Args)]
@@ -160,8 +185,8 @@ fn main() -> ExitCode {
         Verb::Demo(args) => block_on(cmd_demo::run(args)),
         Verb::Status(a) => ctl(cmd_ctl::Ctl::Status, a.controller),
         Verb::Why(a) => ctl(cmd_ctl::Ctl::Why { service: a.name }, a.controller),
-        Verb::Hold(a) => ctl(cmd_ctl::Ctl::Hold { target: a.target, reason: a.reason }, a.controller),
-        Verb::Release(a) => ctl(cmd_ctl::Ctl::Release { target: a.name }, a.controller),
+        Verb::Hold(a) => ctl(cmd_ctl::Ctl::Hold { target: hold_target(a.target, a.all), reason: a.reason }, a.controller),
+        Verb::Release(a) => ctl(cmd_ctl::Ctl::Release { target: hold_target(a.target, a.all) }, a.controller),
         Verb::Drain(a) => ctl(cmd_ctl::Ctl::Drain { node: a.name }, a.controller),
         Verb::Undrain(a) => ctl(cmd_ctl::Ctl::Undrain { node: a.name }, a.controller),
         Verb::Approve(a) => ctl(cmd_ctl::Ctl::Approve { decision: a.id }, a.controller),

@@ -28,7 +28,13 @@ impl Engine {
                 if reason.trim().is_empty() {
                     return Err("a hold needs a reason (who else will know why it is there?)".into());
                 }
-                let text = format!("{target} is held by {author}: automation will not send it traffic or change it until released");
+                let text = if target == HoldTarget::Fleet {
+                    format!(
+                        "the whole fleet is frozen by {author}: Ward takes no automatic action (failover, DNS change, repair, rollout batch) until `ward release --all`; your own explicit commands still act"
+                    )
+                } else {
+                    format!("{target} is held by {author}: automation will not send it traffic or change it until released")
+                };
                 self.record(now_ms, JournalEvent::HoldPlaced { target: target.clone(), author, reason, until_ms });
                 text
             }
@@ -214,6 +220,7 @@ impl Engine {
 
     fn check_target(&self, target: &HoldTarget) -> Result<(), String> {
         match target {
+            HoldTarget::Fleet => Ok(()),
             HoldTarget::Node(n) => self.node_named(n).map(|_| ()),
             HoldTarget::Service(s) => self.service_named(s).map(|_| ()),
             HoldTarget::Site(s) => self.snapshot.site_id(s).map(|_| ()).ok_or_else(|| {

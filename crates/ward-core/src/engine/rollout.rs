@@ -20,6 +20,12 @@ fn batch_count(rollout: &Rollout) -> u32 {
 impl Engine {
     pub(crate) fn advance_rollouts(&mut self, now_ms: TimeMs) {
         let Some(rollout) = self.durable.rollouts.values().find(|r| r.state == RolloutState::Running).cloned() else { return };
+        // A freeze stops rollouts too: no batch begins or is maintained while it stands.
+        if self.mode == crate::mode::Mode::Guarded
+            && self.durable.fleet_hold().is_some_and(|h| h.until_ms.is_none_or(|until| now_ms < until))
+        {
+            return;
+        }
         match (rollout.batch, rollout.batch_state) {
             (None, _) => self.begin_batch(now_ms, &rollout, 0),
             (Some(batch), Some(RolloutPhase::BatchDone)) if batch + 1 < batch_count(&rollout) => {

@@ -91,7 +91,7 @@ pub async fn reject(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HoldBody {
-    /// `node:NAME`, `site:NAME` or `service:NAME`.
+    /// `node:NAME`, `site:NAME`, `service:NAME`, or `fleet` (also `all`): a freeze.
     target: String,
     #[serde(default)]
     reason: String,
@@ -101,11 +101,14 @@ pub struct HoldBody {
 }
 
 pub fn parse_target(text: &str) -> Result<HoldTarget, ApiError> {
+    if text == "fleet" || text == "all" {
+        return Ok(HoldTarget::Fleet);
+    }
     match text.split_once(':') {
         Some(("node", name)) if !name.is_empty() => Ok(HoldTarget::Node(name.into())),
         Some(("site", name)) if !name.is_empty() => Ok(HoldTarget::Site(name.into())),
         Some(("service", name)) if !name.is_empty() => Ok(HoldTarget::Service(name.into())),
-        _ => Err(ApiError::bad_request(format!("target {text:?} is not node:NAME, site:NAME or service:NAME"), "e.g. site:scl2")),
+        _ => Err(ApiError::bad_request(format!("target {text:?} is not node:NAME, site:NAME, service:NAME or fleet"), "e.g. site:scl2, or fleet to freeze everything")),
     }
 }
 

@@ -354,11 +354,14 @@ fn operator(ctx: &Ctx, index: usize, e: &RawEvent) -> Result<Fault, ScenarioErro
     };
     let target = || -> Result<HoldTarget, ScenarioError> {
         let text = need(&e.target, "target")?;
+        if text == "fleet" || text == "all" {
+            return Ok(HoldTarget::Fleet);
+        }
         match text.split_once(':') {
             Some(("node", n)) => Ok(HoldTarget::Node(n.into())),
             Some(("site", n)) => Ok(HoldTarget::Site(n.into())),
             Some(("service", n)) => Ok(HoldTarget::Service(n.into())),
-            _ => Err(ctx.err(field("target"), format!("`{text}`: write \"node:NAME\", \"site:NAME\" or \"service:NAME\""))),
+            _ => Err(ctx.err(field("target"), format!("`{text}`: write \"node:NAME\", \"site:NAME\", \"service:NAME\" or \"fleet\""))),
         }
     };
     let command = match e.command.as_deref().unwrap_or_default() {
