@@ -87,7 +87,7 @@ impl Engine {
             }
         }
         for service in quiet {
-            self.clear_blocked(now_ms, service, "the situation that needed it has passed");
+            self.clear_blocked(now_ms, service);
         }
         for (service, sentence) in no_candidate {
             let routes = self.service_routes(service);
@@ -152,7 +152,8 @@ impl Engine {
                 let decision = approval.as_ref().map(|(d, _)| *d).unwrap_or(DecisionId(self.durable.next_decision));
                 let job = JobId(self.durable.next_job);
                 if let Some(index) = service_index {
-                    self.supersede_pending(now_ms, index, Some(decision));
+                    let reason = format!("superseded by decision {}: {}", decision.0, self.describe(&wanted.action));
+                    self.supersede_pending(now_ms, index, Some(decision), &reason);
                     self.last_blocked[index] = None;
                 }
                 self.record(
@@ -194,8 +195,19 @@ impl Engine {
                     if self.last_blocked[index].as_deref() == Some(fingerprint.as_str()) {
                         return None;
                     }
-                    self.supersede_pending(now_ms, index, None);
                     self.last_blocked[index] = Some(fingerprint.clone());
+                    // The same request already waits for a person (the trigger flickered,
+                    // or the controller restarted): it stands, nothing new is asked.
+                    if outcome == Outcome::NeedsApproval && self.pending_same_action(&named).is_some() {
+                        return None;
+                    }
+                    let reason = format!(
+                        "superseded by decision {}: {} ({})",
+                        self.durable.next_decision,
+                        self.describe(&wanted.action),
+                        wanted.summary
+                    );
+                    self.supersede_pending(now_ms, index, None, &reason);
                 }
                 // A blocked repair (a held node) is journaled once, not every round.
                 if let Some(node) = wanted.action.repaired_node().filter(|_| automatic) {
@@ -237,8 +249,9 @@ impl Engine {
         }
     }
 
-    /// Rejects pending approvals for a service that a newer decision replaced.
-    fn supersede_pending(&mut self, now_ms: TimeMs, service_index: usize, keep: Option<DecisionId>) {
+    /// Withdraws pending approvals for a service that a different decision for it
+    /// replaced, saying which (the only way Ward withdraws a request on its own).
+    fn supersede_pending(&mut self, now_ms: TimeMs, service_index: usize, keep: Option<DecisionId>, reason: &str) {
         let name = self.snapshot.services()[service_index].name.clone();
         let stale: Vec<DecisionId> = self
             .durable
@@ -249,30 +262,30 @@ impl Engine {
             .map(|p| p.decision)
             .collect();
         for decision in stale {
-            self.record(
-                now_ms,
-                JournalEvent::Rejected { decision, author: "ward".into(), reason: "superseded by a newer decision".into() },
-            );
+            self.record(now_ms, JournalEvent::Rejected { decision, author: "ward".into(), reason: reason.to_string() });
         }
     }
 
-    fn clear_blocked(&mut self, now_ms: TimeMs, service: ServiceId, reason: &str) {
+    /// A quiet round (nothing wanted for the service any more). A pending approval
+    /// is NOT withdrawn here: a trigger that flickers would otherwise make the
+    /// request evaporate and the same move come back later as "allowed" without a
+    /// person. It stands until answered or superseded by a different decision.
+    fn clear_blocked(&mut self, now_ms: TimeMs, service: ServiceId) {
         self.last_blocked[service.index()] = None;
         let name = self.snapshot.service_name(service).to_string();
-        let stale: Vec<DecisionId> = self
-            .durable
-            .pending
-            .values()
-            .filter(|p| matches!(&p.pending, crate::state::Pending::Action { action, .. } if action.service_ref() == Some(&name)))
-            .map(|p| p.decision)
-            .collect();
-        for decision in stale {
-            self.record(now_ms, JournalEvent::Rejected { decision, author: "ward".into(), reason: reason.into() });
-        }
         let cause = format!("no-candidate:{name}");
         if self.durable.alerts.contains_key(&cause) {
             self.resolve(now_ms, &cause, format!("{name} is placed on a healthy node again"));
         }
+    }
+
+    /// The pending approval asking for this very action (same kind, service and
+    /// origin), if one waits.
+    fn pending_same_action(&self, named: &NamedAction) -> Option<DecisionId> {
+        self.durable.pending.values().find_map(|p| match &p.pending {
+            crate::state::Pending::Action { action, .. } if same_action(action, named) => Some(p.decision),
+            _ => None,
+        })
     }
 
     /// An approval alert closes once nothing in its group waits for approval any more.

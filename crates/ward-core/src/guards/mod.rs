@@ -16,6 +16,7 @@ pub mod failure_backoff;
 pub mod holds;
 pub mod integrity;
 pub mod observer_quorum;
+pub mod pending_approval;
 pub mod readiness;
 pub mod single_writer;
 pub mod time_sanity;
@@ -62,7 +63,7 @@ pub trait Guard {
 }
 
 /// Every guard, in the order their sentences are shown.
-pub fn all() -> [&'static dyn Guard; 10] {
+pub fn all() -> [&'static dyn Guard; 11] {
     [
         &holds::Holds,
         &failure_backoff::FailureBackoff,
@@ -74,6 +75,7 @@ pub fn all() -> [&'static dyn Guard; 10] {
         &single_writer::SingleWriter,
         &destructive_preview::DestructivePreview,
         &budget::BlastRadiusBudget,
+        &pending_approval::PendingApproval,
     ]
 }
 
