@@ -164,8 +164,13 @@ pub struct Durable {
     pub verify_failed: BTreeMap<(String, String), TimeMs>,
     /// Switchovers waiting for their fence: service -> (node to promote, operator).
     pub switchovers: BTreeMap<String, (String, String)>,
-    /// (time, group) of every move started, newest last, pruned to the budget window.
+    /// (time, group) per target removed by every move or fence started (a DNS
+    /// change dropping ten answers is ten entries), newest last, bounded.
     pub budget_ledger: VecDeque<(TimeMs, String)>,
+    /// (time, service, node) of every answer a DNS change removed, newest last,
+    /// bounded: the per-pool share of the budget counts distinct nodes.
+    #[serde(default)]
+    pub pool_ledger: VecDeque<(TimeMs, String, String)>,
     pub rollouts: BTreeMap<u32, Rollout>,
     pub applied_hash: String,
     pub starts: u64,
@@ -255,14 +260,25 @@ impl Durable {
                     self.approved.remove(decision);
                     self.pending.remove(decision);
                     self.next_job = self.next_job.max(job.0 + 1);
-                    if action.is_move() {
+                    let weight = budget_weight(action);
+                    if weight > 0 {
                         if let Some(group) =
                             action.service_ref().and_then(|s| snapshot.service_id(s)).map(|s| snapshot.service(s).group.clone())
                         {
-                            self.budget_ledger.push_back((at, group));
+                            for _ in 0..weight {
+                                self.budget_ledger.push_back((at, group.clone()));
+                            }
                             while self.budget_ledger.len() > BUDGET_LEDGER_MAX {
                                 self.budget_ledger.pop_front();
                             }
+                        }
+                    }
+                    if let NamedAction::SetDnsTargets { service, from, to } = action {
+                        for node in from.iter().filter(|n| !to.contains(n)) {
+                            self.pool_ledger.push_back((at, service.clone(), node.clone()));
+                        }
+                        while self.pool_ledger.len() > BUDGET_LEDGER_MAX {
+                            self.pool_ledger.pop_front();
                         }
                     }
                 }
@@ -560,6 +576,18 @@ impl Durable {
         (in_group, fleet)
     }
 
+    /// Distinct nodes removed from a DNS service's answers in the budget window.
+    pub fn pool_removed_in_window(&self, now_ms: TimeMs, window_ms: u64, service: &str) -> BTreeSet<&str> {
+        let from = now_ms.saturating_sub(window_ms);
+        self.pool_ledger
+            .iter()
+            .rev()
+            .take_while(|(at, _, _)| *at >= from)
+            .filter(|(_, s, _)| s == service)
+            .map(|(_, _, node)| node.as_str())
+            .collect()
+    }
+
     pub fn hold_on_node(&self, snapshot: &Snapshot, node: NodeId) -> Option<&Hold> {
         let name = snapshot.node_name(node);
         let site = &snapshot.site(snapshot.node(node).site).name;
@@ -578,6 +606,19 @@ impl Durable {
     pub fn hold_on_service(&self, snapshot: &Snapshot, service: ServiceId) -> Option<&Hold> {
         let name = snapshot.service_name(service);
         self.holds.iter().find(|h| matches!(&h.target, HoldTarget::Service(s) if s == name))
+    }
+}
+
+/// How much of the blast-radius budget an action uses: the targets it removes. A
+/// DNS change counts the answers it drops (an add-only change counts one, as any
+/// change does); a VIP move, a promotion or a fence counts one; anything else
+/// (a sync, a repair, a maintenance batch) is not a move.
+pub fn budget_weight<N: PartialEq, S>(action: &crate::action::ActionOf<N, S>) -> u32 {
+    use crate::action::ActionOf;
+    match action {
+        ActionOf::SetDnsTargets { from, to, .. } => (from.iter().filter(|n| !to.contains(n)).count() as u32).max(1),
+        ActionOf::MoveVip { .. } | ActionOf::Promote { .. } | ActionOf::Fence { .. } => 1,
+        ActionOf::Unfence { .. } | ActionOf::Sync { .. } | ActionOf::Maintain { .. } | ActionOf::Repair { .. } => 0,
     }
 }
 
@@ -614,6 +655,7 @@ pub fn first_difference(recovered: &Durable, live: &Durable) -> String {
         verify_failed,
         switchovers,
         budget_ledger,
+        pool_ledger,
         rollouts,
         applied_hash,
         starts,

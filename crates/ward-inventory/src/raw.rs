@@ -38,6 +38,7 @@ pub struct RawBudget {
     pub group_percent_max: Option<Spanned<u32>>,
     pub fleet_moves_max: Option<Spanned<u32>>,
     pub fleet_percent_max: Option<Spanned<u32>>,
+    pub pool_percent_max: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

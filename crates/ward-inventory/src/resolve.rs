@@ -121,6 +121,7 @@ fn policy(doc: &RawDoc, names: &AllNames, observers: usize, sink: &mut Sink) -> 
         p.budget.fleet_moves_max = b.fleet_moves_max.as_ref().map_or(p.budget.fleet_moves_max, |v| *v.get_ref());
         p.budget.group_percent_max = percent(sink, "policy.budget.group_percent_max", &b.group_percent_max, p.budget.group_percent_max);
         p.budget.fleet_percent_max = percent(sink, "policy.budget.fleet_percent_max", &b.fleet_percent_max, p.budget.fleet_percent_max);
+        p.budget.pool_percent_max = percent(sink, "policy.budget.pool_percent_max", &b.pool_percent_max, p.budget.pool_percent_max);
     }
     if let Some(d) = &doc.policy.damping {
         let int = |v: &Option<Spanned<u32>>, default: u32| v.as_ref().map_or(default, |v| *v.get_ref());

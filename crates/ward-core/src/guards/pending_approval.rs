@@ -57,8 +57,8 @@ impl Guard for PendingApproval {
 mod tests {
     use super::*;
     use crate::action::Outcome;
-    use crate::ids::DecisionId;
     use crate::guards::test_support::World;
+    use crate::ids::DecisionId;
     use crate::state::PendingDecision;
 
     fn pend(world: &mut World, decision: u64, action: &crate::action::Action) {

@@ -267,6 +267,9 @@ pub struct Budget {
     pub group_percent_max: u32,
     pub fleet_moves_max: u32,
     pub fleet_percent_max: u32,
+    /// At most this share of a DNS service's candidates (distinct answers) may be
+    /// removed per window without approval; never below one node.
+    pub pool_percent_max: u32,
 }
 
 /// RFC 2439-style flap damping of node health.
@@ -327,7 +330,14 @@ impl Default for Policy {
             quorum: 1,
             observer_suspect_percent: 50,
             time_gap_max_ms: 10_000,
-            budget: Budget { window_ms: 10 * 60_000, group_moves_max: 2, group_percent_max: 25, fleet_moves_max: 5, fleet_percent_max: 10 },
+            budget: Budget {
+                window_ms: 10 * 60_000,
+                group_moves_max: 2,
+                group_percent_max: 25,
+                fleet_moves_max: 5,
+                fleet_percent_max: 10,
+                pool_percent_max: 50,
+            },
             damping: Damping {
                 penalty_per_flap: 1_000,
                 half_life_ms: 15 * 60_000,
@@ -346,6 +356,12 @@ impl Default for Policy {
 impl Budget {
     /// Moves allowed in one window for a population of `size`: the larger of the
     /// count and the percentage, so small groups can still fail over one member.
+    /// How many of a pool's `size` nodes may be removed per window: `percent_max`
+    /// of them, rounded down, and never below one node.
+    pub fn pool_limit(percent_max: u32, size: usize) -> u32 {
+        ((size as u64 * percent_max as u64) / 100).max(1) as u32
+    }
+
     pub fn limit(moves_max: u32, percent_max: u32, size: usize) -> u32 {
         let by_percent = (size as u64 * percent_max as u64).div_ceil(100) as u32;
         moves_max.max(by_percent)

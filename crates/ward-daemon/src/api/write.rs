@@ -108,7 +108,10 @@ pub fn parse_target(text: &str) -> Result<HoldTarget, ApiError> {
         Some(("node", name)) if !name.is_empty() => Ok(HoldTarget::Node(name.into())),
         Some(("site", name)) if !name.is_empty() => Ok(HoldTarget::Site(name.into())),
         Some(("service", name)) if !name.is_empty() => Ok(HoldTarget::Service(name.into())),
-        _ => Err(ApiError::bad_request(format!("target {text:?} is not node:NAME, site:NAME, service:NAME or fleet"), "e.g. site:scl2, or fleet to freeze everything")),
+        _ => Err(ApiError::bad_request(
+            format!("target {text:?} is not node:NAME, site:NAME, service:NAME or fleet"),
+            "e.g. site:scl2, or fleet to freeze everything",
+        )),
     }
 }
 
