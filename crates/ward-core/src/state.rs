@@ -123,6 +123,11 @@ pub struct Rollout {
     pub state: RolloutState,
     /// The current batch's phase; `None` before the first starts.
     pub batch_state: Option<RolloutPhase>,
+    #[serde(default)]
+    pub scope: RolloutScope,
+    /// Since when the next batch has waited for the scope to allow it.
+    #[serde(default)]
+    pub waiting_since: Option<TimeMs>,
 }
 
 /// Where a rolling maintenance stands as a whole.
@@ -131,6 +136,18 @@ pub enum RolloutState {
     Running,
     Halted,
     Done,
+    /// Paused by an operator: no new batch begins.
+    Paused,
+    Cancelled,
+    /// Refused: over-broad, or a batch waited too long for its scope.
+    Refused,
+}
+
+impl RolloutState {
+    /// Still going (running or paused): another rollout may not start meanwhile.
+    pub fn active(self) -> bool {
+        matches!(self, RolloutState::Running | RolloutState::Paused)
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -465,7 +482,7 @@ impl Durable {
             JournalEvent::Undrained { node, .. } => {
                 self.drained.remove(node);
             }
-            JournalEvent::RolloutStarted { rollout, nodes, batch_size, operation, author } => {
+            JournalEvent::RolloutStarted { rollout, nodes, batch_size, operation, author, scope } => {
                 self.next_rollout = self.next_rollout.max(rollout + 1);
                 self.rollouts.insert(
                     *rollout,
@@ -478,17 +495,32 @@ impl Durable {
                         batch: None,
                         state: RolloutState::Running,
                         batch_state: None,
+                        scope: scope.clone(),
+                        waiting_since: None,
                     },
                 );
             }
             JournalEvent::RolloutProgress { rollout, batch, state, .. } => {
                 if let Some(r) = self.rollouts.get_mut(rollout) {
-                    r.batch = Some(*batch);
-                    r.batch_state = Some(*state);
+                    match state {
+                        // Batch phases move the batch on.
+                        RolloutPhase::Started | RolloutPhase::BatchDone | RolloutPhase::Halted | RolloutPhase::Done => {
+                            r.batch = Some(*batch);
+                            r.batch_state = Some(*state);
+                            r.waiting_since = None;
+                        }
+                        RolloutPhase::Waiting => r.waiting_since = Some(r.waiting_since.unwrap_or(at)),
+                        // Control phases change the rollout, not its batch.
+                        RolloutPhase::Refused | RolloutPhase::Paused | RolloutPhase::Resumed | RolloutPhase::Cancelled => {}
+                    }
                     r.state = match state {
                         RolloutPhase::Halted => RolloutState::Halted,
                         RolloutPhase::Done => RolloutState::Done,
-                        RolloutPhase::Started | RolloutPhase::BatchDone => RolloutState::Running,
+                        RolloutPhase::Refused => RolloutState::Refused,
+                        RolloutPhase::Paused => RolloutState::Paused,
+                        RolloutPhase::Cancelled => RolloutState::Cancelled,
+                        RolloutPhase::Resumed => RolloutState::Running,
+                        RolloutPhase::Started | RolloutPhase::BatchDone | RolloutPhase::Waiting => r.state,
                     };
                 }
             }

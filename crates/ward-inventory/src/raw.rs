@@ -28,6 +28,15 @@ pub struct RawPolicy {
     pub budget: Option<RawBudget>,
     pub damping: Option<RawDamping>,
     pub integrity: Option<RawIntegrity>,
+    pub rollout: Option<RawRolloutPolicy>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRolloutPolicy {
+    pub domains_max: Option<Spanned<u32>>,
+    pub pool_percent_max: Option<Spanned<u32>>,
+    pub batch_wait_max: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]

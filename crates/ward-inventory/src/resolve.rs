@@ -158,6 +158,21 @@ fn policy(doc: &RawDoc, names: &AllNames, observers: usize, sink: &mut Sink) -> 
         p.integrity.changed_percent_max =
             percent(sink, "policy.integrity.changed_percent_max", &i.changed_percent_max, p.integrity.changed_percent_max);
     }
+    if let Some(r) = &doc.policy.rollout {
+        if let Some(v) = &r.domains_max {
+            if *v.get_ref() == 0 {
+                sink.error(
+                    v.span(),
+                    "policy.rollout.domains_max",
+                    "0 failure domains: no rollout could ever take a node out",
+                    "at least 1 (one site or rack at a time)",
+                );
+            }
+            p.rollout.domains_max = *v.get_ref();
+        }
+        p.rollout.pool_percent_max = percent(sink, "policy.rollout.pool_percent_max", &r.pool_percent_max, p.rollout.pool_percent_max);
+        p.rollout.batch_wait_max_ms = ms(sink, "rollout.batch_wait_max", &r.batch_wait_max, p.rollout.batch_wait_max_ms);
+    }
     p
 }
 

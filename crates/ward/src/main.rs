@@ -74,6 +74,47 @@ enum Verb {
     Switchover(SwitchoverArgs),
     /// The journal as Markdown, in the style of the seed reports.
     Timeline(TimelineArgs),
+    /// Rolling maintenance: start one with its scope, or pause, resume or cancel the one in progress.
+    Rollout(RolloutArgs),
+}
+
+#[derive(clap::Args)]
+struct RolloutArgs {
+    #[command(subcommand)]
+    action: RolloutAction,
+    #[command(flatten)]
+    controller: client::ControllerArgs,
+}
+
+#[derive(clap::Subcommand)]
+enum RolloutAction {
+    /// Run an operation on nodes in batches, each drained first and verified after.
+    /// A batch may not span more failure domains, or take more of any service's
+    /// candidates, than its scope allows: an over-broad rollout is refused.
+    Start {
+        /// The nodes, in order.
+        #[arg(required = true)]
+        nodes: Vec<String>,
+        #[arg(long)]
+        batch_size: u32,
+        /// The hook named after the operation runs it (e.g. reboot).
+        #[arg(long, default_value = "reboot")]
+        operation: String,
+        /// A node label naming a failure domain besides the site, e.g. rack.
+        #[arg(long)]
+        domain: Option<String>,
+        /// Failure domains with nodes out at once (default: policy.rollout.domains_max).
+        #[arg(long)]
+        domains_max: Option<u32>,
+        /// Share of any service's candidates out at once (default: policy.rollout.pool_percent_max).
+        #[arg(long)]
+        pool_percent: Option<u32>,
+    },
+    /// Begin no new batch until resumed (a running maintenance finishes).
+    Pause,
+    Resume,
+    /// Stop for good: what the rollout drained is undrained, and a batch mid-maintenance is named.
+    Cancel,
 }
 
 #[derive(clap::Args)]
@@ -196,6 +237,20 @@ fn main() -> ExitCode {
             ctl(cmd_ctl::Ctl::Switchover { service: a.service, to: a.to, wait: !a.no_wait, wait_max: a.wait_max }, a.controller)
         }
         Verb::Timeline(a) => ctl(cmd_ctl::Ctl::Timeline { since: a.since }, a.controller),
+        Verb::Rollout(a) => {
+            let verb = match a.action {
+                RolloutAction::Start { nodes, batch_size, operation, domain, domains_max, pool_percent } => cmd_ctl::Ctl::RolloutStart {
+                    body: serde_json::json!({
+                        "nodes": nodes, "batch_size": batch_size, "operation": operation,
+                        "domain": domain, "domains_max": domains_max, "pool_percent_max": pool_percent,
+                    }),
+                },
+                RolloutAction::Pause => cmd_ctl::Ctl::RolloutControl { verb: "pause" },
+                RolloutAction::Resume => cmd_ctl::Ctl::RolloutControl { verb: "resume" },
+                RolloutAction::Cancel => cmd_ctl::Ctl::RolloutControl { verb: "cancel" },
+            };
+            ctl(verb, a.controller)
+        }
     };
     ExitCode::from(code.clamp(0, 255) as u8)
 }

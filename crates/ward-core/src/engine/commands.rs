@@ -8,7 +8,7 @@ use crate::engine::Engine;
 use crate::ids::*;
 use crate::inventory::ServiceKind;
 use crate::journal::JournalEvent;
-use crate::state::{Pending, RolloutState};
+use crate::state::Pending;
 use crate::time::TimeMs;
 
 impl Engine {
@@ -125,7 +125,7 @@ impl Engine {
                 };
                 return self.decide_operator_action(now_ms, action, author, false);
             }
-            Command::Rollout { nodes, batch_size, operation, author } => {
+            Command::Rollout { nodes, batch_size, operation, author, scope } => {
                 if nodes.is_empty() || batch_size == 0 {
                     return Err("a rollout needs at least one node and a batch size of at least 1".into());
                 }
@@ -137,17 +137,25 @@ impl Engine {
                         "no [[hook]] named {operation:?}: a rollout runs the hook named after its operation; add one that performs it and returns when the nodes are back"
                     ));
                 }
-                if let Some(running) = self.durable.rollouts.values().find(|r| r.state == RolloutState::Running) {
-                    return Err(format!("rollout {} is still running; wait for it or let it halt", running.id));
+                if let Some(running) = self.durable.rollouts.values().find(|r| r.state.active()) {
+                    return Err(format!("rollout {} is still in progress; wait for it, or `ward rollout pause|cancel` it", running.id));
+                }
+                if let Some(percent) = scope.pool_percent_max.filter(|p| *p > 100) {
+                    return Err(format!("a pool share of {percent}% is not a percentage (0 to 100)"));
                 }
                 let rollout = self.durable.next_rollout;
                 let text = format!(
                     "rollout {rollout}: {operation} on {} node(s) in batches of {batch_size}, halting at the first failed verification",
                     nodes.len()
                 );
-                self.record(now_ms, JournalEvent::RolloutStarted { rollout, nodes, batch_size, operation, author });
+                self.record(now_ms, JournalEvent::RolloutStarted { rollout, nodes, batch_size, operation, author, scope });
+                // An over-broad rollout is refused now, as a decision, before anything is drained.
+                if let Some(sentence) = self.refuse_if_over_broad(now_ms, rollout) {
+                    return Err(sentence);
+                }
                 text
             }
+            Command::RolloutControl { control, author } => return self.control_rollout(now_ms, control, author),
         };
         Ok(answer)
     }

@@ -185,6 +185,14 @@ impl Engine {
                 Some((sentence, routes))
             }
             outcome => {
+                // A destination exists again: the no-candidate alert gives way to this
+                // decision's own sentence (an approval, a refusal), even if that is not new.
+                if let Some(service) = wanted.action.service().filter(|_| !wanted.action.destinations().is_empty()) {
+                    let cause = format!("no-candidate:{}", self.snapshot.service_name(service));
+                    if self.durable.alerts.contains_key(&cause) {
+                        self.resolve(now_ms, &cause, "an eligible candidate exists again; see the decision on it".into());
+                    }
+                }
                 // Where a blocked move would go may change round to round (load, health);
                 // what it is blocked on is the same decision, so `to` is left out.
                 let fingerprint = format!("{:?}|{}|{:?}", outcome, named.kind(), named.from_nodes());

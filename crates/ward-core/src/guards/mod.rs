@@ -18,6 +18,7 @@ pub mod integrity;
 pub mod observer_quorum;
 pub mod pending_approval;
 pub mod readiness;
+pub mod rollout_scope;
 pub mod single_writer;
 pub mod time_sanity;
 
@@ -63,7 +64,7 @@ pub trait Guard {
 }
 
 /// Every guard, in the order their sentences are shown.
-pub fn all() -> [&'static dyn Guard; 11] {
+pub fn all() -> [&'static dyn Guard; 12] {
     [
         &holds::Holds,
         &failure_backoff::FailureBackoff,
@@ -76,6 +77,7 @@ pub fn all() -> [&'static dyn Guard; 11] {
         &destructive_preview::DestructivePreview,
         &budget::BlastRadiusBudget,
         &pending_approval::PendingApproval,
+        &rollout_scope::RolloutScopeGuard,
     ]
 }
 

@@ -5,7 +5,7 @@
 //! the reason for asking had faded (the budget window rolled over) the move would
 //! run as "allowed" with nobody having said yes.
 
-use crate::action::{Cause, GuardVerdict};
+use crate::action::{Action, Cause, GuardVerdict};
 use crate::guards::{Guard, GuardContext, Proposal};
 use crate::state::Pending;
 
@@ -26,6 +26,13 @@ impl Guard for PendingApproval {
         let Some(service) = proposal.action.service() else {
             return GuardVerdict::not_applicable(NAME, "not a service action");
         };
+        // Putting answers back removes nothing: it cannot be the gated change
+        // slipping through, and a fleet must be able to heal while a person decides.
+        if let Action::SetDnsTargets { from, to, .. } = proposal.action {
+            if from.iter().all(|n| to.contains(n)) {
+                return GuardVerdict::not_applicable(NAME, "adds answers, removes none");
+            }
+        }
         let name = ctx.snapshot.service_name(service);
         let kind = proposal.action.kind();
         let waiting = ctx.durable.pending.values().find(|p| {
@@ -79,14 +86,17 @@ mod tests {
         let action = world.set_dns_add_scl2();
         assert_eq!(world.judge_with(&PendingApproval, &action, &Cause::TargetsChanged).outcome, Outcome::Allow);
         pend(&mut world, 7, &action);
-        let verdict = world.judge_with(&PendingApproval, &action, &Cause::TargetsChanged);
+        // Adding answers back is never gated; removing one is.
+        assert_ne!(world.judge_with(&PendingApproval, &action, &Cause::TargetsChanged).outcome, Outcome::NeedsApproval);
+        let (phx, scl) = (world.node("phx1-web"), world.node("scl2-web"));
+        let removal = crate::action::Action::SetDnsTargets { service: world.service("web"), from: vec![phx, scl], to: vec![phx] };
+        let verdict = world.judge_with(&PendingApproval, &removal, &Cause::TargetsChanged);
         assert_eq!(verdict.outcome, Outcome::NeedsApproval);
         assert!(verdict.sentence.contains("Decision 7"), "{}", verdict.sentence);
         // Another service, or an operator's own request, is not gated by it.
-        let (phx, scl) = (world.node("phx1-web"), world.node("scl2-web"));
         let gw = crate::action::Action::MoveVip { service: world.service("gw"), from: Some(phx), to: scl };
         assert_eq!(world.judge_with(&PendingApproval, &gw, &Cause::HolderDown { node: phx }).outcome, Outcome::Allow);
         let operator = Cause::Operator { author: "ana".into() };
-        assert_ne!(world.judge_with(&PendingApproval, &action, &operator).outcome, Outcome::NeedsApproval);
+        assert_ne!(world.judge_with(&PendingApproval, &removal, &operator).outcome, Outcome::NeedsApproval);
     }
 }

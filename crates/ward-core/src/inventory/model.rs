@@ -312,6 +312,20 @@ pub struct Policy {
     pub default_notify: Vec<RouteId>,
     /// Every job step has this deadline unless its hook says otherwise.
     pub job_timeout_ms: u64,
+    /// The scope every rollout is held to unless it declares its own.
+    pub rollout: RolloutPolicy,
+}
+
+/// Default scope of a rolling maintenance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RolloutPolicy {
+    /// At most this many failure domains (sites; racks or any label a rollout
+    /// names) with nodes out at once.
+    pub domains_max: u32,
+    /// At most this share of any service's candidates out at once (never below one node).
+    pub pool_percent_max: u32,
+    /// A batch that cannot start without breaking a limit waits at most this long, then the rollout is refused.
+    pub batch_wait_max_ms: u64,
 }
 
 /// One (node, check) pair: the unit a probe runs and observations report on.
@@ -349,19 +363,20 @@ impl Default for Policy {
             disk_warn_horizon_ms: 6 * 3_600_000,
             default_notify: Vec::new(),
             job_timeout_ms: 60_000,
+            rollout: RolloutPolicy { domains_max: 1, pool_percent_max: 25, batch_wait_max_ms: 30 * 60_000 },
         }
     }
 }
 
 impl Budget {
-    /// Moves allowed in one window for a population of `size`: the larger of the
-    /// count and the percentage, so small groups can still fail over one member.
     /// How many of a pool's `size` nodes may be removed per window: `percent_max`
     /// of them, rounded down, and never below one node.
     pub fn pool_limit(percent_max: u32, size: usize) -> u32 {
         ((size as u64 * percent_max as u64) / 100).max(1) as u32
     }
 
+    /// Moves allowed in one window for a population of `size`: the larger of the
+    /// count and the percentage, so small groups can still fail over one member.
     pub fn limit(moves_max: u32, percent_max: u32, size: usize) -> u32 {
         let by_percent = (size as u64 * percent_max as u64).div_ceil(100) as u32;
         moves_max.max(by_percent)

@@ -122,6 +122,11 @@ pub struct RawEvent {
     pub cause_prefix: Option<String>,
     pub check: Option<String>,
     pub files: Option<u32>,
+    /// A rollout's scope: the node label naming a failure domain, how many domains
+    /// may be out at once, and the share of any service's candidates.
+    pub domain: Option<String>,
+    pub domains_max: Option<u32>,
+    pub pool_percent: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
