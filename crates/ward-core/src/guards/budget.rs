@@ -33,6 +33,18 @@ impl Guard for BlastRadiusBudget {
                 format!("follows the promotion of {}, which the budget already counted", ctx.snapshot.service_name(*primary)),
             );
         }
+        // Moving off nodes a rollout drained is the rollout's own doing: its scope
+        // (the rollout-scope guard) already limited how much of the fleet is out.
+        let removed: Vec<crate::ids::NodeId> = match proposal.action {
+            Action::SetDnsTargets { from, to, .. } => from.iter().copied().filter(|n| !to.contains(n)).collect(),
+            Action::MoveVip { from, .. } | Action::Promote { from, .. } => from.iter().copied().collect(),
+            _ => Vec::new(),
+        };
+        let by_rollout =
+            |n: &crate::ids::NodeId| ctx.durable.drained.get(ctx.snapshot.node_name(*n)).is_some_and(|by| by.starts_with("rollout "));
+        if !removed.is_empty() && removed.iter().all(by_rollout) {
+            return GuardVerdict::allow(NAME, "moves off nodes a rollout drained; the rollout's scope limits those, not the budget");
+        }
         // A fence is only worth doing if the promotion after it fits too: never
         // spend the budget on a fence and leave the service without a writer.
         let need = if matches!(proposal.action, Action::Fence { .. }) { weight + 1 } else { weight };
@@ -102,6 +114,20 @@ mod tests {
         assert!(verdict.sentence.contains("budget 2"), "{}", verdict.sentence);
         world.now_ms += 11 * 60_000;
         assert_eq!(world.judge_with(&BlastRadiusBudget, &action, &cause).outcome, Outcome::Allow);
+    }
+
+    #[test]
+    fn moving_off_a_node_a_rollout_drained_is_the_rollouts_budget_not_this_one() {
+        let mut world = World::two_sites();
+        let (phx, scl) = (world.node("phx1-web"), world.node("scl2-web"));
+        let action = Action::MoveVip { service: world.service("gw"), from: Some(phx), to: scl };
+        let cause = Cause::HolderDown { node: phx };
+        world.durable.budget_ledger.extend([(world.now_ms, "edge".to_string()), (world.now_ms, "edge".to_string())]);
+        assert_eq!(world.judge_with(&BlastRadiusBudget, &action, &cause).outcome, Outcome::NeedsApproval);
+        world.durable.drained.insert("phx1-web".into(), "rollout 3 (ana)".into());
+        assert_eq!(world.judge_with(&BlastRadiusBudget, &action, &cause).outcome, Outcome::Allow);
+        world.durable.drained.insert("phx1-web".into(), "ana".into());
+        assert_eq!(world.judge_with(&BlastRadiusBudget, &action, &cause).outcome, Outcome::NeedsApproval);
     }
 
     #[test]
