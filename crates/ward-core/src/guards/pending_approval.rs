@@ -3,7 +3,9 @@
 //! person's answer. Without this, a trigger that flickers (the holder is down,
 //! up for a round, down again) would re-judge the gated move afresh, and once
 //! the reason for asking had faded (the budget window rolled over) the move would
-//! run as "allowed" with nobody having said yes.
+//! run as "allowed" with nobody having said yes. It gates the single-holder
+//! kinds (a VIP move, a fence, a promotion), where a move nobody approved is the
+//! damage; DNS changes are re-judged each time (see `judge`).
 
 use crate::action::{Action, Cause, GuardVerdict};
 use crate::guards::{Guard, GuardContext, Proposal};
@@ -26,12 +28,12 @@ impl Guard for PendingApproval {
         let Some(service) = proposal.action.service() else {
             return GuardVerdict::not_applicable(NAME, "not a service action");
         };
-        // Putting answers back removes nothing: it cannot be the gated change
-        // slipping through, and a fleet must be able to heal while a person decides.
-        if let Action::SetDnsTargets { from, to, .. } = proposal.action {
-            if from.iter().all(|n| to.contains(n)) {
-                return GuardVerdict::not_applicable(NAME, "adds answers, removes none");
-            }
+        // A DNS change is judged on its own each time: leaving dead answers in place
+        // is itself the outage, and the budget (answers removed, pool share) still
+        // asks a person before a mass removal. Its pending request is not withdrawn
+        // by quiet rounds either; a later DNS decision supersedes it, saying so.
+        if matches!(proposal.action, Action::SetDnsTargets { .. }) {
+            return GuardVerdict::not_applicable(NAME, "a DNS change is judged on its own each time");
         }
         let name = ctx.snapshot.service_name(service);
         let kind = proposal.action.kind();
@@ -83,20 +85,19 @@ mod tests {
     #[test]
     fn a_pending_approval_gates_the_same_kind_on_the_same_service() {
         let mut world = World::two_sites();
-        let action = world.set_dns_add_scl2();
-        assert_eq!(world.judge_with(&PendingApproval, &action, &Cause::TargetsChanged).outcome, Outcome::Allow);
-        pend(&mut world, 7, &action);
-        // Adding answers back is never gated; removing one is.
-        assert_ne!(world.judge_with(&PendingApproval, &action, &Cause::TargetsChanged).outcome, Outcome::NeedsApproval);
         let (phx, scl) = (world.node("phx1-web"), world.node("scl2-web"));
-        let removal = crate::action::Action::SetDnsTargets { service: world.service("web"), from: vec![phx, scl], to: vec![phx] };
-        let verdict = world.judge_with(&PendingApproval, &removal, &Cause::TargetsChanged);
+        let gw = Action::MoveVip { service: world.service("gw"), from: Some(phx), to: scl };
+        let cause = Cause::HolderDown { node: phx };
+        assert_eq!(world.judge_with(&PendingApproval, &gw, &cause).outcome, Outcome::Allow);
+        pend(&mut world, 7, &gw);
+        let verdict = world.judge_with(&PendingApproval, &gw, &cause);
         assert_eq!(verdict.outcome, Outcome::NeedsApproval);
         assert!(verdict.sentence.contains("Decision 7"), "{}", verdict.sentence);
-        // Another service, or an operator's own request, is not gated by it.
-        let gw = crate::action::Action::MoveVip { service: world.service("gw"), from: Some(phx), to: scl };
-        assert_eq!(world.judge_with(&PendingApproval, &gw, &Cause::HolderDown { node: phx }).outcome, Outcome::Allow);
+        // An operator's own request is not gated by it; nor is a DNS change, judged on its own.
         let operator = Cause::Operator { author: "ana".into() };
-        assert_ne!(world.judge_with(&PendingApproval, &removal, &operator).outcome, Outcome::NeedsApproval);
+        assert_ne!(world.judge_with(&PendingApproval, &gw, &operator).outcome, Outcome::NeedsApproval);
+        let dns = world.set_dns_add_scl2();
+        pend(&mut world, 8, &dns);
+        assert_ne!(world.judge_with(&PendingApproval, &dns, &Cause::TargetsChanged).outcome, Outcome::NeedsApproval);
     }
 }
