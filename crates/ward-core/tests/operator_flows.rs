@@ -175,3 +175,23 @@ fn a_paused_rollout_begins_nothing_and_a_cancel_undrains_what_it_drained() {
     shell.drain();
     assert!(shell.journal.iter().any(|r| matches!(&r.event, JournalEvent::Undrained { node, .. } if node == "r1")));
 }
+
+#[test]
+fn a_batch_that_would_leave_a_service_without_a_candidate_waits_then_is_refused() {
+    let mut shell = start(routers());
+    shell.engine.command(shell.now_ms, rollout(&["r2", "r1"], 1)).unwrap();
+    shell.seconds(2);
+    // Batch 1 (r2) is maintained and verified.
+    assert!(matches!(shell.answer_one(true, None).action, ward_core::action::Action::Maintain { batch: 0, .. }));
+    shell.answer_one(true, None);
+    // Meanwhile r2 fails: taking r1 out now would leave the gateway nowhere to go.
+    shell.fail(NodeId(1));
+    shell.seconds(10);
+    assert!(shell.started.is_empty(), "{:?}", shell.started);
+    let waiting = |p: ward_core::journal::RolloutPhase| move |e: &JournalEvent| matches!(e, JournalEvent::RolloutProgress { state, .. } if *state == p);
+    assert_eq!(shell.count(waiting(ward_core::journal::RolloutPhase::Waiting)), 1, "{:?}", shell.journal);
+    assert!(!shell.any(|e| matches!(e, JournalEvent::Drained { node, .. } if node == "r1")));
+    shell.seconds(31 * 60);
+    assert_eq!(shell.count(waiting(ward_core::journal::RolloutPhase::Refused)), 1);
+    assert!(shell.started.is_empty(), "{:?}", shell.started);
+}
