@@ -51,7 +51,7 @@ enum Verb {
     Demo(cmd_demo::DemoArgs),
     /// Who is where and why: services, nodes, alerts, approvals.
     Status(Plain),
-    /// The latest decisions about a service, with evidence and every guard's sentence.
+    /// The latest decisions about a service (or `rollout`, `rollout:N`: rollout batches and refusals), with evidence and every guard's sentence.
     Why(Named),
     /// Hold a node, site or service (node:NAME, site:NAME, service:NAME): automation never overrides a hold.
     /// `--all` freezes the whole fleet: no automatic action until `ward release --all`.
