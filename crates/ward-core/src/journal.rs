@@ -22,6 +22,9 @@ pub enum HoldTarget {
     Site(String),
     /// Freeze this service: no automatic change at all.
     Service(String),
+    /// Freeze the whole fleet (`ward hold --all`): no automatic action anywhere
+    /// until released; an operator's own explicit commands still act.
+    Fleet,
 }
 
 impl std::fmt::Display for HoldTarget {
@@ -30,6 +33,7 @@ impl std::fmt::Display for HoldTarget {
             HoldTarget::Node(n) => write!(f, "node {n}"),
             HoldTarget::Site(s) => write!(f, "site {s}"),
             HoldTarget::Service(s) => write!(f, "service {s}"),
+            HoldTarget::Fleet => write!(f, "the whole fleet"),
         }
     }
 }
@@ -75,6 +79,42 @@ impl AlertChange {
     }
 }
 
+/// The scope a rollout declares: how much of the fleet may be out at once. Unset
+/// fields take the policy's defaults (`policy.rollout`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RolloutScope {
+    /// A node label that names a failure domain besides the site (e.g. "rack").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_label: Option<String>,
+    /// At most this many failure domains with nodes out at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domains_max: Option<u32>,
+    /// At most this share of any service's candidates out at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_percent_max: Option<u32>,
+}
+
+/// What an operator does to a rollout in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolloutControl {
+    /// Begin no new batch until resumed.
+    Pause,
+    Resume,
+    /// Stop for good: undrain what the rollout drained.
+    Cancel,
+}
+
+impl RolloutControl {
+    pub fn verb(self) -> &'static str {
+        match self {
+            RolloutControl::Pause => "pause",
+            RolloutControl::Resume => "resume",
+            RolloutControl::Cancel => "cancel",
+        }
+    }
+}
+
 /// Where a rolling maintenance's current batch (or the rollout itself) stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -87,6 +127,17 @@ pub enum RolloutPhase {
     Halted,
     /// Every batch is done.
     Done,
+    /// The next batch would break the rollout's scope now (something else is
+    /// out); it waits, up to `policy.rollout.batch_wait_max`.
+    Waiting,
+    /// The rollout is refused: over-broad, or a batch waited too long.
+    Refused,
+    /// An operator paused it: no new batch begins.
+    Paused,
+    /// An operator resumed it.
+    Resumed,
+    /// An operator cancelled it: what it drained is undrained.
+    Cancelled,
 }
 
 impl RolloutPhase {
@@ -96,6 +147,11 @@ impl RolloutPhase {
             RolloutPhase::BatchDone => "batch-done",
             RolloutPhase::Halted => "halted",
             RolloutPhase::Done => "done",
+            RolloutPhase::Waiting => "waiting",
+            RolloutPhase::Refused => "refused",
+            RolloutPhase::Paused => "paused",
+            RolloutPhase::Resumed => "resumed",
+            RolloutPhase::Cancelled => "cancelled",
         }
     }
 }
@@ -320,6 +376,9 @@ pub enum JournalEvent {
         batch_size: u32,
         operation: String,
         author: String,
+        /// The scope it declared (records from before scopes read as the policy's defaults).
+        #[serde(default, skip_serializing_if = "crate::journal::is_default_scope")]
+        scope: RolloutScope,
     },
     /// A rollout batch began, finished, or the rollout halted or completed.
     RolloutProgress {
@@ -328,6 +387,10 @@ pub enum JournalEvent {
         state: RolloutPhase,
         sentence: String,
     },
+}
+
+fn is_default_scope(scope: &RolloutScope) -> bool {
+    *scope == RolloutScope::default()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

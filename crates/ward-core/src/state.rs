@@ -126,6 +126,11 @@ pub struct Rollout {
     pub state: RolloutState,
     /// The current batch's phase; `None` before the first starts.
     pub batch_state: Option<RolloutPhase>,
+    #[serde(default)]
+    pub scope: RolloutScope,
+    /// Since when the next batch has waited for the scope to allow it.
+    #[serde(default)]
+    pub waiting_since: Option<TimeMs>,
 }
 
 /// Where a rolling maintenance stands as a whole.
@@ -134,6 +139,18 @@ pub enum RolloutState {
     Running,
     Halted,
     Done,
+    /// Paused by an operator: no new batch begins.
+    Paused,
+    Cancelled,
+    /// Refused: over-broad, or a batch waited too long for its scope.
+    Refused,
+}
+
+impl RolloutState {
+    /// Still going (running or paused): another rollout may not start meanwhile.
+    pub fn active(self) -> bool {
+        matches!(self, RolloutState::Running | RolloutState::Paused)
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -167,8 +184,13 @@ pub struct Durable {
     pub verify_failed: BTreeMap<(String, String), TimeMs>,
     /// Switchovers waiting for their fence: service -> (node to promote, operator).
     pub switchovers: BTreeMap<String, (String, String)>,
-    /// (time, group) of every move started, newest last, pruned to the budget window.
+    /// (time, group) per target removed by every move or fence started (a DNS
+    /// change dropping ten answers is ten entries), newest last, bounded.
     pub budget_ledger: VecDeque<(TimeMs, String)>,
+    /// (time, service, node) of every answer a DNS change removed, newest last,
+    /// bounded: the per-pool share of the budget counts distinct nodes.
+    #[serde(default)]
+    pub pool_ledger: VecDeque<(TimeMs, String, String)>,
     pub rollouts: BTreeMap<u32, Rollout>,
     pub applied_hash: String,
     pub starts: u64,
@@ -262,14 +284,25 @@ impl Durable {
                     // fence was counted with the fence.
                     let promotes_after_its_fence = matches!(action, NamedAction::Promote { service, from: Some(from), .. }
                         if self.fenced.contains(&(service.clone(), from.clone())));
-                    if (action.is_move() || action.kind() == crate::action::ActionKind::Fence) && !promotes_after_its_fence {
+                    let weight = budget_weight(action);
+                    if weight > 0 && !promotes_after_its_fence {
                         if let Some(group) =
                             action.service_ref().and_then(|s| snapshot.service_id(s)).map(|s| snapshot.service(s).group.clone())
                         {
-                            self.budget_ledger.push_back((at, group));
+                            for _ in 0..weight {
+                                self.budget_ledger.push_back((at, group.clone()));
+                            }
                             while self.budget_ledger.len() > BUDGET_LEDGER_MAX {
                                 self.budget_ledger.pop_front();
                             }
+                        }
+                    }
+                    if let NamedAction::SetDnsTargets { service, from, to } = action {
+                        for node in from.iter().filter(|n| !to.contains(n)) {
+                            self.pool_ledger.push_back((at, service.clone(), node.clone()));
+                        }
+                        while self.pool_ledger.len() > BUDGET_LEDGER_MAX {
+                            self.pool_ledger.pop_front();
                         }
                     }
                 }
@@ -464,7 +497,7 @@ impl Durable {
             JournalEvent::Undrained { node, .. } => {
                 self.drained.remove(node);
             }
-            JournalEvent::RolloutStarted { rollout, nodes, batch_size, operation, author } => {
+            JournalEvent::RolloutStarted { rollout, nodes, batch_size, operation, author, scope } => {
                 self.next_rollout = self.next_rollout.max(rollout + 1);
                 self.rollouts.insert(
                     *rollout,
@@ -477,17 +510,32 @@ impl Durable {
                         batch: None,
                         state: RolloutState::Running,
                         batch_state: None,
+                        scope: scope.clone(),
+                        waiting_since: None,
                     },
                 );
             }
             JournalEvent::RolloutProgress { rollout, batch, state, .. } => {
                 if let Some(r) = self.rollouts.get_mut(rollout) {
-                    r.batch = Some(*batch);
-                    r.batch_state = Some(*state);
+                    match state {
+                        // Batch phases move the batch on.
+                        RolloutPhase::Started | RolloutPhase::BatchDone | RolloutPhase::Halted | RolloutPhase::Done => {
+                            r.batch = Some(*batch);
+                            r.batch_state = Some(*state);
+                            r.waiting_since = None;
+                        }
+                        RolloutPhase::Waiting => r.waiting_since = Some(r.waiting_since.unwrap_or(at)),
+                        // Control phases change the rollout, not its batch.
+                        RolloutPhase::Refused | RolloutPhase::Paused | RolloutPhase::Resumed | RolloutPhase::Cancelled => {}
+                    }
                     r.state = match state {
                         RolloutPhase::Halted => RolloutState::Halted,
                         RolloutPhase::Done => RolloutState::Done,
-                        RolloutPhase::Started | RolloutPhase::BatchDone => RolloutState::Running,
+                        RolloutPhase::Refused => RolloutState::Refused,
+                        RolloutPhase::Paused => RolloutState::Paused,
+                        RolloutPhase::Cancelled => RolloutState::Cancelled,
+                        RolloutPhase::Resumed => RolloutState::Running,
+                        RolloutPhase::Started | RolloutPhase::BatchDone | RolloutPhase::Waiting => r.state,
                     };
                 }
             }
@@ -583,19 +631,53 @@ impl Durable {
         (in_group, fleet)
     }
 
+    /// Distinct nodes removed from a DNS service's answers in the budget window.
+    pub fn pool_removed_in_window(&self, now_ms: TimeMs, window_ms: u64, service: &str) -> BTreeSet<&str> {
+        let from = now_ms.saturating_sub(window_ms);
+        self.pool_ledger
+            .iter()
+            .rev()
+            .take_while(|(at, _, _)| *at >= from)
+            .filter(|(_, s, _)| s == service)
+            .map(|(_, _, node)| node.as_str())
+            .collect()
+    }
+
     pub fn hold_on_node(&self, snapshot: &Snapshot, node: NodeId) -> Option<&Hold> {
         let name = snapshot.node_name(node);
         let site = &snapshot.site(snapshot.node(node).site).name;
         self.holds.iter().find(|h| match &h.target {
             HoldTarget::Node(n) => n == name,
             HoldTarget::Site(s) => s == site,
-            HoldTarget::Service(_) => false,
+            HoldTarget::Service(_) | HoldTarget::Fleet => false,
         })
+    }
+
+    /// The fleet-wide hold (a freeze), if one stands.
+    pub fn fleet_hold(&self) -> Option<&Hold> {
+        self.holds.iter().find(|h| h.target == HoldTarget::Fleet)
     }
 
     pub fn hold_on_service(&self, snapshot: &Snapshot, service: ServiceId) -> Option<&Hold> {
         let name = snapshot.service_name(service);
         self.holds.iter().find(|h| matches!(&h.target, HoldTarget::Service(s) if s == name))
+    }
+}
+
+/// How much of the blast-radius budget an action uses: the targets it removes. A
+/// DNS change counts the answers it drops (an add-only change counts one, as any
+/// change does); a VIP move, a promotion or a fence counts one; anything else
+/// (a sync, a repair, a maintenance batch) is not a move.
+pub fn budget_weight<N: PartialEq, S>(action: &crate::action::ActionOf<N, S>) -> u32 {
+    use crate::action::ActionOf;
+    match action {
+        ActionOf::SetDnsTargets { from, to, .. } => (from.iter().filter(|n| !to.contains(n)).count() as u32).max(1),
+        ActionOf::MoveVip { .. } | ActionOf::Promote { .. } | ActionOf::Fence { .. } => 1,
+        ActionOf::Unfence { .. }
+        | ActionOf::Sync { .. }
+        | ActionOf::Maintain { .. }
+        | ActionOf::Repair { .. }
+        | ActionOf::FailoverSite { .. } => 0,
     }
 }
 
@@ -632,6 +714,7 @@ pub fn first_difference(recovered: &Durable, live: &Durable) -> String {
         verify_failed,
         switchovers,
         budget_ledger,
+        pool_ledger,
         rollouts,
         applied_hash,
         starts,

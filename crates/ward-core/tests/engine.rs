@@ -276,3 +276,42 @@ fn an_alert_whose_cause_cleared_while_ward_was_down_resolves_after_a_restart() {
     h.seconds(7 * 60);
     assert!(!open_alert(&h, "time:anomaly"), "{:?}", h.engine.alerts());
 }
+
+/// The load balancer pair where every move needs a person (a budget of zero).
+fn lb_pair_every_move_approved() -> Arc<Snapshot> {
+    let mut parts = lb_pair().parts().clone();
+    parts.policy.budget.group_moves_max = 0;
+    parts.policy.budget.group_percent_max = 0;
+    parts.policy.budget.fleet_moves_max = 0;
+    parts.policy.budget.fleet_percent_max = 0;
+    Arc::new(Snapshot::assemble(parts))
+}
+
+#[test]
+fn an_approval_request_survives_a_flickering_trigger_and_only_a_person_releases_the_move() {
+    let mut h = Harness::new(lb_pair_every_move_approved());
+    h.seconds(5);
+    h.fail(NodeId(0));
+    h.seconds(10);
+    assert!(h.started.is_empty(), "{:?}", h.started);
+    let pending = h.engine.pending_approvals();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    let decision = pending[0].decision;
+    // The holder comes back for a while (the trigger flickers), then fails again.
+    h.heal_all();
+    h.seconds(60);
+    assert_eq!(h.engine.pending_approvals().len(), 1, "a quiet round withdrew the request: {:?}", h.journal);
+    assert!(!h.any(|e| matches!(e, JournalEvent::Rejected { .. })), "nothing may withdraw it but a person or a different decision");
+    h.fail(NodeId(0));
+    h.seconds(10);
+    assert!(h.started.is_empty(), "the gated move slipped through: {:?}", h.started);
+    let asked = h.count(|e| matches!(e, JournalEvent::Decision { job: None, .. }));
+    assert_eq!(asked, 1, "the same request is not asked again: {:?}", h.journal);
+    // It also survives a restart, and a person's answer releases it.
+    h.restart();
+    h.seconds(10);
+    assert_eq!(h.engine.pending_approvals().len(), 1);
+    h.engine.command(h.now_ms, Command::Approve { decision, author: "ana".into() }).unwrap();
+    h.seconds(3);
+    assert_eq!(h.started.len(), 1, "{:?}", h.journal);
+}

@@ -144,9 +144,20 @@ fn routers() -> Arc<Snapshot> {
 #[test]
 fn a_rolling_reboot_halts_at_the_first_failed_verification() {
     let mut shell = start(routers());
-    let command =
-        Command::Rollout { nodes: vec!["r2".into(), "r1".into()], batch_size: 1, operation: "reboot".into(), author: "pabs".into() };
-    let missing = Command::Rollout { nodes: vec!["r1".into()], batch_size: 1, operation: "reimage".into(), author: "pabs".into() };
+    let command = Command::Rollout {
+        nodes: vec!["r2".into(), "r1".into()],
+        batch_size: 1,
+        operation: "reboot".into(),
+        author: "pabs".into(),
+        scope: Default::default(),
+    };
+    let missing = Command::Rollout {
+        nodes: vec!["r1".into()],
+        batch_size: 1,
+        operation: "reimage".into(),
+        author: "pabs".into(),
+        scope: Default::default(),
+    };
     assert!(shell.engine.command(shell.now_ms, missing).unwrap_err().contains("no [[hook]] named \"reimage\""));
     shell.engine.command(shell.now_ms, command).unwrap();
     shell.seconds(2);
@@ -169,4 +180,73 @@ fn a_rolling_reboot_halts_at_the_first_failed_verification() {
         .any(|r| matches!(&r.event, JournalEvent::RolloutProgress { state: ward_core::journal::RolloutPhase::Halted, .. })));
     assert!(shell.engine.alerts().iter().any(|a| a.cause == "rollout:1"));
     assert_eq!(shell.finished(), vec![JobEnd::Succeeded, JobEnd::RolledBack]);
+}
+
+fn rollout(nodes: &[&str], batch_size: u32) -> Command {
+    Command::Rollout {
+        nodes: nodes.iter().map(|n| n.to_string()).collect(),
+        batch_size,
+        operation: "reboot".into(),
+        author: "pabs".into(),
+        scope: Default::default(),
+    }
+}
+
+#[test]
+fn an_over_broad_rollout_is_refused_as_a_decision_before_anything_is_drained() {
+    let mut shell = start(routers());
+    let answer = shell.engine.command(shell.now_ms, rollout(&["r1", "r2"], 2)).unwrap_err();
+    assert!(answer.contains("refused") && answer.contains("candidates out at once"), "{answer}");
+    shell.drain();
+    assert!(shell.journal.iter().any(|r| matches!(&r.event, JournalEvent::Decision { verdict, job: None, .. }
+        if verdict.outcome == ward_core::action::Outcome::Refuse && verdict.guards.iter().any(|g| g.guard == "rollout-scope"))));
+    assert!(!shell.journal.iter().any(|r| matches!(&r.event, JournalEvent::Drained { .. })));
+    shell.seconds(5);
+    assert!(shell.started.is_empty(), "{:?}", shell.started);
+    // Refused, it is not in progress: a narrower rollout may start.
+    shell.engine.command(shell.now_ms, rollout(&["r2", "r1"], 1)).unwrap();
+}
+
+#[test]
+fn a_paused_rollout_begins_nothing_and_a_cancel_undrains_what_it_drained() {
+    let mut shell = start(routers());
+    shell.engine.command(shell.now_ms, rollout(&["r2", "r1"], 1)).unwrap();
+    let pause = Command::RolloutControl { control: ward_core::engine::RolloutControl::Pause, author: "pabs".into() };
+    shell.engine.command(shell.now_ms, pause).unwrap();
+    shell.seconds(5);
+    assert!(shell.started.is_empty(), "a paused rollout began a batch: {:?}", shell.started);
+    let resume = Command::RolloutControl { control: ward_core::engine::RolloutControl::Resume, author: "pabs".into() };
+    shell.engine.command(shell.now_ms, resume).unwrap();
+    shell.seconds(2);
+    // Batch 1 (r2) is maintained and verified; batch 2 drains r1 and moves the gateway.
+    assert!(matches!(shell.answer_one(true, None).action, ward_core::action::Action::Maintain { batch: 0, .. }));
+    shell.answer_one(true, None);
+    shell.seconds(2);
+    assert!(shell.engine.command(shell.now_ms, rollout(&["r2"], 1)).unwrap_err().contains("still in progress"));
+    let cancel = Command::RolloutControl { control: ward_core::engine::RolloutControl::Cancel, author: "pabs".into() };
+    let said = shell.engine.command(shell.now_ms, cancel).unwrap();
+    assert!(said.contains("cancelled by pabs") && said.contains("1 of 2 batch(es) were done"), "{said}");
+    assert!(said.contains("Undrained r1"), "{said}");
+    shell.drain();
+    assert!(shell.journal.iter().any(|r| matches!(&r.event, JournalEvent::Undrained { node, .. } if node == "r1")));
+}
+
+#[test]
+fn a_batch_that_would_leave_a_service_without_a_candidate_waits_then_is_refused() {
+    let mut shell = start(routers());
+    shell.engine.command(shell.now_ms, rollout(&["r2", "r1"], 1)).unwrap();
+    shell.seconds(2);
+    // Batch 1 (r2) is maintained and verified.
+    assert!(matches!(shell.answer_one(true, None).action, ward_core::action::Action::Maintain { batch: 0, .. }));
+    shell.answer_one(true, None);
+    // Meanwhile r2 fails: taking r1 out now would leave the gateway nowhere to go.
+    shell.fail(NodeId(1));
+    shell.seconds(10);
+    assert!(shell.started.is_empty(), "{:?}", shell.started);
+    let waiting = |p: ward_core::journal::RolloutPhase| move |e: &JournalEvent| matches!(e, JournalEvent::RolloutProgress { state, .. } if *state == p);
+    assert_eq!(shell.count(waiting(ward_core::journal::RolloutPhase::Waiting)), 1, "{:?}", shell.journal);
+    assert!(!shell.any(|e| matches!(e, JournalEvent::Drained { node, .. } if node == "r1")));
+    shell.seconds(31 * 60);
+    assert_eq!(shell.count(waiting(ward_core::journal::RolloutPhase::Refused)), 1);
+    assert!(shell.started.is_empty(), "{:?}", shell.started);
 }

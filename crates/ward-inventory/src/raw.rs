@@ -33,6 +33,15 @@ pub struct RawPolicy {
     pub partition_grace: Option<Text>,
     pub evidence_max_age: Option<Text>,
     pub promotion_data_loss: Option<Text>,
+    pub rollout: Option<RawRolloutPolicy>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRolloutPolicy {
+    pub domains_max: Option<Spanned<u32>>,
+    pub pool_percent_max: Option<Spanned<u32>>,
+    pub batch_wait_max: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -43,6 +52,7 @@ pub struct RawBudget {
     pub group_percent_max: Option<Spanned<u32>>,
     pub fleet_moves_max: Option<Spanned<u32>>,
     pub fleet_percent_max: Option<Spanned<u32>>,
+    pub pool_percent_max: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -122,6 +122,7 @@ fn policy(doc: &RawDoc, names: &AllNames, observers: usize, sink: &mut Sink) -> 
         p.budget.fleet_moves_max = b.fleet_moves_max.as_ref().map_or(p.budget.fleet_moves_max, |v| *v.get_ref());
         p.budget.group_percent_max = percent(sink, "policy.budget.group_percent_max", &b.group_percent_max, p.budget.group_percent_max);
         p.budget.fleet_percent_max = percent(sink, "policy.budget.fleet_percent_max", &b.fleet_percent_max, p.budget.fleet_percent_max);
+        p.budget.pool_percent_max = percent(sink, "policy.budget.pool_percent_max", &b.pool_percent_max, p.budget.pool_percent_max);
     }
     if let Some(d) = &doc.policy.damping {
         let int = |v: &Option<Spanned<u32>>, default: u32| v.as_ref().map_or(default, |v| *v.get_ref());
@@ -180,6 +181,21 @@ fn policy(doc: &RawDoc, names: &AllNames, observers: usize, sink: &mut Sink) -> 
             &[("approve", PromotionDataLoss::Approve), ("allow", PromotionDataLoss::Allow)],
         )
         .unwrap_or(p.promotion_data_loss);
+    }
+    if let Some(r) = &doc.policy.rollout {
+        if let Some(v) = &r.domains_max {
+            if *v.get_ref() == 0 {
+                sink.error(
+                    v.span(),
+                    "policy.rollout.domains_max",
+                    "0 failure domains: no rollout could ever take a node out",
+                    "at least 1 (one site or rack at a time)",
+                );
+            }
+            p.rollout.domains_max = *v.get_ref();
+        }
+        p.rollout.pool_percent_max = percent(sink, "policy.rollout.pool_percent_max", &r.pool_percent_max, p.rollout.pool_percent_max);
+        p.rollout.batch_wait_max_ms = ms(sink, "rollout.batch_wait_max", &r.batch_wait_max, p.rollout.batch_wait_max_ms);
     }
     p
 }

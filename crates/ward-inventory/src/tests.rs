@@ -490,3 +490,10 @@ actuator = "api"
     assert_error(&narrow, "service[svc].follows", "n1 can become primary of \"db\"");
     assert_error(&format!("{BASE}follows = \"nope\"\n"), "service[svc].follows", "nope");
 }
+
+#[test]
+fn fleet_scope_policy_fields_are_checked_and_named() {
+    assert_error(&format!("[policy.budget]\npool_percent_max = 101\n{BASE}"), "policy.budget.pool_percent_max", "not a percentage");
+    assert_error(&format!("[policy.rollout]\npool_percent_max = 200\n{BASE}"), "policy.rollout.pool_percent_max", "not a percentage");
+    assert_error(&format!("[policy.rollout]\ndomains_max = 0\n{BASE}"), "policy.rollout.domains_max", "no rollout could ever");
+}

@@ -123,5 +123,6 @@ pub fn command_summary(c: &Command) -> String {
         Command::Rollout { nodes, batch_size, operation, .. } => {
             format!("starts a rolling {operation} of {} in batches of {batch_size}", nodes.join(", "))
         }
+        Command::RolloutControl { control, .. } => format!("{}s the rollout in progress", control.verb()),
     }
 }

@@ -1,5 +1,6 @@
 //! CLI verbs that talk to a running controller: `status`, `why`, `hold`,
-//! `release`, `drain`, `undrain`, `approve`, `reject`, `ack`, `timeline`, `switchover`.
+//! `release`, `drain`, `undrain`, `approve`, `reject`, `ack`, `timeline`, `switchover`,
+//! `rollout start|pause|resume|cancel`.
 
 use serde_json::{json, Value};
 
@@ -10,16 +11,49 @@ use crate::OutputFormat;
 #[derive(Clone, Debug)]
 pub enum Ctl {
     Status,
-    Why { service: String },
-    Hold { target: String, reason: String },
-    Release { target: String },
-    Drain { node: String },
-    Undrain { node: String },
-    Approve { decision: u64 },
-    Reject { decision: u64, reason: String },
-    Ack { alert: u64 },
-    Timeline { since: String },
-    Switchover { service: String, to: String, wait: bool, wait_max: String },
+    Why {
+        service: String,
+    },
+    Hold {
+        target: String,
+        reason: String,
+    },
+    Release {
+        target: String,
+    },
+    Drain {
+        node: String,
+    },
+    Undrain {
+        node: String,
+    },
+    Approve {
+        decision: u64,
+    },
+    Reject {
+        decision: u64,
+        reason: String,
+    },
+    Ack {
+        alert: u64,
+    },
+    Timeline {
+        since: String,
+    },
+    Switchover {
+        service: String,
+        to: String,
+        wait: bool,
+        wait_max: String,
+    },
+    /// Start a rollout with its scope (the JSON body of `/v1/rollout`).
+    RolloutStart {
+        body: Value,
+    },
+    /// `pause`, `resume` or `cancel` the rollout in progress.
+    RolloutControl {
+        verb: &'static str,
+    },
 }
 
 pub async fn run(command: Ctl, args: ControllerArgs) -> Result<(), String> {
@@ -62,6 +96,8 @@ pub async fn run(command: Ctl, args: ControllerArgs) -> Result<(), String> {
         Ctl::Approve { decision } => client.post_json(&format!("/v1/approve/{decision}"), json!({})).await?,
         Ctl::Reject { decision, reason } => client.post_json(&format!("/v1/reject/{decision}"), json!({"reason": reason})).await?,
         Ctl::Ack { alert } => client.post_json(&format!("/v1/ack/{alert}"), json!({})).await?,
+        Ctl::RolloutStart { body } => client.post_json("/v1/rollout", body).await?,
+        Ctl::RolloutControl { verb } => client.post_json(&format!("/v1/rollout/{verb}"), json!({})).await?,
         Ctl::Switchover { service, to, wait, wait_max } => {
             let wait_max_ms = ward_inventory::parse_duration_ms(&wait_max)
                 .map_err(|e| format!("--wait-max {wait_max:?}: {e} (write it like 30s or 2m)"))?;

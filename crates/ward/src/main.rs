@@ -51,12 +51,13 @@ enum Verb {
     Demo(cmd_demo::DemoArgs),
     /// Who is where and why: services, nodes, alerts, approvals.
     Status(Plain),
-    /// The latest decisions about a service, with evidence and every guard's sentence.
+    /// The latest decisions about a service (or `rollout`, `rollout:N`: rollout batches and refusals), with evidence and every guard's sentence.
     Why(Named),
     /// Hold a node, site or service (node:NAME, site:NAME, service:NAME): automation never overrides a hold.
+    /// `--all` freezes the whole fleet: no automatic action until `ward release --all`.
     Hold(HoldArgs),
-    /// Release a hold.
-    Release(Named),
+    /// Release a hold (`--all`: end the fleet-wide freeze).
+    Release(ReleaseArgs),
     /// Move a node's services away and send it nothing new.
     Drain(Named),
     /// Let a drained node take traffic again.
@@ -73,6 +74,47 @@ enum Verb {
     Switchover(SwitchoverArgs),
     /// The journal as Markdown, in the style of the seed reports.
     Timeline(TimelineArgs),
+    /// Rolling maintenance: start one with its scope, or pause, resume or cancel the one in progress.
+    Rollout(RolloutArgs),
+}
+
+#[derive(clap::Args)]
+struct RolloutArgs {
+    #[command(subcommand)]
+    action: RolloutAction,
+    #[command(flatten)]
+    controller: client::ControllerArgs,
+}
+
+#[derive(clap::Subcommand)]
+enum RolloutAction {
+    /// Run an operation on nodes in batches, each drained first and verified after.
+    /// A batch may not span more failure domains, or take more of any service's
+    /// candidates, than its scope allows: an over-broad rollout is refused.
+    Start {
+        /// The nodes, in order.
+        #[arg(required = true)]
+        nodes: Vec<String>,
+        #[arg(long)]
+        batch_size: u32,
+        /// The hook named after the operation runs it (e.g. reboot).
+        #[arg(long, default_value = "reboot")]
+        operation: String,
+        /// A node label naming a failure domain besides the site, e.g. rack.
+        #[arg(long)]
+        domain: Option<String>,
+        /// Failure domains with nodes out at once (default: policy.rollout.domains_max).
+        #[arg(long)]
+        domains_max: Option<u32>,
+        /// Share of any service's candidates out at once (default: policy.rollout.pool_percent_max).
+        #[arg(long)]
+        pool_percent: Option<u32>,
+    },
+    /// Begin no new batch until resumed (a running maintenance finishes).
+    Pause,
+    Resume,
+    /// Stop for good: what the rollout drained is undrained, and a batch mid-maintenance is named.
+    Cancel,
 }
 
 #[derive(clap::Args)]
@@ -97,11 +139,35 @@ struct Numbered {
 
 #[derive(clap::Args)]
 struct HoldArgs {
-    target: String,
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    target: Option<String>,
+    /// Freeze the whole fleet: Ward takes no automatic action (your own commands still act).
+    #[arg(long)]
+    all: bool,
     #[arg(long)]
     reason: String,
     #[command(flatten)]
     controller: client::ControllerArgs,
+}
+
+#[derive(clap::Args)]
+struct ReleaseArgs {
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    target: Option<String>,
+    /// End the fleet-wide freeze placed by `ward hold --all`.
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    controller: client::ControllerArgs,
+}
+
+/// The API's name for a hold target; `--all` is the whole fleet.
+fn hold_target(target: Option<String>, all: bool) -> String {
+    if all {
+        "fleet".into()
+    } else {
+        target.unwrap_or_default()
+    }
 }
 
 #[derive(clap::Args)]
@@ -160,8 +226,8 @@ fn main() -> ExitCode {
         Verb::Demo(args) => block_on(cmd_demo::run(args)),
         Verb::Status(a) => ctl(cmd_ctl::Ctl::Status, a.controller),
         Verb::Why(a) => ctl(cmd_ctl::Ctl::Why { service: a.name }, a.controller),
-        Verb::Hold(a) => ctl(cmd_ctl::Ctl::Hold { target: a.target, reason: a.reason }, a.controller),
-        Verb::Release(a) => ctl(cmd_ctl::Ctl::Release { target: a.name }, a.controller),
+        Verb::Hold(a) => ctl(cmd_ctl::Ctl::Hold { target: hold_target(a.target, a.all), reason: a.reason }, a.controller),
+        Verb::Release(a) => ctl(cmd_ctl::Ctl::Release { target: hold_target(a.target, a.all) }, a.controller),
         Verb::Drain(a) => ctl(cmd_ctl::Ctl::Drain { node: a.name }, a.controller),
         Verb::Undrain(a) => ctl(cmd_ctl::Ctl::Undrain { node: a.name }, a.controller),
         Verb::Approve(a) => ctl(cmd_ctl::Ctl::Approve { decision: a.id }, a.controller),
@@ -171,6 +237,20 @@ fn main() -> ExitCode {
             ctl(cmd_ctl::Ctl::Switchover { service: a.service, to: a.to, wait: !a.no_wait, wait_max: a.wait_max }, a.controller)
         }
         Verb::Timeline(a) => ctl(cmd_ctl::Ctl::Timeline { since: a.since }, a.controller),
+        Verb::Rollout(a) => {
+            let verb = match a.action {
+                RolloutAction::Start { nodes, batch_size, operation, domain, domains_max, pool_percent } => cmd_ctl::Ctl::RolloutStart {
+                    body: serde_json::json!({
+                        "nodes": nodes, "batch_size": batch_size, "operation": operation,
+                        "domain": domain, "domains_max": domains_max, "pool_percent_max": pool_percent,
+                    }),
+                },
+                RolloutAction::Pause => cmd_ctl::Ctl::RolloutControl { verb: "pause" },
+                RolloutAction::Resume => cmd_ctl::Ctl::RolloutControl { verb: "resume" },
+                RolloutAction::Cancel => cmd_ctl::Ctl::RolloutControl { verb: "cancel" },
+            };
+            ctl(verb, a.controller)
+        }
     };
     ExitCode::from(code.clamp(0, 255) as u8)
 }

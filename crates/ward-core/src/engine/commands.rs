@@ -8,7 +8,7 @@ use crate::engine::Engine;
 use crate::ids::*;
 use crate::inventory::ServiceKind;
 use crate::journal::JournalEvent;
-use crate::state::{Pending, RolloutState};
+use crate::state::Pending;
 use crate::time::TimeMs;
 
 impl Engine {
@@ -28,7 +28,13 @@ impl Engine {
                 if reason.trim().is_empty() {
                     return Err("a hold needs a reason (who else will know why it is there?)".into());
                 }
-                let text = format!("{target} is held by {author}: automation will not send it traffic or change it until released");
+                let text = if target == HoldTarget::Fleet {
+                    format!(
+                        "the whole fleet is frozen by {author}: Ward takes no automatic action (failover, DNS change, repair, rollout batch) until `ward release --all`; your own explicit commands still act"
+                    )
+                } else {
+                    format!("{target} is held by {author}: automation will not send it traffic or change it until released")
+                };
                 self.record(now_ms, JournalEvent::HoldPlaced { target: target.clone(), author, reason, until_ms });
                 text
             }
@@ -119,7 +125,7 @@ impl Engine {
                 };
                 return self.decide_operator_action(now_ms, action, author, false);
             }
-            Command::Rollout { nodes, batch_size, operation, author } => {
+            Command::Rollout { nodes, batch_size, operation, author, scope } => {
                 if nodes.is_empty() || batch_size == 0 {
                     return Err("a rollout needs at least one node and a batch size of at least 1".into());
                 }
@@ -131,17 +137,25 @@ impl Engine {
                         "no [[hook]] named {operation:?}: a rollout runs the hook named after its operation; add one that performs it and returns when the nodes are back"
                     ));
                 }
-                if let Some(running) = self.durable.rollouts.values().find(|r| r.state == RolloutState::Running) {
-                    return Err(format!("rollout {} is still running; wait for it or let it halt", running.id));
+                if let Some(running) = self.durable.rollouts.values().find(|r| r.state.active()) {
+                    return Err(format!("rollout {} is still in progress; wait for it, or `ward rollout pause|cancel` it", running.id));
+                }
+                if let Some(percent) = scope.pool_percent_max.filter(|p| *p > 100) {
+                    return Err(format!("a pool share of {percent}% is not a percentage (0 to 100)"));
                 }
                 let rollout = self.durable.next_rollout;
                 let text = format!(
                     "rollout {rollout}: {operation} on {} node(s) in batches of {batch_size}, halting at the first failed verification",
                     nodes.len()
                 );
-                self.record(now_ms, JournalEvent::RolloutStarted { rollout, nodes, batch_size, operation, author });
+                self.record(now_ms, JournalEvent::RolloutStarted { rollout, nodes, batch_size, operation, author, scope });
+                // An over-broad rollout is refused now, as a decision, before anything is drained.
+                if let Some(sentence) = self.refuse_if_over_broad(now_ms, rollout) {
+                    return Err(sentence);
+                }
                 text
             }
+            Command::RolloutControl { control, author } => return self.control_rollout(now_ms, control, author),
         };
         Ok(answer)
     }
@@ -182,7 +196,8 @@ impl Engine {
     ) -> Result<String, String> {
         let what = self.describe(&action);
         self.defer_starts();
-        let wanted = Wanted { action, cause: Cause::Operator { author }, summary: "requested by an operator".into(), preview_first };
+        let wanted =
+            Wanted { action, cause: Cause::Operator { author }, summary: "requested by an operator".into(), preview_first, prepares: None };
         let next_decision = self.durable.next_decision;
         let started = self.decide(now_ms, wanted);
         self.start_queued_jobs(now_ms);
@@ -214,6 +229,7 @@ impl Engine {
 
     fn check_target(&self, target: &HoldTarget) -> Result<(), String> {
         match target {
+            HoldTarget::Fleet => Ok(()),
             HoldTarget::Node(n) => self.node_named(n).map(|_| ()),
             HoldTarget::Service(s) => self.service_named(s).map(|_| ()),
             HoldTarget::Site(s) => self.snapshot.site_id(s).map(|_| ()).ok_or_else(|| {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::{Action, SyncPreview};
 use crate::ids::*;
 use crate::inventory::Snapshot;
-pub use crate::journal::{HoldTarget, Notification};
+pub use crate::journal::{HoldTarget, Notification, RolloutControl, RolloutScope};
 pub use crate::mode::Mode;
 pub use crate::state::Checkpoint;
 
@@ -102,6 +102,14 @@ pub enum Command {
         nodes: Vec<String>,
         batch_size: u32,
         operation: String,
+        author: String,
+        /// How much may be out at once (unset: the policy's defaults).
+        #[serde(default)]
+        scope: RolloutScope,
+    },
+    /// Pause, resume or cancel the rollout in progress.
+    RolloutControl {
+        control: RolloutControl,
         author: String,
     },
 }

@@ -23,6 +23,10 @@ pub(crate) struct Wanted {
     pub summary: String,
     /// A sync is previewed (what would it delete?) before it is judged for real.
     pub preview_first: bool,
+    /// A fence: the promotion it prepares. If an earlier decision of the same
+    /// round took the budget that promotion needed, the promotion is decided
+    /// instead (and waits for a person) and nothing is fenced.
+    pub prepares: Option<Action>,
 }
 
 impl Engine {
@@ -88,7 +92,7 @@ impl Engine {
             }
         }
         for service in quiet {
-            self.clear_blocked(now_ms, service, "the situation that needed it has passed");
+            self.clear_blocked(now_ms, service);
         }
         for (service, sentence) in no_candidate {
             let routes = self.service_routes(service);
@@ -100,7 +104,13 @@ impl Engine {
         // Each allowed move enters the budget ledger as it is decided, so the next
         // decision in this round already counts it.
         let mut announce: BTreeMap<RouteId, Vec<String>> = BTreeMap::new();
-        for w in wanted {
+        for mut w in wanted {
+            if let Some(promote) = w.prepares.take() {
+                if self.promotion_blocked(now_ms, &promote, &w.cause).is_some() {
+                    w.summary = self.cause_sentence(&w.cause);
+                    w.action = promote;
+                }
+            }
             if let Some((sentence, routes)) = self.decide(now_ms, w) {
                 for route in routes {
                     announce.entry(route).or_default().push(sentence.clone());
@@ -160,7 +170,8 @@ impl Engine {
                 let decision = approval.as_ref().map(|(d, _)| *d).unwrap_or(DecisionId(self.durable.next_decision));
                 let job = JobId(self.durable.next_job);
                 if let Some(index) = service_index {
-                    self.supersede_pending(now_ms, index, Some(decision));
+                    let reason = format!("superseded by decision {}: {}", decision.0, self.describe(&wanted.action));
+                    self.supersede_pending(now_ms, index, Some(decision), &reason);
                     self.last_blocked[index] = None;
                 }
                 self.record(
@@ -195,6 +206,14 @@ impl Engine {
                 Some((sentence, routes))
             }
             outcome => {
+                // A destination exists again: the no-candidate alert gives way to this
+                // decision's own sentence (an approval, a refusal), even if that is not new.
+                if let Some(service) = wanted.action.service().filter(|_| !wanted.action.destinations().is_empty()) {
+                    let cause = format!("no-candidate:{}", self.snapshot.service_name(service));
+                    if self.durable.alerts.contains_key(&cause) {
+                        self.resolve(now_ms, &cause, "an eligible candidate exists again; see the decision on it".into());
+                    }
+                }
                 // Where a blocked move would go may change round to round (load, health);
                 // what it is blocked on is the same decision, so `to` is left out.
                 let fingerprint = format!("{:?}|{}|{:?}", outcome, named.kind(), named.from_nodes());
@@ -205,8 +224,19 @@ impl Engine {
                     if self.last_blocked[index].as_deref() == Some(fingerprint.as_str()) {
                         return None;
                     }
-                    self.supersede_pending(now_ms, index, None);
                     self.last_blocked[index] = Some(fingerprint.clone());
+                    // The same request already waits for a person (the trigger flickered,
+                    // or the controller restarted): it stands, nothing new is asked.
+                    if outcome == Outcome::NeedsApproval && self.pending_same_action(&named).is_some() {
+                        return None;
+                    }
+                    let reason = format!(
+                        "superseded by decision {}: {} ({})",
+                        self.durable.next_decision,
+                        self.describe(&wanted.action),
+                        wanted.summary
+                    );
+                    self.supersede_pending(now_ms, index, None, &reason);
                 }
                 // A blocked repair (a held node) is journaled once, not every round.
                 if let Some(node) = wanted.action.repaired_node().filter(|_| automatic) {
@@ -248,8 +278,9 @@ impl Engine {
         }
     }
 
-    /// Rejects pending approvals for a service that a newer decision replaced.
-    fn supersede_pending(&mut self, now_ms: TimeMs, service_index: usize, keep: Option<DecisionId>) {
+    /// Withdraws pending approvals for a service that a different decision for it
+    /// replaced, saying which (the only way Ward withdraws a request on its own).
+    fn supersede_pending(&mut self, now_ms: TimeMs, service_index: usize, keep: Option<DecisionId>, reason: &str) {
         let name = self.snapshot.services()[service_index].name.clone();
         let stale: Vec<DecisionId> = self
             .durable
@@ -260,30 +291,30 @@ impl Engine {
             .map(|p| p.decision)
             .collect();
         for decision in stale {
-            self.record(
-                now_ms,
-                JournalEvent::Rejected { decision, author: "ward".into(), reason: "superseded by a newer decision".into() },
-            );
+            self.record(now_ms, JournalEvent::Rejected { decision, author: "ward".into(), reason: reason.to_string() });
         }
     }
 
-    fn clear_blocked(&mut self, now_ms: TimeMs, service: ServiceId, reason: &str) {
+    /// A quiet round (nothing wanted for the service any more). A pending approval
+    /// is NOT withdrawn here: a trigger that flickers would otherwise make the
+    /// request evaporate and the same move come back later as "allowed" without a
+    /// person. It stands until answered or superseded by a different decision.
+    fn clear_blocked(&mut self, now_ms: TimeMs, service: ServiceId) {
         self.last_blocked[service.index()] = None;
         let name = self.snapshot.service_name(service).to_string();
-        let stale: Vec<DecisionId> = self
-            .durable
-            .pending
-            .values()
-            .filter(|p| matches!(&p.pending, crate::state::Pending::Action { action, .. } if action.service_ref() == Some(&name)))
-            .map(|p| p.decision)
-            .collect();
-        for decision in stale {
-            self.record(now_ms, JournalEvent::Rejected { decision, author: "ward".into(), reason: reason.into() });
-        }
         let cause = format!("no-candidate:{name}");
         if self.durable.alerts.contains_key(&cause) {
             self.resolve(now_ms, &cause, format!("{name} is placed on a healthy node again"));
         }
+    }
+
+    /// The pending approval asking for this very action (same kind, service and
+    /// origin), if one waits.
+    fn pending_same_action(&self, named: &NamedAction) -> Option<DecisionId> {
+        self.durable.pending.values().find_map(|p| match &p.pending {
+            crate::state::Pending::Action { action, .. } if same_action(action, named) => Some(p.decision),
+            _ => None,
+        })
     }
 
     /// An approval alert closes once nothing in its group waits for approval any more.
@@ -402,6 +433,7 @@ impl Engine {
                         cause,
                         summary: format!("{summary}; fencing it before promoting {}", self.snapshot.node_name(to)),
                         preview_first: false,
+                        prepares: Some(promote.clone()),
                     });
                 }
             }
@@ -410,9 +442,9 @@ impl Engine {
                     return unfence;
                 }
             }
-            return Want::Action(Wanted { action: promote, cause, summary, preview_first: false });
+            return Want::Action(Wanted { action: promote, cause, summary, preview_first: false, prepares: None });
         }
-        Want::Action(Wanted { action: Action::MoveVip { service, from: holder, to }, cause, summary, preview_first: false })
+        Want::Action(Wanted { action: Action::MoveVip { service, from: holder, to }, cause, summary, preview_first: false, prepares: None })
     }
 
     /// A write address points at the writable primary, wherever the primary service's
@@ -425,7 +457,7 @@ impl Engine {
         }
         let cause = Cause::PrimaryMoved { primary, node: to };
         let summary = self.cause_sentence(&cause);
-        Want::Action(Wanted { action: Action::MoveVip { service, from: holder, to }, cause, summary, preview_first: false })
+        Want::Action(Wanted { action: Action::MoveVip { service, from: holder, to }, cause, summary, preview_first: false, prepares: None })
     }
 
     /// A fence of `node` for `service` already failed since the node went down this
@@ -495,6 +527,7 @@ impl Engine {
             cause: cause.clone(),
             summary: format!("{name} was fenced for a promotion that cannot follow ({why}); it is up again and takes writes back"),
             preview_first: false,
+            prepares: None,
         }))
     }
 
@@ -551,6 +584,7 @@ impl Engine {
             cause: Cause::TargetsChanged,
             summary: summary.join("; "),
             preview_first: false,
+            prepares: None,
         })
     }
 

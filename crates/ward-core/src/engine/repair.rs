@@ -53,6 +53,7 @@ impl Engine {
                 cause: Cause::ReplicationStopped { node, error: error.clone() },
                 summary: format!("stopped for {}: {error}", human_duration(stopped_ms)),
                 preview_first: false,
+                prepares: None,
             });
         }
         wanted

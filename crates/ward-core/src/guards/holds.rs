@@ -1,7 +1,11 @@
 //! Holds: an operator's pin. Automation never overrides one (seed 000: the DNS
 //! balancer re-enabled a site after a person had pulled it).
+//!
+//! A fleet-wide hold (a freeze, `ward hold --all`) refuses every automatic action
+//! while it stands. It is the operator's tool: an operator's own explicit command
+//! (a switchover, a sync) still acts, so a person can work through the freeze.
 
-use crate::action::{Action, GuardVerdict};
+use crate::action::{Action, Cause, GuardVerdict};
 use crate::guards::{Guard, GuardContext, Proposal};
 use crate::ids::{NodeId, ServiceId};
 use crate::state::Hold;
@@ -13,6 +17,11 @@ pub const NAME: &str = "holds";
 /// The hold in force on a node (directly or through its site), if any.
 pub fn node_hold<'a>(ctx: &GuardContext<'a>, node: NodeId) -> Option<&'a Hold> {
     ctx.durable.hold_on_node(ctx.snapshot, node).filter(|h| in_force(ctx, h))
+}
+
+/// The fleet-wide hold (a freeze) in force, if any.
+pub fn fleet_hold<'a>(ctx: &GuardContext<'a>) -> Option<&'a Hold> {
+    ctx.durable.fleet_hold().filter(|h| in_force(ctx, h))
 }
 
 /// The hold in force on a service, if any.
@@ -31,6 +40,15 @@ impl Guard for Holds {
     }
 
     fn judge(&self, ctx: &GuardContext, proposal: &Proposal) -> GuardVerdict {
+        if let Some(hold) = fleet_hold(ctx).filter(|_| !matches!(proposal.cause, Cause::Operator { .. })) {
+            return GuardVerdict::refuse(
+                NAME,
+                format!(
+                    "The whole fleet is frozen by a hold from {} (\"{}\"); Ward takes no automatic action until `ward release --all`",
+                    hold.author, hold.reason
+                ),
+            );
+        }
         if let Some(service) = proposal.action.service() {
             if let Some(hold) = service_hold(ctx, service) {
                 return GuardVerdict::refuse(
@@ -104,6 +122,18 @@ mod tests {
         world.hold(HoldTarget::Service("web".into()));
         let action = world.set_dns_add_scl2();
         assert_eq!(world.judge_with(&Holds, &action, &Cause::TargetsChanged).outcome, Outcome::Refuse);
+    }
+
+    #[test]
+    fn a_freeze_refuses_automation_but_not_an_operator() {
+        let mut world = World::two_sites();
+        world.hold(HoldTarget::Fleet);
+        let action = world.set_dns_add_scl2();
+        let verdict = world.judge_with(&Holds, &action, &Cause::TargetsChanged);
+        assert_eq!(verdict.outcome, Outcome::Refuse);
+        assert!(verdict.sentence.contains("whole fleet is frozen"), "{}", verdict.sentence);
+        let operator = Cause::Operator { author: "ana".into() };
+        assert_eq!(world.judge_with(&Holds, &action, &operator).outcome, Outcome::Allow);
     }
 
     #[test]

@@ -19,8 +19,10 @@ pub mod failure_backoff;
 pub mod holds;
 pub mod integrity;
 pub mod observer_quorum;
+pub mod pending_approval;
 pub mod readiness;
 pub mod role_holder;
+pub mod rollout_scope;
 pub mod single_writer;
 pub mod time_sanity;
 
@@ -69,7 +71,7 @@ pub trait Guard {
 }
 
 /// Every guard, in the order their sentences are shown.
-pub fn all() -> [&'static dyn Guard; 14] {
+pub fn all() -> [&'static dyn Guard; 16] {
     [
         &holds::Holds,
         &failure_backoff::FailureBackoff,
@@ -84,6 +86,8 @@ pub fn all() -> [&'static dyn Guard; 14] {
         &destructive_preview::DestructivePreview,
         &role_holder::RoleHolder,
         &budget::BlastRadiusBudget,
+        &pending_approval::PendingApproval,
+        &rollout_scope::RolloutScopeGuard,
         // Last: an allowed promotion's journal line then says why no acknowledged
         // write is lost (or, allowed by policy, how much may be).
         &data_loss::AcknowledgedWrites,

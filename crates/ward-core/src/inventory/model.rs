@@ -280,6 +280,9 @@ pub struct Budget {
     pub group_percent_max: u32,
     pub fleet_moves_max: u32,
     pub fleet_percent_max: u32,
+    /// At most this share of a DNS service's candidates (distinct answers) may be
+    /// removed per window without approval; never below one node.
+    pub pool_percent_max: u32,
 }
 
 /// RFC 2439-style flap damping of node health.
@@ -342,6 +345,20 @@ pub struct Policy {
     /// An automatic promotion that may lose acknowledged writes: asks a person first
     /// (`Approve`, the default) or goes ahead, its loss stated (`Allow`).
     pub promotion_data_loss: PromotionDataLoss,
+    /// The scope every rollout is held to unless it declares its own.
+    pub rollout: RolloutPolicy,
+}
+
+/// Default scope of a rolling maintenance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RolloutPolicy {
+    /// At most this many failure domains (sites; racks or any label a rollout
+    /// names) with nodes out at once.
+    pub domains_max: u32,
+    /// At most this share of any service's candidates out at once (never below one node).
+    pub pool_percent_max: u32,
+    /// A batch that cannot start without breaking a limit waits at most this long, then the rollout is refused.
+    pub batch_wait_max_ms: u64,
 }
 
 /// `policy.cross_site_promotion`.
@@ -392,7 +409,14 @@ impl Default for Policy {
             quorum: 1,
             observer_suspect_percent: 50,
             time_gap_max_ms: 10_000,
-            budget: Budget { window_ms: 10 * 60_000, group_moves_max: 2, group_percent_max: 25, fleet_moves_max: 5, fleet_percent_max: 10 },
+            budget: Budget {
+                window_ms: 10 * 60_000,
+                group_moves_max: 2,
+                group_percent_max: 25,
+                fleet_moves_max: 5,
+                fleet_percent_max: 10,
+                pool_percent_max: 50,
+            },
             damping: Damping {
                 penalty_per_flap: 1_000,
                 half_life_ms: 15 * 60_000,
@@ -412,11 +436,18 @@ impl Default for Policy {
             // behind a "healthy" cached for longer than an outage worth failing over.
             evidence_max_age_ms: 30_000,
             promotion_data_loss: PromotionDataLoss::Approve,
+            rollout: RolloutPolicy { domains_max: 1, pool_percent_max: 25, batch_wait_max_ms: 30 * 60_000 },
         }
     }
 }
 
 impl Budget {
+    /// How many of a pool's `size` nodes may be removed per window: `percent_max`
+    /// of them, rounded down, and never below one node.
+    pub fn pool_limit(percent_max: u32, size: usize) -> u32 {
+        ((size as u64 * percent_max as u64) / 100).max(1) as u32
+    }
+
     /// Moves allowed in one window for a population of `size`: the larger of the
     /// count and the percentage, so small groups can still fail over one member.
     pub fn limit(moves_max: u32, percent_max: u32, size: usize) -> u32 {

@@ -134,6 +134,16 @@ mod tests {
     }
 
     #[test]
+    fn a_fleet_hold_round_trips_beside_format_one_targets() {
+        let placed = JournalEvent::HoldPlaced { target: HoldTarget::Fleet, author: "ana".into(), reason: "freeze".into(), until_ms: None };
+        let json = serde_json::to_string(&JournalRecord { seq: 1, at_ms: 1, event: placed.clone() }).expect("serializes");
+        assert!(json.contains(r#""target":{"kind":"fleet"}"#), "{json}");
+        assert_eq!(event(&json), placed);
+        let legacy = event(r#"{"seq":2,"at_ms":1,"type":"hold_released","target":"node lb1","author":"gene"}"#);
+        assert!(matches!(legacy, JournalEvent::HoldReleased { target: HoldTarget::Node(ref n), .. } if n == "lb1"));
+    }
+
+    #[test]
     fn an_unknown_format_one_kind_is_an_error_not_a_guess() {
         let json = r#"{"seq":3,"at_ms":10,"type":"job_queued","job":1,"decision":2,"first_step":"apply",
                 "action":{"kind":"teleport","service":"www","from":["a"],"to":["b"],"detail":""}}"#;

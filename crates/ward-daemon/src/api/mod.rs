@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/switchover", post(write::switchover))
         .route("/v1/sync", post(write::sync))
         .route("/v1/rollout", post(write::rollout))
+        .route("/v1/rollout/{verb}", post(write::rollout_control))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_operator));
     open.merge(reads).merge(observe).merge(writes).layer(DefaultBodyLimit::max(BODY_BYTES_MAX)).with_state(state)
 }

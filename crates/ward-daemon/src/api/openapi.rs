@@ -35,14 +35,15 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ),
     ("post", "/v1/approve/{decision}", "Approve a pending decision.", true),
     ("post", "/v1/reject/{decision}", "Reject a pending decision (body: {reason}).", true),
-    ("post", "/v1/hold", "Hold a node, site or service (body: {target: \"site:scl2\", reason, until_ms?}).", true),
+    ("post", "/v1/hold", "Hold a node, site or service, or freeze the fleet (body: {target: \"site:scl2\" or \"fleet\", reason, until_ms?}).", true),
     ("post", "/v1/release", "Release a hold (body: {target}).", true),
     ("post", "/v1/drain/{node}", "Drain a node: move its services away, send it nothing new.", true),
     ("post", "/v1/undrain/{node}", "Undrain a node.", true),
     ("post", "/v1/ack/{alert}", "Acknowledge an alert: it stops escalating.", true),
     ("post", "/v1/switchover", "Move a vip or primary service to a node (body: {service, to}).", true),
     ("post", "/v1/sync", "Previewed sync of a sync service (body: {service, from, to}).", true),
-    ("post", "/v1/rollout", "Rolling maintenance (body: {nodes, batch_size, operation}).", true),
+    ("post", "/v1/rollout", "Rolling maintenance (body: {nodes, batch_size, operation, domain?, domains_max?, pool_percent_max?}); an over-broad one is refused.", true),
+    ("post", "/v1/rollout/{verb}", "Pause, resume or cancel the rollout in progress (verb: pause, resume, cancel).", true),
     ("post", "/v1/observations", "An observer agent's probe results (body: {observer, observations}). Observer or operator token.", true),
 ];
 

@@ -156,31 +156,44 @@ pub struct WhyEntry {
 const WHY_SCAN_MAX: usize = 50_000;
 const WHY_ENTRIES_MAX: usize = 20;
 
-/// The latest decisions about a service, with their evidence and guard sentences.
+/// The latest decisions about a service, with their evidence and guard sentences;
+/// `rollout` (or `rollout:N`) instead of a service: rollout batches, refusals included.
 pub async fn why(State(state): State<AppState>, Path(service): Path<String>) -> Result<impl IntoResponse, ApiError> {
-    if !state.view.borrow().services.iter().any(|s| s.name == service) {
-        return Err(ApiError::not_found(format!("no service named {service:?}"), "GET /v1/services lists them"));
+    let is_service = state.view.borrow().services.iter().any(|s| s.name == service);
+    // None: a service; Some(None): every rollout; Some(Some(n)): rollout n.
+    let rollout: Option<Option<u32>> = match service.strip_prefix("rollout") {
+        _ if is_service => None,
+        Some("") => Some(None),
+        Some(rest) => rest.strip_prefix(':').and_then(|n| n.parse().ok()).map(Some),
+        None => None,
+    };
+    if !is_service && rollout.is_none() {
+        return Err(ApiError::not_found(
+            format!("no service named {service:?}"),
+            "GET /v1/services lists them; `rollout` or `rollout:N` shows rollout decisions",
+        ));
     }
+    let about = |action: &ward_core::action::NamedAction| match (rollout, action) {
+        (None, _) => action.service_ref() == Some(&service),
+        (Some(wanted), ward_core::action::ActionOf::Maintain { rollout: id, .. }) => wanted.is_none_or(|w| w == *id),
+        (Some(_), _) => false,
+    };
     let records = read_journal(&state, |journal| journal.last(WHY_SCAN_MAX)).await?;
     let mut entries: Vec<WhyEntry> = records
         .iter()
         .rev()
         .filter_map(|r| match &r.event {
-            JournalEvent::Decision { decision, action, cause, summary, evidence, verdict, job }
-                if action.service_ref() == Some(&service) =>
-            {
-                Some(WhyEntry {
-                    decision: decision.0,
-                    at_ms: r.at_ms,
-                    action: action.clone(),
-                    cause: cause.clone(),
-                    summary: summary.clone(),
-                    outcome: verdict.outcome.name().to_string(),
-                    guards: verdict.guards.iter().map(|g| (g.guard.clone(), g.outcome.name().to_string(), g.sentence.clone())).collect(),
-                    evidence: evidence.clone(),
-                    job: job.map(|j| j.0),
-                })
-            }
+            JournalEvent::Decision { decision, action, cause, summary, evidence, verdict, job } if about(action) => Some(WhyEntry {
+                decision: decision.0,
+                at_ms: r.at_ms,
+                action: action.clone(),
+                cause: cause.clone(),
+                summary: summary.clone(),
+                outcome: verdict.outcome.name().to_string(),
+                guards: verdict.guards.iter().map(|g| (g.guard.clone(), g.outcome.name().to_string(), g.sentence.clone())).collect(),
+                evidence: evidence.clone(),
+                job: job.map(|j| j.0),
+            }),
             _ => None,
         })
         .take(WHY_ENTRIES_MAX)

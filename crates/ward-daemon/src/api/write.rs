@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
-use ward_core::engine::{Command, HoldTarget};
+use ward_core::engine::{Command, HoldTarget, RolloutControl, RolloutScope};
 use ward_core::ids::{AlertId, DecisionId};
 use ward_core::observation::{Observation, ProbeDetail, ProbeOutcome};
 
@@ -91,7 +91,7 @@ pub async fn reject(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HoldBody {
-    /// `node:NAME`, `site:NAME` or `service:NAME`.
+    /// `node:NAME`, `site:NAME`, `service:NAME`, or `fleet` (also `all`): a freeze.
     target: String,
     #[serde(default)]
     reason: String,
@@ -101,11 +101,17 @@ pub struct HoldBody {
 }
 
 pub fn parse_target(text: &str) -> Result<HoldTarget, ApiError> {
+    if text == "fleet" || text == "all" {
+        return Ok(HoldTarget::Fleet);
+    }
     match text.split_once(':') {
         Some(("node", name)) if !name.is_empty() => Ok(HoldTarget::Node(name.into())),
         Some(("site", name)) if !name.is_empty() => Ok(HoldTarget::Site(name.into())),
         Some(("service", name)) if !name.is_empty() => Ok(HoldTarget::Service(name.into())),
-        _ => Err(ApiError::bad_request(format!("target {text:?} is not node:NAME, site:NAME or service:NAME"), "e.g. site:scl2")),
+        _ => Err(ApiError::bad_request(
+            format!("target {text:?} is not node:NAME, site:NAME, service:NAME or fleet"),
+            "e.g. site:scl2, or fleet to freeze everything",
+        )),
     }
 }
 
@@ -172,11 +178,36 @@ pub struct RolloutBody {
     nodes: Vec<String>,
     batch_size: u32,
     operation: String,
+    /// A node label naming a failure domain besides the site (e.g. "rack").
+    #[serde(default)]
+    domain: Option<String>,
+    /// Failure domains with nodes out at once (default: policy.rollout.domains_max).
+    #[serde(default)]
+    domains_max: Option<u32>,
+    /// Share of any service's candidates out at once (default: policy.rollout.pool_percent_max).
+    #[serde(default)]
+    pool_percent_max: Option<u32>,
 }
 
 pub async fn rollout(State(state): State<AppState>, headers: HeaderMap, Json(body): Json<RolloutBody>) -> Result<Json<Answer>, ApiError> {
     let operation = bounded_text(body.operation, "operation")?;
-    run(&state, Command::Rollout { nodes: body.nodes, batch_size: body.batch_size, operation, author: author(&headers)? }).await
+    let scope = RolloutScope { domain_label: body.domain, domains_max: body.domains_max, pool_percent_max: body.pool_percent_max };
+    run(&state, Command::Rollout { nodes: body.nodes, batch_size: body.batch_size, operation, author: author(&headers)?, scope }).await
+}
+
+/// `POST /v1/rollout/{pause|resume|cancel}`: the rollout in progress.
+pub async fn rollout_control(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(verb): Path<String>,
+) -> Result<Json<Answer>, ApiError> {
+    let control = match verb.as_str() {
+        "pause" => RolloutControl::Pause,
+        "resume" => RolloutControl::Resume,
+        "cancel" => RolloutControl::Cancel,
+        other => return Err(ApiError::bad_request(format!("{other:?} is not a rollout control"), "pause, resume or cancel")),
+    };
+    run(&state, Command::RolloutControl { control, author: author(&headers)? }).await
 }
 
 /// One probe result from an observer agent, by names (its inventory copy may be

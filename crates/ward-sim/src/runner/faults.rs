@@ -225,9 +225,10 @@ impl Run<'_> {
             OperatorCommand::Undrain { node } => vec![Command::Undrain { node, author: author.clone() }],
             OperatorCommand::Sync { service, from, to } => vec![Command::Sync { service, from, to, author: author.clone() }],
             OperatorCommand::Switchover { service, to } => vec![Command::Switchover { service, to, author: author.clone() }],
-            OperatorCommand::Rollout { nodes, batch_size, operation } => {
-                vec![Command::Rollout { nodes, batch_size, operation, author: author.clone() }]
+            OperatorCommand::Rollout { nodes, batch_size, operation, scope } => {
+                vec![Command::Rollout { nodes, batch_size, operation, author: author.clone(), scope }]
             }
+            OperatorCommand::RolloutControl { control } => vec![Command::RolloutControl { control, author: author.clone() }],
         };
         if commands.is_empty() {
             self.timeline.world(self.now, format!("{author}: {command:?} — nothing matched"));

@@ -1,7 +1,7 @@
 //! Typed scenario events: the faults and operator actions a scenario injects.
 
 use serde::Serialize;
-use ward_core::engine::HoldTarget;
+use ward_core::engine::{HoldTarget, RolloutControl, RolloutScope};
 
 /// One side of a partition or flapping link.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -124,6 +124,11 @@ pub enum OperatorCommand {
         nodes: Vec<String>,
         batch_size: u32,
         operation: String,
+        scope: RolloutScope,
+    },
+    /// Pause, resume or cancel the rollout in progress.
+    RolloutControl {
+        control: RolloutControl,
     },
 }
 

@@ -138,6 +138,11 @@ pub struct RawEvent {
     pub after_action: Option<String>,
     /// `probe_loss`: the probability a probe times out from now on.
     pub rate: Option<f64>,
+    /// A rollout's scope: the node label naming a failure domain, how many domains
+    /// may be out at once, and the share of any service's candidates.
+    pub domain: Option<String>,
+    pub domains_max: Option<u32>,
+    pub pool_percent: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

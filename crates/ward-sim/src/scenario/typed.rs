@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use ward_core::engine::HoldTarget;
+use ward_core::engine::{HoldTarget, RolloutControl, RolloutScope};
 
 use super::raw::*;
 use super::*;
@@ -193,7 +193,10 @@ fn present_fields(e: &RawEvent) -> Vec<&'static str> {
         cause_prefix,
         check,
         files,
-        rate
+        rate,
+        domain,
+        domains_max,
+        pool_percent
     );
     out
 }
@@ -228,7 +231,8 @@ fn allowed(kind: &str, command: Option<&str>) -> Option<&'static [&'static str]>
             "drain" | "undrain" => &["command", "author", "node"],
             "sync" => &["command", "author", "service", "from", "to"],
             "switchover" => &["command", "author", "service", "to"],
-            "rollout" => &["command", "author", "nodes", "batch_size", "operation"],
+            "rollout" => &["command", "author", "nodes", "batch_size", "operation", "domain", "domains_max", "pool_percent"],
+            "rollout_pause" | "rollout_resume" | "rollout_cancel" => &["command", "author"],
             _ => return None,
         },
         _ => return None,
@@ -241,7 +245,8 @@ replication_lag, disk_fill_rate, inventory_torn, inventory_replace, controller_c
 controller_pause, clock_jump, operator, egress_broken, egress_repaired, misconfigured, reconfigured, \
 route_script_broken, tree, probe_loss";
 
-const COMMANDS: &str = "hold, release, approve, reject, ack, drain, undrain, sync, switchover, rollout";
+const COMMANDS: &str =
+    "hold, release, approve, reject, ack, drain, undrain, sync, switchover, rollout, rollout_pause, rollout_resume, rollout_cancel";
 
 fn convert_event(ctx: &Ctx, base: &Path, index: usize, e: RawEvent) -> Result<ScenarioEvent, ScenarioError> {
     let field = |name: &str| format!("event[{index}].{name}");
@@ -378,11 +383,14 @@ fn operator(ctx: &Ctx, index: usize, e: &RawEvent) -> Result<Fault, ScenarioErro
     };
     let target = || -> Result<HoldTarget, ScenarioError> {
         let text = need(&e.target, "target")?;
+        if text == "fleet" || text == "all" {
+            return Ok(HoldTarget::Fleet);
+        }
         match text.split_once(':') {
             Some(("node", n)) => Ok(HoldTarget::Node(n.into())),
             Some(("site", n)) => Ok(HoldTarget::Site(n.into())),
             Some(("service", n)) => Ok(HoldTarget::Service(n.into())),
-            _ => Err(ctx.err(field("target"), format!("`{text}`: write \"node:NAME\", \"site:NAME\" or \"service:NAME\""))),
+            _ => Err(ctx.err(field("target"), format!("`{text}`: write \"node:NAME\", \"site:NAME\", \"service:NAME\" or \"fleet\""))),
         }
     };
     let command = match e.command.as_deref().unwrap_or_default() {
@@ -406,7 +414,21 @@ fn operator(ctx: &Ctx, index: usize, e: &RawEvent) -> Result<Fault, ScenarioErro
             nodes: e.nodes.clone().filter(|n| !n.is_empty()).ok_or_else(|| ctx.err(field("nodes"), "is required: a non-empty list"))?,
             batch_size: e.batch_size.filter(|b| *b > 0).ok_or_else(|| ctx.err(field("batch_size"), "is required and positive"))?,
             operation: e.operation.clone().unwrap_or_else(|| "reboot".into()),
+            scope: RolloutScope {
+                domain_label: e.domain.clone().filter(|d| d != "site"),
+                domains_max: match e.domains_max {
+                    Some(0) => return Err(ctx.err(field("domains_max"), "must be at least 1")),
+                    other => other,
+                },
+                pool_percent_max: match e.pool_percent {
+                    Some(p) if p > 100 => return Err(ctx.err(field("pool_percent"), "is a percentage: 0 to 100")),
+                    other => other,
+                },
+            },
         },
+        "rollout_pause" => OperatorCommand::RolloutControl { control: RolloutControl::Pause },
+        "rollout_resume" => OperatorCommand::RolloutControl { control: RolloutControl::Resume },
+        "rollout_cancel" => OperatorCommand::RolloutControl { control: RolloutControl::Cancel },
         _ => unreachable!("allowed() accepted the command"),
     };
     Ok(Fault::Operator { author: e.author.clone().unwrap_or_else(|| "operator".into()), command })

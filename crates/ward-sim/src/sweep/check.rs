@@ -96,7 +96,8 @@ fn safety(s: &Schedule, out: &RunOutput) -> Result<(), String> {
         ));
     }
     acknowledged_writes_kept(out)?;
-    // No node added to a service while a hold on it (or its site) stood.
+    // No node added to a service while a hold on it (or its site, or the whole
+    // fleet: a freeze) stood.
     let site_of = |n: &str| out.world.nodes.iter().find(|x| x.name == n).map(|x| x.site.clone()).unwrap_or_default();
     for (at, f) in &s.faults {
         let FaultSpec::Hold { target, for_ms } = f else { continue };
@@ -124,6 +125,7 @@ fn safety(s: &Schedule, out: &RunOutput) -> Result<(), String> {
         let covers = |node: &str| match target {
             HoldTarget::Node(n) => n == node,
             HoldTarget::Site(site) => *site == site_of(node),
+            HoldTarget::Fleet => true,
             _ => false,
         };
         let mut before: BTreeMap<&str, &Vec<String>> = BTreeMap::new();

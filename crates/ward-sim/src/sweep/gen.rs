@@ -235,8 +235,10 @@ pub fn generate(seed: u64) -> Schedule {
             6 => FaultSpec::ControllerPause { for_ms: dur(&mut rng, 5_000, 120_000), clock_frozen: rng.random_bool(0.5) },
             7 => FaultSpec::ClockStep { by_ms: rng.random_range(-120_000i64..=600_000) / 1_000 * 1_000 },
             8 | 9 => {
-                let target = match rng.random_range(0..3) {
+                let target = match rng.random_range(0..4) {
                     0 => HoldTarget::Site(site),
+                    // A freeze: nothing automated anywhere while it stands.
+                    1 => HoldTarget::Fleet,
                     _ => HoldTarget::Node(nodes[rng.random_range(0..nodes.len())].clone()),
                 };
                 FaultSpec::Hold { target, for_ms: dur(&mut rng, 60_000, 600_000) }
