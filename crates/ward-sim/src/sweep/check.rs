@@ -140,7 +140,50 @@ fn safety(s: &Schedule, out: &RunOutput) -> Result<(), String> {
             before.insert(c.service.as_str(), &c.holders);
         }
     }
-    alert_repeats_keyed_by_cause(out)
+    alert_repeats_keyed_by_cause(out)?;
+    approvals_stand(out)
+}
+
+/// An approval request stands until a person answers it or a different decision
+/// supersedes it: while a VIP move, fence or promotion of a service waits for a
+/// person, no automatic action of that kind on that service starts. (The sweep
+/// plays no approving operator, so every pending request is unanswered.)
+fn approvals_stand(out: &RunOutput) -> Result<(), String> {
+    use ward_core::action::{ActionKind, Outcome};
+    use ward_core::journal::JournalEvent;
+    let gated = |k: ActionKind| matches!(k, ActionKind::MoveVip | ActionKind::Fence | ActionKind::Promote);
+    // (service, kind) -> the pending decision.
+    let mut pending: BTreeMap<(String, ActionKind), u64> = BTreeMap::new();
+    for record in &out.controller.journal {
+        match &record.event {
+            JournalEvent::Decision { decision, action, verdict, job, .. } => {
+                let (Some(service), kind) = (action.service_ref(), action.kind()) else { continue };
+                if !gated(kind) {
+                    continue;
+                }
+                let key = (service.clone(), kind);
+                match (verdict.outcome, job) {
+                    (Outcome::NeedsApproval, None) => {
+                        pending.insert(key, decision.0);
+                    }
+                    (Outcome::Allow, Some(_)) => {
+                        if let Some(waiting) = pending.get(&key).filter(|w| **w != decision.0) {
+                            return Err(format!(
+                                "safety: decision {} ran a {kind} of {service} while decision {waiting} still waited for a person",
+                                decision.0
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            JournalEvent::Rejected { decision, .. } | JournalEvent::Approved { decision, .. } => {
+                pending.retain(|_, d| *d != decision.0);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// A condition that keeps firing is journaled again only after the repeat
