@@ -80,15 +80,22 @@ fn build(phx_candidate: bool) -> Snapshot {
 
 impl World {
     pub fn two_sites() -> World {
-        let snapshot = build(true);
+        let mut world = World::unobserved(build(true));
+        world.observe_all();
+        world
+    }
+
+    /// A world over `snapshot` at a fixed time, with nothing observed yet.
+    fn unobserved(snapshot: Snapshot) -> World {
         let health = HealthTable::new(&snapshot);
         let durable = Durable::new(&snapshot);
+        let nodes_total = snapshot.nodes().len() as u32;
         let mut world = World {
             snapshot,
             health,
             durable,
             time: TimeSanity::new(),
-            fleet: FleetView { nodes_total: 2, nodes_down: 0, suspect_observers: Vec::new(), observers_total: 1, ..FleetView::default() },
+            fleet: FleetView { nodes_total, observers_total: 1, ..FleetView::default() },
             now_ms: 1_000_000,
             replication_error: None,
             down: Vec::new(),
@@ -96,29 +103,12 @@ impl World {
         };
         let policy = world.snapshot.policy().clone();
         world.time.observe(&world.snapshot, &policy, world.now_ms);
-        world.observe_all();
         world
     }
 
     /// `build_primary_cluster`, with nothing observed yet.
     pub fn primary_cluster() -> World {
-        let snapshot = build_primary_cluster();
-        let health = HealthTable::new(&snapshot);
-        let durable = Durable::new(&snapshot);
-        let mut world = World {
-            snapshot,
-            health,
-            durable,
-            time: TimeSanity::new(),
-            fleet: FleetView { nodes_total: 3, nodes_down: 0, suspect_observers: Vec::new(), observers_total: 1, ..FleetView::default() },
-            now_ms: 1_000_000,
-            replication_error: None,
-            down: Vec::new(),
-            details: Default::default(),
-        };
-        let policy = world.snapshot.policy().clone();
-        world.time.observe(&world.snapshot, &policy, world.now_ms);
-        world
+        World::unobserved(build_primary_cluster())
     }
 
     pub fn set_policy(&mut self, change: impl FnOnce(&mut Policy)) {

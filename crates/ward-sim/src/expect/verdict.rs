@@ -160,6 +160,11 @@ fn journal(out: &RunOutput) -> impl Iterator<Item = (u64, &JournalRecord)> {
     out.controller.journal_virt_ms.iter().copied().zip(out.controller.journal.iter())
 }
 
+/// The world's placement of `service` at `at_ms` (the last change at or before it).
+fn holders_at(out: &RunOutput, service: &str, at_ms: u64) -> Vec<String> {
+    out.world.placement_log.iter().rev().find(|c| c.service == service && c.at_ms <= at_ms).map(|c| c.holders.clone()).unwrap_or_default()
+}
+
 fn evaluate_check(check: &CheckSpec, start: u64, out: &RunOutput) -> ExpectResult {
     let name = format!("check[{}]", check.index);
     let (passed, mut sentence) = check_kind(&check.kind, start, out);
@@ -329,14 +334,7 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
             (lost == 0, format!("{} notifications queued, {lost} never delivered", queued.len()))
         }
         CheckKind::Placement { service, at_ms, holders } => {
-            let actual = out
-                .world
-                .placement_log
-                .iter()
-                .rev()
-                .find(|c| &c.service == service && c.at_ms <= *at_ms)
-                .map(|c| c.holders.clone())
-                .unwrap_or_default();
+            let actual = holders_at(out, service, *at_ms);
             let (a, w): (BTreeSet<_>, BTreeSet<_>) = (actual.iter().collect(), holders.iter().collect());
             (a == w, format!("{service} at {} is held by [{}] (want [{}])", label(*at_ms, start), actual.join(", "), holders.join(", ")))
         }
@@ -354,14 +352,7 @@ fn check_kind(kind: &CheckKind, start: u64, out: &RunOutput) -> (bool, String) {
             }
         }
         CheckKind::HoldersMin { service, at_ms, min } => {
-            let actual = out
-                .world
-                .placement_log
-                .iter()
-                .rev()
-                .find(|c| &c.service == service && c.at_ms <= *at_ms)
-                .map(|c| c.holders.len() as u64)
-                .unwrap_or(0);
+            let actual = holders_at(out, service, *at_ms).len() as u64;
             (actual >= *min, format!("{service} at {} has {actual} holder(s) (want at least {min})", label(*at_ms, start)))
         }
         CheckKind::Order { first, then } => {
