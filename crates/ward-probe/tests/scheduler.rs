@@ -58,8 +58,12 @@ async fn two_hundred_probes_every_100ms_for_2s() {
     let mut seen = [false; 200];
     observations.iter().for_each(|observation| seen[observation.probe.index()] = true);
     assert!(seen.iter().all(|&seen| seen));
+    // Every finished run has a latency sample. The counters are read one by one
+    // while runs keep finishing, so the histogram may hold up to a full set of
+    // in-flight runs more than the outcome counters read before it.
     let tcp = &stats.latency.iter().find(|(kind, _)| *kind == CheckKind::Tcp).unwrap().1;
-    assert_eq!(tcp.count(), stats.passed + stats.failed + stats.timed_out);
+    let finished = stats.passed + stats.failed + stats.timed_out;
+    assert!((finished..=finished + 64).contains(&tcp.count()), "{} latency samples for {finished} finished runs", tcp.count());
 }
 
 /// Slow probes and a small limit: runs due while every slot is taken are skipped,
