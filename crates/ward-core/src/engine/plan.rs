@@ -538,8 +538,10 @@ impl Engine {
             let in_current = current.contains(&node);
             match &eligibility[node.index()] {
                 Ok(()) => in_current || !self.verify_cooling(now_ms, service, node),
-                // Unknown is not down: a current target stays until it is confirmed bad.
-                Err(Ineligible::Unknown) => in_current,
+                // Unknown is not down: a current target stays until it (or what it
+                // depends on) is confirmed bad, e.g. while a restarted controller
+                // has not yet heard about a dependency.
+                Err(why) if why.is_unknown() => in_current,
                 Err(_) => false,
             }
         };

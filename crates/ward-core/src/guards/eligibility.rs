@@ -100,6 +100,17 @@ impl Ineligible {
 /// Dependencies are followed this deep at most (validation rejects cycles).
 const DEPENDENCY_DEPTH_MAX: u32 = 4;
 
+impl Ineligible {
+    /// Not known bad: the node's health, or a dependency's, is only unknown.
+    pub fn is_unknown(&self) -> bool {
+        match self {
+            Ineligible::Unknown => true,
+            Ineligible::Dependency { why, .. } => why.is_unknown(),
+            _ => false,
+        }
+    }
+}
+
 pub fn node_eligibility(ctx: &GuardContext, node: NodeId, role: Role) -> Result<(), Ineligible> {
     if ctx.mode == Mode::Naive {
         // The baseline trusts its last check and nothing else.
