@@ -27,15 +27,18 @@ impl Engine {
         for loss in &lost {
             let name = self.snapshot.site(loss.site).name.clone();
             let cause = site_cause(&name);
-            let nodes: Vec<String> = loss.nodes.iter().map(|n| self.snapshot.node_name(*n).to_string()).collect();
-            if !self.durable.alerts.contains_key(&cause) {
+            let mut nodes: Vec<String> = loss.nodes.iter().map(|n| self.snapshot.node_name(*n).to_string()).collect();
+            nodes.sort();
+            let open = self.durable.alerts.get(&cause);
+            // One alert listing the site's nodes: nothing to say while that list stands.
+            if open.is_none_or(|alert| alert.members != nodes || alert.resolved_ms.is_some()) {
                 let sentence = self.site_lost_sentence(loss);
-                self.record(now_ms, JournalEvent::SiteLost { site: name.clone(), nodes: nodes.clone(), sentence: sentence.clone() });
+                if open.is_none() {
+                    self.record(now_ms, JournalEvent::SiteLost { site: name.clone(), nodes: nodes.clone(), sentence: sentence.clone() });
+                }
+                let routes = self.snapshot.policy().default_notify.clone();
+                self.raise_group(now_ms, &cause, Severity::Page, sentence, &nodes, &routes);
             }
-            // One alert listing the site's nodes: journaled again only if that list changes.
-            let sentence = self.site_lost_sentence(loss);
-            let routes = self.snapshot.policy().default_notify.clone();
-            self.raise_group(now_ms, &cause, Severity::Page, sentence, &nodes, &routes);
             for node in &loss.nodes {
                 let node_cause = format!("node-down:{}", self.snapshot.node_name(*node));
                 if self.durable.alerts.contains_key(&node_cause) {
