@@ -353,6 +353,9 @@ pub enum Cause {
     PrimaryMoved { primary: ServiceId, node: NodeId },
     /// A node's replication has stopped with an error (seed 000: the IO thread).
     ReplicationStopped { node: NodeId, error: String },
+    /// `node` answers as a writable primary while `holder` holds the service:
+    /// two writers, the one outcome a failover must never leave behind.
+    SecondWriter { node: NodeId, holder: NodeId },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

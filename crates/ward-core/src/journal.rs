@@ -310,6 +310,21 @@ pub enum JournalEvent {
         site: String,
         sentence: String,
     },
+    /// A host agent's lease: granted (its first renewal, or the first since it
+    /// lapsed) or lapsed (no renewal for the lease plus the margin).
+    AgentLease {
+        node: String,
+        granted: bool,
+        sentence: String,
+    },
+    /// A primary's server that stopped answering counts as fenced: its agent's
+    /// lease ran out (plus the margin) and most of the other members cannot reach
+    /// it either, so it has fenced itself or nobody can write to it.
+    FencedByLease {
+        service: String,
+        node: String,
+        sentence: String,
+    },
     /// `routes`: where it pages (escalation starts there).
     Alert {
         alert: AlertId,
@@ -420,7 +435,10 @@ pub fn sentence(event: &JournalEvent) -> Option<String> {
         JournalEvent::JobStepDone { job, step, ok: false, message, .. } => format!("job {} {} failed: {message}", job.0, step.name()),
         JournalEvent::JobFinished { job, end, sentence } => format!("job {} {:?}: {sentence}", job.0, end),
         JournalEvent::Health { node, status, sentence } => format!("{node} {status}: {sentence}"),
-        JournalEvent::SiteLost { sentence, .. } | JournalEvent::SiteRestored { sentence, .. } => sentence.clone(),
+        JournalEvent::SiteLost { sentence, .. }
+        | JournalEvent::SiteRestored { sentence, .. }
+        | JournalEvent::AgentLease { sentence, .. }
+        | JournalEvent::FencedByLease { sentence, .. } => sentence.clone(),
         JournalEvent::Alert { cause, severity, state, sentence, .. } => {
             format!("alert {} [{severity:?}] {cause}: {sentence}", state.name())
         }

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod action;
+pub mod agent;
 pub mod engine;
 mod guards;
 pub mod health;

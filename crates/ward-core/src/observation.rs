@@ -56,6 +56,10 @@ pub struct PrimaryStatus {
     /// The probe's human summary (role, standbys, slots), for people.
     #[serde(default)]
     pub summary: String,
+    /// Whether it takes writes (PostgreSQL: `transaction_read_only` off); a fenced
+    /// primary answers as a primary that does not. None: the probe did not say.
+    #[serde(default)]
+    pub writable: Option<bool>,
 }
 
 /// Disk usage of a data directory, statvfs-style.

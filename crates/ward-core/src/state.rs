@@ -179,6 +179,13 @@ pub struct Durable {
     pub approved: BTreeMap<DecisionId, (String, Option<NamedAction>)>,
     /// (service, node): old primaries whose fencing was confirmed.
     pub fenced: BTreeSet<(String, String)>,
+    /// The fenced entries that count as fenced by an agent's lease, not by a
+    /// confirmed fence, with the sentence that says why.
+    #[serde(default, with = "map_as_pairs")]
+    pub lease_fenced: BTreeMap<(String, String), String>,
+    /// Nodes whose agent holds a lease Ward granted and has not seen lapse.
+    #[serde(default)]
+    pub leases_granted: BTreeSet<String>,
     /// (service, node) -> until when the node is passed over after a failed verification.
     #[serde(with = "map_as_pairs")]
     pub verify_failed: BTreeMap<(String, String), TimeMs>,
@@ -203,6 +210,13 @@ pub struct Durable {
 }
 
 impl Durable {
+    /// A node that is no longer fenced for a service, however it was.
+    fn unfence(&mut self, service: &str, node: &str) {
+        let key = (service.to_string(), node.to_string());
+        self.fenced.remove(&key);
+        self.lease_fenced.remove(&key);
+    }
+
     pub fn new(snapshot: &Snapshot) -> Durable {
         let mut durable =
             Durable { next_job: 1, next_decision: 1, next_alert: 1, next_notification: 1, next_rollout: 1, ..Durable::default() };
@@ -396,7 +410,7 @@ impl Durable {
                     }
                     if let NamedAction::Unfence { service, node } = &state.action {
                         if *end == JobEnd::Succeeded {
-                            self.fenced.remove(&(service.clone(), node.clone()));
+                            self.unfence(service, node);
                         }
                     }
                     self.jobs_finished_total += 1;
@@ -429,7 +443,7 @@ impl Durable {
                     let nodes: Vec<NodeId> = holders.iter().filter_map(|n| snapshot.node_id(n)).collect();
                     // A node that became primary is no longer "fenced" for this service.
                     for node in &nodes {
-                        self.fenced.remove(&(service.clone(), snapshot.node_name(*node).to_string()));
+                        self.unfence(service, snapshot.node_name(*node));
                     }
                     if let Some(slot) = self.placements.get_mut(id.index()) {
                         *slot = nodes;
@@ -440,6 +454,17 @@ impl Durable {
             | JournalEvent::TimeAnomaly { .. }
             | JournalEvent::SiteLost { .. }
             | JournalEvent::SiteRestored { .. } => {}
+            JournalEvent::AgentLease { node, granted, .. } => {
+                if *granted {
+                    self.leases_granted.insert(node.clone());
+                } else {
+                    self.leases_granted.remove(node);
+                }
+            }
+            JournalEvent::FencedByLease { service, node, sentence } => {
+                self.fenced.insert((service.clone(), node.clone()));
+                self.lease_fenced.insert((service.clone(), node.clone()), sentence.clone());
+            }
             JournalEvent::Alert { alert, cause, severity, state, sentence, routes, members } => {
                 self.apply_alert(at, *alert, cause, *severity, *state, sentence, routes, members)
             }
@@ -711,6 +736,8 @@ pub fn first_difference(recovered: &Durable, live: &Durable) -> String {
         pending,
         approved,
         fenced,
+        lease_fenced,
+        leases_granted,
         verify_failed,
         switchovers,
         budget_ledger,

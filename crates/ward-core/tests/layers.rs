@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("action", 1),
     ("observation", 1),
     ("inventory", 2),
+    ("agent", 2),
     ("journal", 3),
     ("state", 4),
     ("health", 5),

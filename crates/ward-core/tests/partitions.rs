@@ -58,6 +58,7 @@ fn start(snapshot: Arc<Snapshot>) -> Harness {
                 flush_position: Some(1_000),
                 synchronous_standbys: Vec::new(),
                 summary: String::new(),
+                writable: None,
             }));
         }
         let running = passes(NodeId(node.0 - 1));

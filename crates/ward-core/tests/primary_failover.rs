@@ -59,6 +59,7 @@ fn start() -> Harness {
                     flush_position: Some(1_000),
                     synchronous_standbys: Vec::new(),
                     summary: String::new(),
+                    writable: None,
                 })
             });
         }

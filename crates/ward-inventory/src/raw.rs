@@ -34,6 +34,17 @@ pub struct RawPolicy {
     pub evidence_max_age: Option<Text>,
     pub promotion_data_loss: Option<Text>,
     pub rollout: Option<RawRolloutPolicy>,
+    pub fence_retry_after: Option<Text>,
+    pub agent: Option<RawAgentPolicy>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgentPolicy {
+    pub lease: Option<Text>,
+    pub renew_every: Option<Text>,
+    pub margin: Option<Text>,
+    pub clock_skew_max: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +108,7 @@ pub struct RawNode {
     pub depends_on: Option<Names>,
     pub replication: Option<Spanned<RawReplication>>,
     pub disk_check: Option<Text>,
+    pub agent: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -197,7 +197,51 @@ fn policy(doc: &RawDoc, names: &AllNames, observers: usize, sink: &mut Sink) -> 
         p.rollout.pool_percent_max = percent(sink, "policy.rollout.pool_percent_max", &r.pool_percent_max, p.rollout.pool_percent_max);
         p.rollout.batch_wait_max_ms = ms(sink, "rollout.batch_wait_max", &r.batch_wait_max, p.rollout.batch_wait_max_ms);
     }
+    p.fence_retry_after_ms = ms(sink, "fence_retry_after", &raw.fence_retry_after, p.fence_retry_after_ms);
+    if let Some(a) = &raw.agent {
+        agent_policy(&mut p, a, doc, sink);
+    }
     p
+}
+
+/// The lease must outlive a lost renewal, and the controller's margin must cover
+/// the agent's clock running slow over a lease (up to 1 %, far beyond what NTP
+/// lets a clock drift) or the promotion could come before the self-fence.
+fn agent_policy(p: &mut Policy, a: &RawAgentPolicy, doc: &RawDoc, sink: &mut Sink) {
+    let ms = |sink: &mut Sink, field: &str, value: &Option<Text>, default: u64| {
+        positive_duration(sink, &format!("policy.agent.{field}"), value, default)
+    };
+    p.agent.lease_ms = ms(sink, "lease", &a.lease, p.agent.lease_ms);
+    p.agent.renew_every_ms = ms(sink, "renew_every", &a.renew_every, p.agent.renew_every_ms);
+    p.agent.margin_ms = ms(sink, "margin", &a.margin, p.agent.margin_ms);
+    p.agent.clock_skew_max_ms = ms(sink, "clock_skew_max", &a.clock_skew_max, p.agent.clock_skew_max_ms);
+    let human = ward_core::time::human_duration;
+    let span = |t: &Option<Text>| t.as_ref().map_or(doc.policy_span.clone(), |t| t.span());
+    if p.agent.lease_ms < 2 * p.agent.renew_every_ms {
+        sink.error(
+            span(&a.lease),
+            "policy.agent.lease",
+            format!(
+                "the lease ({}) is shorter than two renewals ({} each): one late renewal would make every agent fence its primary",
+                human(p.agent.lease_ms),
+                human(p.agent.renew_every_ms)
+            ),
+            "set lease to at least twice renew_every, e.g. lease = \"5s\" with renew_every = \"1s\"",
+        );
+    }
+    let drift = p.agent.lease_ms.div_ceil(100);
+    if p.agent.margin_ms < drift {
+        sink.error(
+            span(&a.margin),
+            "policy.agent.margin",
+            format!(
+                "the margin ({}) does not cover an agent clock running 1 % slow over the lease ({}): the controller could promote before the old primary fenced itself",
+                human(p.agent.margin_ms),
+                human(drift)
+            ),
+            "set margin to at least 1 % of the lease plus the time a fence takes, e.g. \"2s\"",
+        );
+    }
 }
 
 /// A standby is promotable only on replication evidence at most
@@ -279,6 +323,7 @@ fn node(item: &Item<RawNode>, doc: &RawDoc, names: &AllNames, sink: &mut Sink) -
         depends_on,
         replication,
         disk_check,
+        agent: raw.agent.unwrap_or(false),
     })
 }
 

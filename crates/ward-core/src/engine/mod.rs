@@ -12,9 +12,11 @@ mod evidence;
 mod inventory_change;
 pub mod io;
 mod jobs;
+mod leases;
 mod plan;
 mod repair;
 mod rollout;
+mod second_writer;
 mod site_failover;
 mod sites;
 mod standby_coverage;
@@ -104,6 +106,10 @@ pub struct Engine {
     /// Planning rounds run since this engine started (a measure of idle cost).
     planning_rounds: u64,
     standby_coverage: standby_coverage::CoverageRuntime,
+    /// Host agents' leases as last heard (not durable; see `health::agent_leases`).
+    leases: crate::health::agent_leases::AgentLeases,
+    /// When this engine started (or restarted).
+    started_ms: TimeMs,
 }
 
 impl Engine {
@@ -157,8 +163,14 @@ impl Engine {
             checkpoint_every: CHECKPOINT_EVERY_RECORDS,
             planning_rounds: 0,
             standby_coverage: Default::default(),
+            leases: Default::default(),
+            started_ms: now_ms,
             snapshot,
         };
+        // A restarted controller cannot know when each agent last renewed: it
+        // assumes just now, so a restart never hastens a promotion.
+        let granted = engine.durable.leases_granted.clone();
+        engine.leases.assume_renewed(&granted, now_ms);
         let policy = engine.snapshot.policy().clone();
         engine.time.observe(&engine.snapshot, &policy, now_ms);
         let in_flight = engine.durable.jobs.len() as u32;
@@ -426,6 +438,7 @@ impl Engine {
             durable: &self.durable,
             time: &self.time,
             fleet: &self.fleet,
+            leases: &self.leases,
         }
     }
 }

@@ -350,6 +350,11 @@ impl Engine {
             Cause::PrimaryMoved { primary, node } => {
                 format!("{} is now the primary of {}", self.snapshot.node_name(*node), self.snapshot.service_name(*primary))
             }
+            Cause::SecondWriter { node, holder } => format!(
+                "{} answers as a writable primary while {} holds the service: two writable primaries",
+                self.snapshot.node_name(*node),
+                self.snapshot.node_name(*holder)
+            ),
         }
     }
 
@@ -425,7 +430,7 @@ impl Engine {
                 if self.mode == Guarded
                     && !fenced
                     && !unreachable
-                    && !self.fence_failed_this_outage(&spec.name, old)
+                    && !self.fence_failed_this_outage(now_ms, &spec.name, old)
                     && self.promotion_blocked(now_ms, &promote, &cause).is_none()
                 {
                     return Want::Action(Wanted {
@@ -460,15 +465,19 @@ impl Engine {
         Want::Action(Wanted { action: Action::MoveVip { service, from: holder, to }, cause, summary, preview_first: false, prepares: None })
     }
 
-    /// A fence of `node` for `service` already failed since the node went down this
-    /// time: trying again cannot confirm anything new. An earlier outage's failed
-    /// fence says nothing about this one.
-    fn fence_failed_this_outage(&self, service: &str, node: NodeId) -> bool {
+    /// A fence of `node` for `service` failed since the node went down this time,
+    /// less than `policy.fence_retry_after` ago: trying again cannot confirm
+    /// anything new yet (an unanswering host only makes each attempt wait out its
+    /// deadline). Bounded, so a later attempt can succeed; an earlier outage's
+    /// failed fence says nothing about this one (the node was seen healthy since).
+    fn fence_failed_this_outage(&self, now_ms: TimeMs, service: &str, node: NodeId) -> bool {
         let since = self.health.node(node).since_ms;
+        let retry_after = self.snapshot.policy().fence_retry_after_ms;
         let name = self.snapshot.node_name(node);
         self.durable.finished.iter().rev().take(64).any(|f| {
             f.end == JobEnd::Failed
                 && f.at_ms >= since
+                && now_ms.saturating_sub(f.at_ms) < retry_after
                 && matches!(&f.action, NamedAction::Fence { service: s, node: n } if s == service && n == name)
         })
     }

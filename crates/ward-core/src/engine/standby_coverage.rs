@@ -109,6 +109,7 @@ mod tests {
                     flush_position: Some(1_000),
                     synchronous_standbys: Vec::new(),
                     summary: String::new(),
+                    writable: None,
                 })
             } else {
                 ProbeDetail::Replication(ReplicationStatus {

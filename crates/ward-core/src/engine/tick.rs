@@ -20,6 +20,9 @@ impl Engine {
         }
         self.fleet = self.fleet_view();
         self.track_sites(now_ms);
+        self.track_leases(now_ms);
+        self.fence_by_leases(now_ms);
+        self.fence_second_writers(now_ms);
         self.check_job_deadlines(now_ms);
         self.advance_rollouts(now_ms);
         self.plan_and_act(now_ms);
@@ -68,6 +71,10 @@ impl Engine {
     pub(crate) fn on_time_anomaly(&mut self, now_ms: TimeMs, gap_ms: i64) {
         // Inputs that piled up during a pause arrive at this very instant: stale too.
         self.health.invalidate_before(now_ms + 1);
+        // Renewals held up by the pause say nothing about the agents: every lease
+        // Ward granted is assumed renewed now, as after a restart.
+        let granted = self.durable.leases_granted.clone();
+        self.leases.assume_renewed(&granted, now_ms);
         self.plan_by_next_tick();
         let sentence = if gap_ms > 0 {
             format!(

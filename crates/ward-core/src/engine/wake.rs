@@ -85,6 +85,11 @@ impl Engine {
             next.add(at);
         }
 
+        // Agent leases (plus margin) running out.
+        if let Some(at) = self.next_lease_deadline().filter(|&at| at > now_ms) {
+            next.add(at);
+        }
+
         // Holds expiring.
         next.add_all(self.durable.holds.iter().filter_map(|h| h.until_ms));
 

@@ -32,6 +32,16 @@ impl Guard for BlastRadiusBudget {
         let Some(service) = proposal.action.service() else {
             return GuardVerdict::not_applicable(NAME, "not a service move");
         };
+        if let Cause::SecondWriter { node, .. } = proposal.cause {
+            // Fencing a second writer takes no traffic from where it belongs.
+            return GuardVerdict::allow(
+                NAME,
+                format!(
+                    "fencing {}, a second writable primary, moves no traffic: the budget does not count it",
+                    ctx.snapshot.node_name(*node)
+                ),
+            );
+        }
         if let Cause::PrimaryMoved { primary, .. } = proposal.cause {
             // The promotion it completes was counted (and approved if it had to be).
             return GuardVerdict::allow(

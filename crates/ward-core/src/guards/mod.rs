@@ -57,6 +57,7 @@ pub struct GuardContext<'a> {
     pub durable: &'a Durable,
     pub time: &'a TimeSanity,
     pub fleet: &'a FleetView,
+    pub leases: &'a crate::health::agent_leases::AgentLeases,
 }
 
 /// One proposed action and why the planner wants it.

@@ -25,6 +25,11 @@ impl Guard for PendingApproval {
         if matches!(proposal.cause, Cause::Operator { .. }) {
             return GuardVerdict::not_applicable(NAME, "an operator asked for it");
         }
+        // A second writer is fenced whatever waits for a person: nobody is asked
+        // whether two primaries may go on taking writes.
+        if matches!(proposal.cause, Cause::SecondWriter { .. }) {
+            return GuardVerdict::not_applicable(NAME, "fencing a second writable primary waits for no approval");
+        }
         let Some(service) = proposal.action.service() else {
             return GuardVerdict::not_applicable(NAME, "not a service action");
         };

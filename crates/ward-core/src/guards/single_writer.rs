@@ -3,6 +3,7 @@
 
 use crate::action::{Action, GuardVerdict};
 use crate::guards::{Guard, GuardContext, Proposal};
+use crate::health::agent_leases::LeaseVerdict;
 use crate::health::Status;
 
 pub struct SingleWriter;
@@ -20,28 +21,40 @@ impl Guard for SingleWriter {
         };
         let service_name = ctx.snapshot.service_name(*service);
         let old_name = ctx.snapshot.node_name(*old);
-        if ctx.durable.fenced.contains(&(service_name.to_string(), old_name.to_string())) {
-            return GuardVerdict::allow(
-                NAME,
-                format!("{old_name} is fenced; {} will be the only writable primary", ctx.snapshot.node_name(*to)),
-            );
+        let key = (service_name.to_string(), old_name.to_string());
+        let to_name = ctx.snapshot.node_name(*to);
+        if let Some(why) = ctx.durable.lease_fenced.get(&key) {
+            return GuardVerdict::allow(NAME, format!("{why}; {to_name} will be the only writable primary"));
+        }
+        if ctx.durable.fenced.contains(&key) {
+            return GuardVerdict::allow(NAME, format!("{old_name} is fenced; {to_name} will be the only writable primary"));
         }
         if ctx.health.node(*old).status == Status::Up {
             return GuardVerdict::refuse(
                 NAME,
-                format!(
-                    "{old_name} is up and may still accept writes; promoting {} now could make two primaries. Fence {old_name} first.",
-                    ctx.snapshot.node_name(*to)
-                ),
+                format!("{old_name} is up and may still accept writes; promoting {to_name} now could make two primaries. Fence {old_name} first."),
             );
         }
-        GuardVerdict::needs_approval(
-            NAME,
-            format!(
-                "Fencing of {old_name} could not be confirmed; if it comes back writable there would be two primaries. \
-                 Approve only if you know {old_name} is stopped."
+        let lease = ctx.leases.verdict(ctx.snapshot, ctx.now_ms, *service, *old);
+        match lease {
+            // Its agent fences it within its lease: wait for that rather than ask
+            // a person to guess.
+            LeaseVerdict::Running { .. } => GuardVerdict::refuse(
+                NAME,
+                format!("Fencing of {old_name} could not be confirmed over the network; {}.", lease.sentence(old_name)),
             ),
-        )
+            LeaseVerdict::Counted { .. } => {
+                GuardVerdict::allow(NAME, format!("{}; {to_name} will be the only writable primary", lease.sentence(old_name)))
+            }
+            _ => GuardVerdict::needs_approval(
+                NAME,
+                format!(
+                    "Fencing of {old_name} could not be confirmed, and {}; if it comes back writable there would be two primaries. \
+                     Approve only if you know {old_name} is stopped.",
+                    lease.sentence(old_name)
+                ),
+            ),
+        }
     }
 }
 

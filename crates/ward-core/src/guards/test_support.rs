@@ -19,6 +19,7 @@ pub struct World {
     pub durable: Durable,
     pub time: TimeSanity,
     pub fleet: FleetView,
+    pub leases: crate::health::agent_leases::AgentLeases,
     pub now_ms: u64,
     pub replication_error: Option<String>,
     pub down: Vec<String>,
@@ -44,6 +45,7 @@ pub fn primary_status(flush_position: Option<u64>, synchronous: &[&str]) -> Prob
         flush_position,
         synchronous_standbys: synchronous.iter().map(|s| s.to_string()).collect(),
         summary: String::new(),
+        writable: None,
     })
 }
 
@@ -96,6 +98,7 @@ impl World {
             durable,
             time: TimeSanity::new(),
             fleet: FleetView { nodes_total, observers_total: 1, ..FleetView::default() },
+            leases: Default::default(),
             now_ms: 1_000_000,
             replication_error: None,
             down: Vec::new(),
@@ -210,6 +213,7 @@ impl World {
             durable: &self.durable,
             time: &self.time,
             fleet: &self.fleet,
+            leases: &self.leases,
         }
     }
 

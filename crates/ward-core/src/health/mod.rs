@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::*;
 use crate::time::TimeMs;
 
+pub mod agent_leases;
 mod damping;
 mod disk_forecast;
 mod observer_silence;
@@ -96,6 +97,9 @@ pub struct NodeHealth {
     /// What the node last said as a writable primary (flush position, synchronous
     /// standbys); kept after it fails: it is what the failover is judged by.
     pub primary: Option<PrimaryEvidence>,
+    /// When the node last answered as a writable primary, if its latest answer
+    /// was that (a read-only or standby answer clears it): the second-writer check.
+    pub writable_at_ms: Option<TimeMs>,
 }
 
 /// The age and content of the replication evidence about one standby (all receive

@@ -35,6 +35,7 @@ static UNKNOWN_NODE: NodeHealth = NodeHealth {
     disk_full_in_ms: None,
     replication_evidence: ReplicationEvidence { at_ms: None, healthy_at_ms: None, lag_unknown: false, received_position: None },
     primary: None,
+    writable_at_ms: None,
 };
 
 const UNKNOWN_PROBE: ProbeView = ProbeView { status: Status::Unknown, votes_up: 0, votes_down: 0, votes_unknown: 0, last_at_ms: None };
@@ -313,6 +314,10 @@ impl HealthTable {
     fn ingest_detail(&mut self, snapshot: &Snapshot, p: usize, o: usize, at_ms: TimeMs, detail: &ProbeDetail) -> bool {
         match detail {
             ProbeDetail::Replication(status) => {
+                // A standby takes no writes: whatever it said as a primary is over.
+                if let Some(health) = snapshot.probes().get(p).and_then(|probe| self.nodes.get_mut(probe.node.index())) {
+                    health.writable_at_ms = None;
+                }
                 let slot = self.rep_slot[p];
                 if slot == NO_SLOT {
                     return false;
@@ -344,7 +349,11 @@ impl HealthTable {
             ProbeDetail::Primary(status) => {
                 let Some(node) = snapshot.probes().get(p).map(|probe| probe.node.index()) else { return false };
                 match self.nodes.get_mut(node) {
-                    Some(health) => record_primary(&mut health.primary, at_ms, status),
+                    Some(health) => {
+                        let was_writable = health.writable_at_ms.is_some();
+                        health.writable_at_ms = (status.writable == Some(true)).then_some(at_ms);
+                        record_primary(&mut health.primary, at_ms, status) || was_writable != health.writable_at_ms.is_some()
+                    }
                     None => false,
                 }
             }

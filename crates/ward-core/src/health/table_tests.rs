@@ -650,6 +650,7 @@ fn a_primary_report_keeps_its_flush_position_and_write_rate() {
             flush_position: Some(flush),
             synchronous_standbys: vec!["db1-scl2".into()],
             summary: String::new(),
+            writable: None,
         })));
         obs
     };

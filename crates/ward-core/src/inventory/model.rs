@@ -84,6 +84,10 @@ pub struct Node {
     pub replication: Option<Replication>,
     /// Disk watched for a time-until-full forecast: the check that reports it.
     pub disk_check: Option<CheckId>,
+    /// The node runs `ward agent`, which holds a lease from the controller and
+    /// fences its own primary when it loses both the controller and a majority.
+    #[serde(default)]
+    pub agent: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -347,6 +351,40 @@ pub struct Policy {
     pub promotion_data_loss: PromotionDataLoss,
     /// The scope every rollout is held to unless it declares its own.
     pub rollout: RolloutPolicy,
+    /// A fence that failed is not tried again on that node for this long (nor
+    /// while the node stays down): it can confirm nothing new, and each attempt at
+    /// an unanswering host waits out its deadline. Seen healthy again clears it.
+    #[serde(default = "default_fence_retry_after_ms")]
+    pub fence_retry_after_ms: u64,
+    /// Host agents' leases.
+    #[serde(default)]
+    pub agent: AgentPolicy,
+}
+
+fn default_fence_retry_after_ms() -> u64 {
+    30_000
+}
+
+/// How `ward agent` leases are timed. The controller counts an unanswering
+/// primary's server as fenced only `lease_ms + margin_ms` after the last renewal it
+/// received: the agent's lease counts from when it sent that renewal (earlier), so
+/// the agent runs out first; the margin covers its clock running slow (drift),
+/// the time its self-fence takes, and a renewal delayed on the way.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentPolicy {
+    pub lease_ms: u64,
+    pub renew_every_ms: u64,
+    pub margin_ms: u64,
+    /// Agent and controller wall clocks further apart than this: an alert, and the
+    /// node's lease is not counted on (its primary falls back to approval).
+    pub clock_skew_max_ms: u64,
+}
+
+impl Default for AgentPolicy {
+    fn default() -> Self {
+        AgentPolicy { lease_ms: 5_000, renew_every_ms: 1_000, margin_ms: 2_000, clock_skew_max_ms: 1_000 }
+    }
 }
 
 /// Default scope of a rolling maintenance.
@@ -437,6 +475,8 @@ impl Default for Policy {
             evidence_max_age_ms: 30_000,
             promotion_data_loss: PromotionDataLoss::Approve,
             rollout: RolloutPolicy { domains_max: 1, pool_percent_max: 25, batch_wait_max_ms: 30 * 60_000 },
+            fence_retry_after_ms: default_fence_retry_after_ms(),
+            agent: AgentPolicy::default(),
         }
     }
 }

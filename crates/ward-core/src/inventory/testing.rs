@@ -81,6 +81,7 @@ impl InventoryBuilder {
             depends_on: Vec::new(),
             replication: None,
             disk_check: None,
+            agent: false,
         });
         NodeId(self.parts.nodes.len() as u32 - 1)
     }

@@ -178,6 +178,7 @@ async fn primary(client: &Client, read_only: String, timeline: String) -> Result
         flush_position: flush.as_deref().and_then(parse_lsn),
         synchronous_standbys,
         summary: text.trim_end_matches(';').to_string(),
+        writable: Some(read_only == "off"),
     };
     Ok((ProbeOutcome::Pass, Some(ProbeDetail::Primary(status))))
 }

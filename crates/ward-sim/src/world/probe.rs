@@ -42,7 +42,8 @@ impl World {
                 Some(Box::new(ProbeDetail::Primary(PrimaryStatus {
                     flush_position: Some(flush),
                     synchronous_standbys: self.synchronous_standbys(i),
-                    summary: format!("primary (accepts writes); flushed up to {flush}"),
+                    summary: format!("primary ({}); flushed up to {flush}", if n.writable { "accepts writes" } else { "read-only" }),
+                    writable: Some(n.writable),
                 })))
             }
             _ if is_db => {
