@@ -85,13 +85,14 @@ impl Engine {
                     // its open alert alone must also lead to `clear_blocked`.
                     let no_candidate_open = !self.durable.alerts.is_empty()
                         && self.durable.alerts.contains_key(&format!("no-candidate:{}", self.snapshot.service_name(service)));
-                    if self.last_blocked[index].is_some() || no_candidate_open {
+                    if self.last_blocked[index].is_some() || no_candidate_open || !self.durable.pending.is_empty() {
                         quiet.push(service);
                     }
                 }
             }
         }
         for service in quiet {
+            self.withdraw_moot_promotion(now_ms, service);
             self.clear_blocked(now_ms, service);
         }
         for (service, sentence) in no_candidate {
@@ -305,6 +306,39 @@ impl Engine {
         let cause = format!("no-candidate:{name}");
         if self.durable.alerts.contains_key(&cause) {
             self.resolve(now_ms, &cause, format!("{name} is placed on a healthy node again"));
+        }
+    }
+
+    /// A promotion waiting for a person, away from a primary that is back, healthy
+    /// and still holds the service, asks a question that no longer stands: it is
+    /// withdrawn, saying so. Left standing, it would block the fence and the
+    /// failover of that primary's next, unrelated outage (a freeze whose fence
+    /// failed, the primary back, then a plain crash: nothing fenced, a person
+    /// asked with a stale reason).
+    fn withdraw_moot_promotion(&mut self, now_ms: TimeMs, service: ServiceId) {
+        let Some(&holder) = self.placement(service).first() else { return };
+        if self.health.node(holder).status != Status::Up {
+            return;
+        }
+        let (service_name, holder_name) = (self.snapshot.service_name(service).to_string(), self.snapshot.node_name(holder).to_string());
+        if self.durable.fenced.contains(&(service_name.clone(), holder_name.clone())) {
+            return;
+        }
+        let moot: Vec<DecisionId> = self
+            .durable
+            .pending
+            .values()
+            .filter(|p| {
+                matches!(&p.pending, crate::state::Pending::Action { action: NamedAction::Promote { service: s, from: Some(from), .. }, .. }
+                    if *s == service_name && *from == holder_name)
+            })
+            .map(|p| p.decision)
+            .collect();
+        for decision in moot {
+            let reason = format!(
+                "{holder_name} is back, healthy and still the primary of {service_name}: promoting around it is no longer asked for"
+            );
+            self.record(now_ms, JournalEvent::Rejected { decision, author: "ward".into(), reason });
         }
     }
 

@@ -7,11 +7,13 @@
 //! | deadline | where | due at |
 //! |---|---|---|
 //! | a job step without an answer | `jobs.rs` `check_job_deadlines` | step start + hook timeout + grace + 1 ms |
+//! | a failed fence's retry | `plan.rs` `fence_failed_this_outage` | the failure + `fence_retry_after` |
 //! | a job's retry | `jobs.rs` `retry_at` | the retry time |
 //! | a node passed over after a failed verification | `jobs.rs` `verify_failed`, `plan.rs` `verify_cooling` | the end of the cooldown |
 //! | a probe's evidence going stale | `health/rise_fall.rs` `stale_at` (`HealthTable::next_change_ms`) | last receive + bound + 1 ms |
 //! | a damped node reusable again | `health/damping.rs` `reuse_at_ms` (`HealthTable::next_change_ms`) | when the penalty decays below reuse |
 //! | an observer falling silent | `health/observer_silence.rs` (`HealthTable::next_silence_ms`) | last report + quiet bound + 1 ms |
+//! | an agent's lease (plus margin) running out | `leases.rs` `track_leases`, `health/agent_leases.rs` `verdict` | last renewal + lease + margin |
 //! | a hold expiring | `tick.rs` `expire_holds`, `guards/holds.rs` | `until_ms` |
 //! | an alert resolving after its quiet period | `alerts.rs` `settle_resolutions` | cleared + `RESOLVE_QUIET_MS` |
 //! | an unacknowledged page escalating | `alerts.rs` `escalate` | last notified + the route's `escalate_after_ms` |
@@ -69,9 +71,24 @@ impl Engine {
 
         // Jobs: step deadlines, retries, verification cooldowns; waiting work polls.
         next.add_all(self.job_wake_times());
-        next.add_all(self.durable.verify_failed.values().copied().filter(|&until| until > now_ms));
+        // Times already passed count until a round has run after them: a wake-up
+        // a moment late still finds its deadline due.
+        let since = self.last_tick_ms;
+        next.add_all(self.durable.verify_failed.values().copied().filter(|&until| until > since));
+        // A failed fence may be tried again after `policy.fence_retry_after`.
+        let retry_after = self.snapshot.policy().fence_retry_after_ms;
+        next.add_all(
+            self.durable
+                .finished
+                .iter()
+                .rev()
+                .take(64)
+                .filter(|f| f.end == crate::journal::JobEnd::Failed && matches!(f.action, crate::action::NamedAction::Fence { .. }))
+                .map(|f| f.at_ms + retry_after)
+                .filter(|&at| at > since),
+        );
         // Failing services: when the backoff lets Ward try again on its own.
-        next.add_all(crate::guards::failure_backoff::retry_times(&self.durable).filter(|&at| at > now_ms));
+        next.add_all(crate::guards::failure_backoff::retry_times(&self.durable).filter(|&at| at > since));
         if self.jobs.queued_len() > 0 || self.durable.rollouts.values().any(|r| r.state == RolloutState::Running) {
             // A tick after the last round, as the fixed tick did.
             next.add(self.last_tick_ms + tick_ms);
@@ -86,7 +103,7 @@ impl Engine {
         }
 
         // Agent leases (plus margin) running out.
-        if let Some(at) = self.next_lease_deadline().filter(|&at| at > now_ms) {
+        if let Some(at) = self.next_lease_deadline() {
             next.add(at);
         }
 
@@ -107,7 +124,7 @@ impl Engine {
 
         // Budget: the oldest move in the window leaving it.
         let window_ms = self.snapshot.policy().budget.window_ms;
-        if let Some(at) = self.durable.budget_ledger.iter().map(|(at, _)| at + window_ms + 1).find(|&t| t > now_ms) {
+        if let Some(at) = self.durable.budget_ledger.iter().map(|(at, _)| at + window_ms + 1).find(|&t| t > since) {
             next.add(at);
         }
         next.at

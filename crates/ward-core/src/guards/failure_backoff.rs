@@ -61,6 +61,22 @@ impl FailureStreak {
     }
 }
 
+/// Whether every failed job of the service's current streak was a fence of `node`.
+fn streak_is_fences_of(durable: &Durable, service: &str, node: &str) -> bool {
+    for job in durable.finished.iter().rev().filter(|j| j.action.service_ref().map(String::as_str) == Some(service)) {
+        match job.end {
+            JobEnd::Failed | JobEnd::RolledBack => {
+                if !matches!(&job.action, crate::action::NamedAction::Fence { node: n, .. } if n == node) {
+                    return false;
+                }
+            }
+            JobEnd::Succeeded => break,
+            JobEnd::Abandoned => {}
+        }
+    }
+    true
+}
+
 /// When each failing service may be changed automatically again, from one walk
 /// over the finished jobs (newest first), for the engine's wake-up.
 pub fn retry_times(durable: &Durable) -> impl Iterator<Item = TimeMs> {
@@ -96,6 +112,15 @@ impl Guard for FailureBackoff {
             return GuardVerdict::not_applicable(NAME, "not a service change");
         };
         let name = ctx.snapshot.service_name(service);
+        // Fences of the old primary that could not be confirmed, settled since
+        // (it counts as fenced now, by its lease): the promotion they were for is
+        // not a retry of them.
+        if let crate::action::Action::Promote { from: Some(old), .. } = proposal.action {
+            let old = ctx.snapshot.node_name(*old);
+            if ctx.durable.fenced.contains(&(name.to_string(), old.to_string())) && streak_is_fences_of(ctx.durable, name, old) {
+                return GuardVerdict::allow(NAME, format!("the failed attempts were fences of {old}, which counts as fenced now"));
+            }
+        }
         match FailureStreak::of(ctx.durable, name) {
             Some(streak) if ctx.now_ms < streak.retry_at_ms() => GuardVerdict::refuse(
                 NAME,

@@ -67,12 +67,12 @@ impl LeaseVerdict {
                 clock(*until_ms)
             ),
             LeaseVerdict::Counted { lapsed_at_ms, unreachable, others } => format!(
-                "{node}'s agent lease ran out at {} (plus the safety margin) and {unreachable} of {others} other members cannot reach it: \
+                "{node}'s agent lease and its safety margin ran out at {}, and {unreachable} of {others} other members cannot reach it: \
                  it has fenced itself, or nobody can reach it to write",
                 clock(*lapsed_at_ms)
             ),
             LeaseVerdict::Contested { lapsed_at_ms, unreachable, others } => format!(
-                "{node}'s agent lease ran out at {}, but only {unreachable} of {others} other members cannot reach it: \
+                "{node}'s agent lease and its safety margin ran out at {}, but only {unreachable} of {others} other members cannot reach it: \
                  it may be cut off from Ward alone and still writable",
                 clock(*lapsed_at_ms)
             ),
