@@ -105,7 +105,7 @@ impl Engine {
         self.durable
             .jobs
             .values()
-            .filter(|j| j.step_result.is_none())
+            .filter(|j| j.step_result.is_none() && !self.is_moot_fence(&j.action))
             .filter_map(|j| self.snapshot.resolve_action(&j.action))
             .filter(|a| self.hook_of(a) == hook)
             .count() as u32
@@ -159,6 +159,7 @@ impl Engine {
         let hook = self.hook_of(action);
         let timeout_ms =
             self.snapshot.hook(hook).timeout_ms.max(1).min(self.snapshot.policy().job_timeout_ms.max(self.snapshot.hook(hook).timeout_ms));
+        let timeout_ms = self.fence_deadline_within_lease(now_ms, action, step).map_or(timeout_ms, |lease_ms| timeout_ms.min(lease_ms));
         let named = self.snapshot.name_action(&carry_out);
         let request = JobRequest { job, step, action: carry_out, named, hook, attempt, deadline_ms: now_ms + timeout_ms, fencing_token };
         if self.jobs.defer {

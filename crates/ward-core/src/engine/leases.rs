@@ -5,6 +5,7 @@
 //! its sentence saying why). Without an agent nothing changes: a fence that cannot
 //! be confirmed still needs a person.
 
+use crate::action::NamedAction;
 use crate::agent::{LeaseAnswer, LeaseRequest};
 use crate::engine::{Engine, Mode};
 use crate::health::agent_leases::{AgentView, LeaseVerdict};
@@ -13,6 +14,9 @@ use crate::ids::*;
 use crate::inventory::ServiceKind;
 use crate::journal::{JournalEvent, Severity};
 use crate::time::{clock, human_duration, TimeMs};
+
+/// The shortest deadline a network fence gets when it is cut to its node's lease.
+const FENCE_DEADLINE_FLOOR_MS: u64 = 1_000;
 
 impl Engine {
     /// One renewal from the agent on `request.node`, answered at once.
@@ -213,6 +217,34 @@ impl Engine {
             }
             verdict => Err(verdict.sentence(name)),
         })
+    }
+
+    /// A fence still waiting on a host that stopped answering, for a node that
+    /// counts as fenced by its lease by now: neither its service nor its hook
+    /// waits for it any more (an unanswering host only runs out its deadline).
+    pub(crate) fn is_moot_fence(&self, action: &NamedAction) -> bool {
+        matches!(action, NamedAction::Fence { service, node }
+            if self.durable.lease_fenced.contains_key(&(service.clone(), node.clone())))
+    }
+
+    /// A network fence of a node whose agent lease still runs need not outlast the
+    /// lease: by then the lease fence is counted on, and a call hanging on an
+    /// unanswering host would only hold its hook (a one-at-a-time hook would hold
+    /// the promotion behind it). At least a second, for a host that does answer.
+    pub(crate) fn fence_deadline_within_lease(
+        &self,
+        now_ms: TimeMs,
+        action: &crate::action::Action,
+        step: crate::journal::JobStep,
+    ) -> Option<u64> {
+        let crate::action::Action::Fence { service, node } = action else { return None };
+        if step != crate::journal::JobStep::Apply {
+            return None;
+        }
+        match self.leases.verdict(&self.snapshot, now_ms, *service, *node) {
+            LeaseVerdict::Running { until_ms } => Some(until_ms.saturating_sub(now_ms).max(FENCE_DEADLINE_FLOOR_MS)),
+            _ => None,
+        }
     }
 
     /// When the next lease (plus margin) runs out, for the wake-up deadline.

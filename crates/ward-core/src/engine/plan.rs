@@ -39,6 +39,12 @@ impl Engine {
         };
         let mut busy = vec![false; self.snapshot.services().len()];
         for state in self.durable.jobs.values() {
+            // A fence still waiting on a host that stopped answering is moot once
+            // the node counts as fenced by its lease: the promotion need not wait
+            // out the fence's deadline.
+            if self.is_moot_fence(&state.action) {
+                continue;
+            }
             if let Some(s) = state.action.service_ref().and_then(|s| self.snapshot.service_id(s)) {
                 busy[s.index()] = true;
             }

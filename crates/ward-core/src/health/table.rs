@@ -305,6 +305,12 @@ impl HealthTable {
         }
         if let Some(detail) = &observation.detail {
             changed |= self.ingest_detail(snapshot, p, o, at_ms, detail);
+        } else if !observation.outcome.is_pass() {
+            // No answer: whatever the node said as a writable primary is not its
+            // latest word any more (the second-writer check wants its latest).
+            if let Some(health) = snapshot.probes().get(p).and_then(|probe| self.nodes.get_mut(probe.node.index())) {
+                health.writable_at_ms = None;
+            }
         }
         changed
     }

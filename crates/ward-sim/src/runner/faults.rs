@@ -28,6 +28,19 @@ impl Run<'_> {
                 }
                 format!("partition: {cut}")
             }
+            Fault::NodeFreeze { nodes, duration_ms } => {
+                for node in nodes {
+                    let i = self.world.node_index(node).ok_or_else(|| format!("no node named `{node}` in the scenario's inventory"))?;
+                    let cut = crate::scenario::Cut { a: Endpoint::Node(node.clone()), b: Endpoint::Rest };
+                    let id = self.world.links.cut(cut)?;
+                    self.queue.push(self.now + duration_ms, Ev::HealCut(id))?;
+                    if let Some(agent) = self.world.agents.get_mut(&i) {
+                        agent.frozen_until_ms = Some(self.now + duration_ms);
+                    }
+                }
+                self.world.refresh_replication();
+                format!("{} frozen for {}", nodes.join(", "), ward_core::time::human_duration(*duration_ms))
+            }
             Fault::Heal { cut } => {
                 self.world.links.heal(cut.as_ref());
                 self.world.refresh_replication();
@@ -101,7 +114,7 @@ impl Run<'_> {
         };
         match fault {
             Fault::LinkFlap { cut, .. } | Fault::Partition { cut, .. } => [endpoint_nodes(&cut.a), endpoint_nodes(&cut.b)].concat(),
-            Fault::NodeCrash { nodes } => nodes.clone(),
+            Fault::NodeCrash { nodes } | Fault::NodeFreeze { nodes, .. } => nodes.clone(),
             Fault::ReplicationBreak { node, .. }
             | Fault::ReplicationSilentStop { node }
             | Fault::ReplicationLag { node, .. }

@@ -2,6 +2,7 @@
 //! and a queue of timed events. Every input goes through `deliver`, every output
 //! through `drain`, and the engine's invariants are checked after each step.
 
+mod agents;
 mod controller;
 mod faults;
 pub mod loader;
@@ -132,6 +133,7 @@ impl Run<'_> {
             }
             self.queue.push(self.scenario.duration_ms, Ev::End)?;
             self.drain()?;
+            self.schedule_agents()?;
             self.schedule_tick()
         })();
         setup.map_err(|e| (0, e))?;
@@ -200,6 +202,7 @@ impl Run<'_> {
                 Ok(())
             }
             Ev::Resume => self.resume(),
+            Ev::AgentRenew { node } => self.agent_renew(node),
             Ev::Restart => self.restart(),
             Ev::End => Ok(()),
         }

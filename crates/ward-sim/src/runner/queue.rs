@@ -58,6 +58,10 @@ pub enum Ev {
         nodes: Vec<String>,
     },
     Resume,
+    /// The agent on this node renews its lease and decides.
+    AgentRenew {
+        node: usize,
+    },
     Restart,
     End,
 }

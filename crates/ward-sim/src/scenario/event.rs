@@ -149,6 +149,13 @@ pub enum Fault {
     NodeRecover {
         nodes: Vec<String>,
     },
+    /// The whole host stops (a paused VM): nothing reaches it and it reaches
+    /// nothing, its agent included, for `duration_ms`; then it goes on where it
+    /// stopped, a primary still writable unless someone fenced it.
+    NodeFreeze {
+        nodes: Vec<String>,
+        duration_ms: u64,
+    },
     Partition {
         cut: Cut,
         duration_ms: Option<u64>,

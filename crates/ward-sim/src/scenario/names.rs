@@ -112,7 +112,7 @@ pub fn check(file: &str, inventory: &InventoryDoc, world: &WorldKnobs, events: &
                     endpoint_known(&known, endpoint).map_err(|m| err(field("between"), m))?;
                 }
             }
-            Fault::NodeCrash { nodes } | Fault::NodeRecover { nodes } => {
+            Fault::NodeCrash { nodes } | Fault::NodeRecover { nodes } | Fault::NodeFreeze { nodes, .. } => {
                 let f = if nodes.len() == 1 { field("node") } else { field("nodes") };
                 for n in nodes {
                     node(f.clone(), n)?;

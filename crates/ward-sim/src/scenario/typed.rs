@@ -205,6 +205,7 @@ fn allowed(kind: &str, command: Option<&str>) -> Option<&'static [&'static str]>
     Some(match kind {
         "link_flap" => &["between", "until", "up", "period_min", "period_max"],
         "node_crash" | "node_recover" => &["node", "nodes"],
+        "node_freeze" => &["node", "nodes", "duration"],
         "replication_repair" | "replication_silent_stop" | "egress_broken" | "egress_repaired" | "reconfigured" | "route_script_broken" => {
             &["node"]
         }
@@ -312,6 +313,10 @@ fn convert_event(ctx: &Ctx, base: &Path, index: usize, e: RawEvent) -> Result<Sc
         }
         "node_crash" => Fault::NodeCrash { nodes: node_list(ctx, &field("node"), &e)? },
         "node_recover" => Fault::NodeRecover { nodes: node_list(ctx, &field("node"), &e)? },
+        "node_freeze" => Fault::NodeFreeze {
+            nodes: node_list(ctx, &field("node"), &e)?,
+            duration_ms: ctx.duration(&field("duration"), &need(&e.duration, "duration")?)?,
+        },
         "partition" => Fault::Partition { cut: cut(true)?.unwrap(), duration_ms: opt_duration("duration", &e.duration)? },
         "heal" => Fault::Heal { cut: cut(false)? },
         "replication_break" => Fault::ReplicationBreak { node: node()?, error: need(&e.error, "error")? },

@@ -7,6 +7,7 @@
 //! truth); later inventories the controller reads may disagree with it (seed 002).
 
 pub mod actuator;
+mod agents;
 mod disk;
 mod effects;
 mod faults;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 
 use ward_core::inventory::{ServiceKind, Snapshot};
 
+pub use agents::SimAgent;
 pub use disk::Disk;
 pub use effects::{Effect, StepResult};
 pub use links::{Links, Point};
@@ -89,6 +91,8 @@ pub struct World {
     pub controller_site: Option<String>,
     /// The primaries' acknowledged writes and what promotions lost of them.
     pub writes: Writes,
+    /// `ward agent` on the hosts that run one, by node index.
+    pub agents: BTreeMap<usize, SimAgent>,
 }
 
 impl World {
@@ -164,7 +168,9 @@ impl World {
             placement_log,
             moves: Vec::new(),
             writes: Writes::default(),
+            agents: BTreeMap::new(),
         };
+        world.agents = agents::agents_of(&world);
         // The initial primaries acknowledge writes from the start.
         world.refresh_writes();
         world
@@ -185,7 +191,7 @@ impl World {
 
     /// The database on the node can serve: it runs and its disk is not full.
     pub fn db_ok(&self, node: usize) -> bool {
-        self.nodes[node].alive && self.disks.get(&node).is_none_or(|d| !d.full())
+        self.nodes[node].alive && !self.frozen(node) && self.disks.get(&node).is_none_or(|d| !d.full())
     }
 
     /// Brings time-driven state (disks, reboots are events) up to `now_ms`.

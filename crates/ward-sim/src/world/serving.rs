@@ -86,8 +86,14 @@ impl World {
             .collect()
     }
 
+    /// A frozen host's server takes no writes until it thaws: it is not a writer
+    /// meanwhile (once it thaws writable beside another primary, it is).
     fn primary_split(&self, s: &super::ServiceState) -> bool {
-        s.candidates.iter().filter(|c| self.node_index(c).is_some_and(|i| self.nodes[i].writable && self.nodes[i].alive)).count() > 1
+        s.candidates
+            .iter()
+            .filter(|c| self.node_index(c).is_some_and(|i| self.nodes[i].writable && self.nodes[i].alive && !self.frozen(i)))
+            .count()
+            > 1
     }
 
     /// Two writable members of one primary service are up at once, or two VIP holders.
