@@ -34,8 +34,10 @@ pub enum Decision {
     Keep,
     /// The lease ran out but a majority is in sight: keep serving, and say so.
     KeepWithoutLease(String),
-    /// Fence the local server for these services now.
-    Fence { services: Vec<String>, sentence: String },
+    /// Fence the local server for these services now. `own`: those fenced by
+    /// the agent's own rule (the lease), to report as `self_fenced` until the
+    /// controller counts them; the rest the controller asked for.
+    Fence { services: Vec<String>, own: Vec<String>, sentence: String },
 }
 
 #[derive(Clone, Debug)]
@@ -44,12 +46,15 @@ pub struct LeaseKeeper {
     valid_until_ms: Option<u64>,
     token_seen: u64,
     stay_fenced: Vec<String>,
+    /// Services this agent fenced by its own rule that the controller has not
+    /// counted yet (reported in every renewal until an answer lists them).
+    self_fenced: Vec<String>,
 }
 
 impl LeaseKeeper {
     /// `token_seen`: the highest token persisted by an earlier run of this agent.
     pub fn new(token_seen: u64) -> LeaseKeeper {
-        LeaseKeeper { valid_until_ms: None, token_seen, stay_fenced: Vec::new() }
+        LeaseKeeper { valid_until_ms: None, token_seen, stay_fenced: Vec::new(), self_fenced: Vec::new() }
     }
 
     pub fn token_seen(&self) -> u64 {
@@ -62,6 +67,20 @@ impl LeaseKeeper {
 
     pub fn stay_fenced(&self) -> &[String] {
         &self.stay_fenced
+    }
+
+    /// What the next renewal reports as fenced by this agent's own rule.
+    pub fn self_fenced(&self) -> &[String] {
+        &self.self_fenced
+    }
+
+    /// The fence a `Decision::Fence` asked for was carried out.
+    pub fn fenced(&mut self, own: &[String]) {
+        for service in own {
+            if !self.self_fenced.contains(service) {
+                self.self_fenced.push(service.clone());
+            }
+        }
     }
 
     /// A renewal sent at `sent_at_ms` (agent-monotonic) was answered. The lease
@@ -79,6 +98,8 @@ impl LeaseKeeper {
         let rose = answer.token > self.token_seen;
         self.token_seen = answer.token;
         self.stay_fenced = answer.stay_fenced.clone();
+        // Counted by the controller: its own list says so from now on.
+        self.self_fenced.retain(|s| !answer.stay_fenced.contains(s));
         if answer.granted {
             let until = sent_at_ms.saturating_add(answer.lease_ms);
             self.valid_until_ms = Some(self.valid_until_ms.map_or(until, |u| u.max(until)));
@@ -90,14 +111,21 @@ impl LeaseKeeper {
         self.valid_until_ms.is_some_and(|until| now_ms < until)
     }
 
-    /// What to do now. `services`: each primary service whose server on this host
-    /// answers as a writable primary, with what the agent sees of its other members.
-    pub fn decide(&self, now_ms: u64, services: &[(String, Vec<PeerSight>)]) -> Decision {
+    /// What to do now, asked after every renewal attempt. `services`: each primary
+    /// service whose server on this host answers as a writable primary, with what
+    /// the agent sees of its other members (empty when none is writable).
+    ///
+    /// The controller's `stay_fenced` is acted on once per answer that carries
+    /// it: between answers Ward may give the writes back (an unfence job) before
+    /// this agent hears of it, and re-fencing on an old instruction would undo that.
+    pub fn decide(&mut self, now_ms: u64, services: &[(String, Vec<PeerSight>)]) -> Decision {
+        let stay = std::mem::take(&mut self.stay_fenced);
         let mut fence = Vec::new();
+        let mut own = Vec::new();
         let mut why = Vec::new();
         let mut kept = Vec::new();
         for (service, peers) in services {
-            if self.stay_fenced.contains(service) {
+            if stay.contains(service) {
                 fence.push(service.clone());
                 why.push(format!("the controller counts on {service} being fenced here"));
                 continue;
@@ -107,6 +135,7 @@ impl LeaseKeeper {
             }
             if let Some(writer) = peers.iter().find(|p| p.writable) {
                 fence.push(service.clone());
+                own.push(service.clone());
                 why.push(format!("{} answers as the writable primary of {service}", writer.node));
                 continue;
             }
@@ -120,6 +149,7 @@ impl LeaseKeeper {
                 kept.push(format!("{service}: {reachable} of {} other members in sight", peers.len()));
             } else {
                 fence.push(service.clone());
+                own.push(service.clone());
                 why.push(format!(
                     "{service}: only {reachable} of {} other members in sight, so the controller may promote one of them",
                     peers.len()
@@ -132,7 +162,7 @@ impl LeaseKeeper {
                 Some(until) if now_ms >= until => format!("the lease ran out {} ms ago", now_ms - until),
                 Some(_) => "the lease is still valid".to_string(),
             };
-            return Decision::Fence { services: fence, sentence: format!("fencing this server: {lease}; {}", why.join("; ")) };
+            return Decision::Fence { services: fence, own, sentence: format!("fencing this server: {lease}; {}", why.join("; ")) };
         }
         if !kept.is_empty() {
             return Decision::KeepWithoutLease(format!(
@@ -202,7 +232,7 @@ mod tests {
 
     #[test]
     fn a_service_with_no_other_member_is_never_fenced_for_a_lapsed_lease() {
-        let keeper = LeaseKeeper::new(0);
+        let mut keeper = LeaseKeeper::new(0);
         assert_eq!(keeper.decide(1_000_000, &one(Vec::new())), Decision::Keep);
     }
 
@@ -223,6 +253,26 @@ mod tests {
         answer.stay_fenced = vec!["db".into()];
         keeper.on_answer(0, &answer).unwrap();
         assert!(matches!(keeper.decide(1, &one(peers(&[(true, false)]))), Decision::Fence { .. }));
+        // Acted on once: Ward may give the writes back before the next answer.
+        assert_eq!(keeper.decide(2, &one(peers(&[(true, false)]))), Decision::Keep);
+    }
+
+    #[test]
+    fn a_self_fence_is_reported_until_the_controller_counts_it() {
+        let mut keeper = LeaseKeeper::new(0);
+        keeper.on_answer(0, &granted(7)).unwrap();
+        let Decision::Fence { own, .. } = keeper.decide(6_000, &one(peers(&[(false, false), (false, false)]))) else { panic!() };
+        keeper.fenced(&own);
+        assert_eq!(keeper.self_fenced(), ["db".to_string()]);
+        keeper.on_answer(6_000, &granted(7)).unwrap();
+        assert_eq!(keeper.self_fenced(), ["db".to_string()], "not counted yet");
+        let mut counted = granted(7);
+        counted.stay_fenced = vec!["db".into()];
+        keeper.on_answer(7_000, &counted).unwrap();
+        assert!(keeper.self_fenced().is_empty());
+        // A fence the controller asked for is not the agent's own.
+        let Decision::Fence { own, .. } = keeper.decide(7_001, &one(peers(&[(true, false)]))) else { panic!() };
+        assert!(own.is_empty());
     }
 
     #[test]

@@ -121,7 +121,7 @@ impl Engine {
                 continue;
             }
             let sentence = format!(
-                "{name}'s ward agent fenced its {service} server itself: it lost its lease and could see no majority of the other members"
+                "{name}'s ward agent fenced its {service} server itself: its lease ran out and it could see no majority of the other members, or another member answered as writable"
             );
             self.record(now_ms, JournalEvent::FencedByLease { service: service.clone(), node: name.clone(), sentence });
             self.plan_soon(now_ms);

@@ -24,6 +24,11 @@ impl Guard for FlapDamping {
     }
 
     fn judge(&self, ctx: &GuardContext, proposal: &Proposal) -> GuardVerdict {
+        // Giving writes back to a fenced primary that still holds its service sends
+        // it no traffic it does not already have: the service has no other writer.
+        if let crate::action::Action::Unfence { .. } = proposal.action {
+            return GuardVerdict::not_applicable(NAME, "an unfence moves no traffic: the node still holds its service");
+        }
         for node in proposal.action.destinations() {
             if let Err(why) = node_damped(ctx, node) {
                 return GuardVerdict::refuse(NAME, format!("Not sending traffic back: {}.", why.sentence(ctx, node)));

@@ -33,7 +33,7 @@ impl Run<'_> {
                 sent_at_unix_ms: self.ctl.epoch_ms + self.now,
                 inventory_hash: String::new(),
                 peers: self.world.agent_peer_reports(node),
-                self_fenced: agent.self_fenced.clone(),
+                self_fenced: agent.keeper.self_fenced().to_vec(),
             };
             let now = self.ctl.now(self.now);
             let answer = self.ctl.engine.as_mut().expect("running").renew_lease(now, &request);

@@ -34,8 +34,10 @@ impl Run<'_> {
                     let cut = crate::scenario::Cut { a: Endpoint::Node(node.clone()), b: Endpoint::Rest };
                     let id = self.world.links.cut(cut)?;
                     self.queue.push(self.now + duration_ms, Ev::HealCut(id))?;
+                    // Overlapping freezes: the host wakes when the last one ends.
+                    let until = self.now + duration_ms;
                     if let Some(agent) = self.world.agents.get_mut(&i) {
-                        agent.frozen_until_ms = Some(self.now + duration_ms);
+                        agent.frozen_until_ms = Some(agent.frozen_until_ms.map_or(until, |u| u.max(until)));
                     }
                 }
                 self.world.refresh_replication();

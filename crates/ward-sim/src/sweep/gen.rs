@@ -34,6 +34,8 @@ pub struct Topology {
     /// The site the controller runs in: a partition of it cuts the controller off
     /// from the other sites' observers and nodes.
     pub controller_site: usize,
+    /// The database hosts run `ward agent` (leases, self-fencing).
+    pub agents: bool,
 }
 
 /// One fault, with how long it lasts where that applies (ms). A silent replication
@@ -83,6 +85,17 @@ pub enum FaultSpec {
     /// Probes time out with this probability for a while (loss that changes over time).
     ProbeLoss {
         percent: u32,
+        for_ms: u64,
+    },
+    /// A host stops answering and reaches nothing, its agent included (a dead
+    /// host or a partition of that one host), for a while.
+    Isolate {
+        node: String,
+        for_ms: u64,
+    },
+    /// A host is paused (a frozen VM) and goes on afterwards where it stopped.
+    Freeze {
+        node: String,
         for_ms: u64,
     },
 }
@@ -141,7 +154,9 @@ impl Topology {
                 web.push(b.node(&format!("{name}-web{i}"), site, &[("role", "web")]));
             }
             for i in 0..self.db[s] {
-                db.push(b.node(&format!("{name}-db{i}"), site, &[("role", "db")]));
+                let node = b.node(&format!("{name}-db{i}"), site, &[("role", "db")]);
+                b.node_mut(node).agent = self.agents;
+                db.push(node);
             }
             if self.lb[s] {
                 lb.push(b.node(&format!("{name}-lb"), site, &[("role", "lb")]));
@@ -201,8 +216,10 @@ pub fn generate(seed: u64) -> Schedule {
         primary: rng.random_bool(0.8),
         actuator_failure_rate: if rng.random_bool(0.3) { 0.1 } else { 0.0 },
         controller_site: 0,
+        agents: false,
     };
     t.controller_site = rng.random_range(0..sites);
+    t.agents = rng.random_bool(0.5);
     // At least one web node and two databases, so every kind of service can exist.
     if t.web.iter().sum::<usize>() == 0 {
         t.web[0] = 1;
@@ -220,7 +237,7 @@ pub fn generate(seed: u64) -> Schedule {
         let room = HEAL_MS - at;
         let dur = |rng: &mut ChaCha8Rng, min: u64, max: u64| rng.random_range(min.min(room)..=max.min(room)) / 1_000 * 1_000;
         let site = SITES[rng.random_range(0..sites)].to_string();
-        let fault = match rng.random_range(0..13) {
+        let fault = match rng.random_range(0..15) {
             0 | 1 => FaultSpec::Crash { node: nodes[rng.random_range(0..nodes.len())].clone(), for_ms: dur(&mut rng, 10_000, 600_000) },
             2 => FaultSpec::Partition { site, for_ms: dur(&mut rng, 10_000, 600_000) },
             3 => FaultSpec::Flap { site, for_ms: dur(&mut rng, 60_000, 600_000) },
@@ -248,6 +265,16 @@ pub fn generate(seed: u64) -> Schedule {
                 for_ms: dur(&mut rng, 10_000, 300_000),
             },
             12 => FaultSpec::ProbeLoss { percent: rng.random_range(5..=40), for_ms: dur(&mut rng, 30_000, 600_000) },
+            // The primary's host, mostly: the case leases are for.
+            13 | 14 if t.primary => {
+                let db = t.nodes().into_iter().filter(|n| n.contains("-db")).collect::<Vec<_>>();
+                let node = if rng.random_bool(0.6) { db[0].clone() } else { db[rng.random_range(0..db.len())].clone() };
+                if rng.random_bool(0.5) {
+                    FaultSpec::Isolate { node, for_ms: dur(&mut rng, 3_000, 300_000) }
+                } else {
+                    FaultSpec::Freeze { node, for_ms: dur(&mut rng, 3_000, 120_000) }
+                }
+            }
             _ if !replicas.is_empty() => FaultSpec::ReplicationBreak {
                 node: replicas[rng.random_range(0..replicas.len())].clone(),
                 for_ms: dur(&mut rng, 60_000, 600_000),
@@ -320,6 +347,10 @@ pub fn scenario(s: &Schedule) -> Scenario {
                 push(at, Fault::ProbeLoss { rate: *percent as f64 / 100.0 });
                 push(at + for_ms, Fault::ProbeLoss { rate: 0.0 });
             }
+            FaultSpec::Isolate { node, for_ms } => {
+                push(at, Fault::Partition { cut: Cut { a: Endpoint::Node(node.clone()), b: Endpoint::Rest }, duration_ms: Some(*for_ms) })
+            }
+            FaultSpec::Freeze { node, for_ms } => push(at, Fault::NodeFreeze { nodes: vec![node.clone()], duration_ms: *for_ms }),
         }
     }
     // Heal everything: the controller runs, every link heals, every node is up,

@@ -17,13 +17,11 @@ pub struct SimAgent {
     pub keeper: LeaseKeeper,
     /// The host is frozen (a paused VM) until then: its agent does nothing.
     pub frozen_until_ms: Option<u64>,
-    /// Services whose server it fenced itself.
-    pub self_fenced: Vec<String>,
 }
 
 impl SimAgent {
     pub fn new() -> SimAgent {
-        SimAgent { keeper: LeaseKeeper::new(0), frozen_until_ms: None, self_fenced: Vec::new() }
+        SimAgent { keeper: LeaseKeeper::new(0), frozen_until_ms: None }
     }
 }
 
@@ -80,21 +78,16 @@ impl World {
     /// The agent on `node` decides with what it sees now; returns the sentence
     /// when it fenced its server.
     pub fn agent_decide(&mut self, node: usize) -> Option<String> {
+        // Asked every round, writable or not: an instruction of the controller is
+        // acted on (or dropped) once, never saved for later.
         let writable = self.nodes[node].writable && self.nodes[node].alive;
-        if !writable {
-            return None;
-        }
-        let sight = self.agent_sight(node);
-        let agent = self.agents.get(&node)?;
-        match agent.keeper.decide(self.now_ms, &sight) {
-            Decision::Fence { services, sentence } => {
+        let sight = if writable { self.agent_sight(node) } else { Vec::new() };
+        let now = self.now_ms;
+        let agent = self.agents.get_mut(&node)?;
+        match agent.keeper.decide(now, &sight) {
+            Decision::Fence { own, sentence, .. } => {
                 self.nodes[node].writable = false;
-                let agent = self.agents.get_mut(&node).expect("looked up above");
-                for s in services {
-                    if !agent.self_fenced.contains(&s) {
-                        agent.self_fenced.push(s);
-                    }
-                }
+                self.agents.get_mut(&node).expect("looked up above").keeper.fenced(&own);
                 self.refresh_replication();
                 Some(format!("{}'s agent: {sentence}", self.nodes[node].name))
             }

@@ -80,10 +80,31 @@ impl World {
             .map(|s| {
                 let working = |name: &String| self.node_index(name).filter(|i| self.db_ok(*i));
                 let has_writer = s.candidates.iter().filter_map(working).any(|i| self.nodes[i].writable);
-                let stranded = !has_writer && s.holders.iter().filter_map(working).any(|i| !self.nodes[i].writable);
+                // Only while Ward can reach it to give its writes back: a primary
+                // cut off from the controller and a majority fences itself by design
+                // (its agent's lease), and nobody can undo that from outside.
+                // Nor while the controller hears no majority of its observers: it
+                // then takes no automatic action by its own rule (it may be on the
+                // minority side of a partition).
+                let hears_majority = self.controller_hears_majority();
+                let reachable = |i: &usize| hears_majority && self.links.reachable(self.controller_point(), self.point(*i));
+                let stranded = !has_writer && s.holders.iter().filter_map(working).filter(reachable).any(|i| !self.nodes[i].writable);
                 (has_writer, stranded)
             })
             .collect()
+    }
+
+    /// The controller hears more than half of its observers.
+    pub fn controller_hears_majority(&self) -> bool {
+        let observers = self.truth.observers();
+        let heard = observers
+            .iter()
+            .filter(|o| {
+                let site = self.truth.site(o.site).name.as_str();
+                self.links.reachable(self.controller_point(), Point::Observer { name: &o.name, site })
+            })
+            .count();
+        heard * 2 > observers.len()
     }
 
     /// A frozen host's server takes no writes until it thaws: it is not a writer
