@@ -497,3 +497,26 @@ fn fleet_scope_policy_fields_are_checked_and_named() {
     assert_error(&format!("[policy.rollout]\npool_percent_max = 200\n{BASE}"), "policy.rollout.pool_percent_max", "not a percentage");
     assert_error(&format!("[policy.rollout]\ndomains_max = 0\n{BASE}"), "policy.rollout.domains_max", "no rollout could ever");
 }
+
+#[test]
+fn agent_leases_policy() {
+    let s = load(
+        "t.toml",
+        &format!("[policy]\nfence_retry_after = \"10s\"\n\n[policy.agent]\nlease = \"10s\"\nrenew_every = \"2s\"\nmargin = \"3s\"\n{BASE}")
+            .replacen("address = \"127.0.0.2\"", "address = \"127.0.0.2\"\nagent = true", 1),
+    )
+    .unwrap_or_else(|e| panic!("{}", render(&e)));
+    assert_eq!((s.policy().agent.lease_ms, s.policy().agent.renew_every_ms, s.policy().agent.margin_ms), (10_000, 2_000, 3_000));
+    assert_eq!(s.policy().fence_retry_after_ms, 10_000);
+    assert!(s.nodes().iter().any(|n| n.agent));
+    // One late renewal must not lapse every lease.
+    let e = assert_error(
+        &format!("[policy]\n[policy.agent]\nlease = \"1s\"\nrenew_every = \"1s\"\n{BASE}"),
+        "policy.agent.lease",
+        "shorter than two renewals",
+    );
+    assert!(e.hint.contains("twice renew_every"));
+    // The margin must cover an agent clock running 1 % slow over the lease.
+    assert_error(&format!("[policy]\n[policy.agent]\nlease = \"10m\"\nmargin = \"1s\"\n{BASE}"), "policy.agent.margin", "1 % slow");
+    assert_error(&format!("[policy]\n[policy.agent]\nlease = \"five\"\n{BASE}"), "policy.agent.lease", "");
+}
