@@ -243,7 +243,7 @@ pub async fn run(config: RunConfig) -> Result<(), String> {
 }
 
 /// A token file is a secret: refused when others may read it, and read bounded.
-fn read_token(path: &std::path::Path) -> Result<String, String> {
+pub fn read_token(path: &std::path::Path) -> Result<String, String> {
     use std::io::Read;
     use std::os::unix::fs::PermissionsExt;
     let file = std::fs::File::open(path).map_err(|e| format!("{}: cannot read the token file: {e}", path.display()))?;

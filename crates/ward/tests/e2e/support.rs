@@ -506,6 +506,8 @@ pub struct Ward {
     pub extra_args: Vec<String>,
     /// An open-files limit (soft = hard) for the daemon, as a tight host would set.
     pub nofile: Option<u64>,
+    /// Listen on this port at every start (agents keep the controller's URL).
+    pub port: Option<u16>,
 }
 
 impl Ward {
@@ -533,6 +535,7 @@ impl Ward {
             starts: 0,
             extra_args: Vec::new(),
             nofile: None,
+            port: None,
         }
     }
 
@@ -605,7 +608,7 @@ impl Ward {
     async fn spawn_once(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "the daemon is still running");
         self.starts += 1;
-        let port = free_port();
+        let port = self.port.unwrap_or_else(free_port);
         self.url = format!("http://127.0.0.1:{port}");
         let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&self.stderr).unwrap();
         use std::io::Write;
