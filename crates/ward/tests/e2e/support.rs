@@ -508,6 +508,9 @@ pub struct Ward {
     pub nofile: Option<u64>,
     /// Listen on this port at every start (agents keep the controller's URL).
     pub port: Option<u16>,
+    /// Listen on this address instead of 127.0.0.1 (a bridge agents in network
+    /// namespaces reach).
+    pub host: Option<String>,
 }
 
 impl Ward {
@@ -536,6 +539,7 @@ impl Ward {
             extra_args: Vec::new(),
             nofile: None,
             port: None,
+            host: None,
         }
     }
 
@@ -563,7 +567,7 @@ impl Ward {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg(format!("{}:{port}", self.host.as_deref().unwrap_or("127.0.0.1")))
             .arg("--grace-seconds")
             .arg("1")
             .args(&self.extra_args)
@@ -609,7 +613,7 @@ impl Ward {
         assert!(self.child.is_none(), "the daemon is still running");
         self.starts += 1;
         let port = self.port.unwrap_or_else(free_port);
-        self.url = format!("http://127.0.0.1:{port}");
+        self.url = format!("http://{}:{port}", self.host.as_deref().unwrap_or("127.0.0.1"));
         let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&self.stderr).unwrap();
         use std::io::Write;
         let _ = writeln!(log, "===== ward run, start #{} on port {port} =====", self.starts);
