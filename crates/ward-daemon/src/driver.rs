@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot, watch};
+use ward_core::agent::{LeaseAnswer, LeaseRequest};
 use ward_core::engine::{Checkpoint, Command, Engine, Input, JobOutcome, JobRequest, Notification, Output};
 use ward_core::ids::NotificationId;
 use ward_core::inventory::Snapshot;
@@ -41,8 +42,11 @@ pub trait Journal: Send + Sync + 'static {
     }
 }
 
-/// A command's answer waiting for its journal records to be written.
-type Reply = (oneshot::Sender<Result<String, String>>, Result<String, String>);
+/// An answer waiting for the journal records it produced to be written.
+enum Reply {
+    Command(oneshot::Sender<Result<String, String>>, Result<String, String>),
+    Lease(oneshot::Sender<LeaseAnswer>, LeaseAnswer),
+}
 
 pub enum Event {
     /// Probe results with the hash of the inventory their probe ids belong to:
@@ -59,6 +63,11 @@ pub enum Event {
     Command {
         command: Command,
         reply: oneshot::Sender<Result<String, String>>,
+    },
+    /// A `ward agent` renewal, answered once the records it produced are durable.
+    Lease {
+        request: LeaseRequest,
+        reply: oneshot::Sender<LeaseAnswer>,
     },
     Shutdown,
 }
@@ -95,9 +104,16 @@ impl Driver {
         self.flush().await?;
         self.publish(now_ms());
         let mut last_view = tokio::time::Instant::now();
+        // An input changed the engine since the view was last published: publish
+        // within VIEW_EVERY even if nothing else comes in (a lease renewed between
+        // two quiet stretches must show in /v1/status).
+        let mut view_stale = false;
         loop {
             let wake_ms = self.engine.poll_timeout().unwrap_or_else(|| now_ms() + 1_000);
-            let sleep = Duration::from_millis(wake_ms.saturating_sub(now_ms()));
+            let mut sleep = Duration::from_millis(wake_ms.saturating_sub(now_ms()));
+            if view_stale {
+                sleep = sleep.min(VIEW_EVERY.saturating_sub(last_view.elapsed()));
+            }
             let mut reply = None;
             if let Some(event) = self.held.pop_front() {
                 reply = self.on_event(event);
@@ -107,18 +123,32 @@ impl Driver {
                         None | Some(Event::Shutdown) => break,
                         Some(event) => reply = self.on_event(event),
                     },
-                    _ = tokio::time::sleep(sleep) => self.engine.handle(now_ms(), Input::Tick),
+                    _ = tokio::time::sleep(sleep) => {
+                        let now = now_ms();
+                        if now >= wake_ms {
+                            self.engine.handle(now, Input::Tick);
+                        }
+                    }
                 }
             }
+            view_stale = true;
             self.flush().await?;
-            // An operator is told "done" only once the command's records are durable.
-            if let Some((reply, answer)) = reply {
-                let _ = reply.send(answer);
-                self.publish(now_ms());
+            // An operator is told "done", and an agent "granted", only once the
+            // records behind the answer are durable.
+            match reply {
+                Some(Reply::Command(reply, answer)) => {
+                    let _ = reply.send(answer);
+                    self.publish(now_ms());
+                }
+                Some(Reply::Lease(reply, answer)) => {
+                    let _ = reply.send(answer);
+                }
+                None => {}
             }
             if last_view.elapsed() >= VIEW_EVERY {
                 self.publish(now_ms());
                 last_view = tokio::time::Instant::now();
+                view_stale = false;
             }
         }
         self.flush().await?;
@@ -179,7 +209,12 @@ impl Driver {
                 let answer = self.engine.command(now, command);
                 // Operators expect to see their command's effect at once: the view is
                 // published when the answer is sent.
-                return Some((reply, answer));
+                return Some(Reply::Command(reply, answer));
+            }
+            Event::Lease { request, reply } => {
+                self.counters.lease_renewals.inc();
+                let answer = self.engine.renew_lease(now, &request);
+                return Some(Reply::Lease(reply, answer));
             }
             Event::Shutdown => {}
         }
@@ -297,6 +332,10 @@ impl Driver {
                     Some(Event::Command { reply, .. }) => {
                         let _ = reply.send(Err(halted_sentence(since, &error)));
                     }
+                    // No lease is granted while nothing can be journaled: the reply is
+                    // dropped, the agent hears 503 and its lease runs its course (its
+                    // own rule keeps a primary whose peers it can see).
+                    Some(Event::Lease { .. }) => {}
                     Some(Event::Observation(..)) | Some(Event::Observations(..)) => {}
                     Some(event) => {
                         if self.held.len() < HELD_EVENTS_MAX {

@@ -70,6 +70,8 @@ pub struct Counters {
     /// Probe results that failed for a reason on this machine (out of descriptors,
     /// a spawn failure): dropped, never evidence about a node.
     pub observer_faults: Counter,
+    /// `ward agent` lease renewals answered.
+    pub lease_renewals: Counter,
     /// Whether the journal can be written (Ward acts only while it can).
     pub journal: crate::halt::JournalHealth,
 }
@@ -84,6 +86,7 @@ impl Default for Counters {
             notifications: Counter::default(),
             journal_append_seconds: Histogram::new(FSYNC_BUCKETS),
             observer_faults: Counter::default(),
+            lease_renewals: Counter::default(),
             journal: crate::halt::JournalHealth::default(),
         }
     }
@@ -106,6 +109,7 @@ pub fn render(view: &View, counters: &Counters, extra: &[Extra]) -> String {
     counter("ward_journal_records_total", "Journal records written durably.", counters.journal_records.get());
     counter("ward_job_steps_total", "Job steps handed to actuators.", counters.job_steps.get());
     counter("ward_notifications_total", "Notifications queued.", counters.notifications.get());
+    counter("ward_agent_lease_renewals_total", "`ward agent` lease renewals answered.", counters.lease_renewals.get());
     counter(
         "ward_observer_faults_total",
         "Probe results dropped because the controller itself failed (out of descriptors, buffers or processes).",

@@ -34,6 +34,8 @@ pub struct RunConfig {
     pub read_token_file: Option<PathBuf>,
     /// The observer agents' token: posting observations, nothing else.
     pub observer_token_file: Option<PathBuf>,
+    /// The `ward agent` token: renewing leases, nothing else.
+    pub agent_token_file: Option<PathBuf>,
     /// Start on an empty or missing store in a data dir that has been used
     /// (a new history: the operator has accepted losing the old one).
     pub reinitialize: bool,
@@ -58,8 +60,12 @@ pub async fn run(config: RunConfig) -> Result<(), String> {
     // Config and durable state.
     let nofile = crate::limits::raise_nofile_limit();
     let read = |path: &Option<PathBuf>| path.as_deref().map(read_token).transpose();
-    let tokens =
-        Tokens { operator: read(&config.token_file)?, read: read(&config.read_token_file)?, observer: read(&config.observer_token_file)? };
+    let tokens = Tokens {
+        operator: read(&config.token_file)?,
+        read: read(&config.read_token_file)?,
+        observer: read(&config.observer_token_file)?,
+        agent: read(&config.agent_token_file)?,
+    };
     let options = ward_store::OpenOptions { reinitialize: config.reinitialize };
     let store = Arc::new(
         tokio::task::spawn_blocking({
@@ -237,7 +243,7 @@ pub async fn run(config: RunConfig) -> Result<(), String> {
 }
 
 /// A token file is a secret: refused when others may read it, and read bounded.
-fn read_token(path: &std::path::Path) -> Result<String, String> {
+pub fn read_token(path: &std::path::Path) -> Result<String, String> {
     use std::io::Read;
     use std::os::unix::fs::PermissionsExt;
     let file = std::fs::File::open(path).map_err(|e| format!("{}: cannot read the token file: {e}", path.display()))?;

@@ -41,6 +41,19 @@ pub struct StatusView {
     /// Why Ward has stopped acting, while it has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub halted: Option<String>,
+    /// Per held primary service: whether it fails over without a person if its
+    /// holder stops answering (not merely crashes), and why not.
+    pub failover: Vec<FailoverView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FailoverView {
+    pub service: String,
+    pub holder: String,
+    /// True: the holder's `ward agent` lease lets Ward promote after lease + margin;
+    /// false: a promotion around an unanswering holder needs approval.
+    pub automatic: bool,
+    pub sentence: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -185,5 +198,17 @@ pub fn build(engine: &Engine, controller: &str, started_at_ms: TimeMs, now_ms: T
         .collect();
     let budget = engine.budget_usage(now_ms);
     status.budget = budget.clone();
+    status.failover = (0..snapshot.services().len())
+        .filter_map(|index| {
+            let id = ServiceId(index as u32);
+            let verdict = engine.automatic_failover(now_ms, id)?;
+            let holder = engine.placement(id).first().map(|n| snapshot.node_name(*n).to_string()).unwrap_or_default();
+            let (automatic, sentence) = match verdict {
+                Ok(sentence) => (true, sentence),
+                Err(sentence) => (false, sentence),
+            };
+            Some(FailoverView { service: snapshot.service(id).name.clone(), holder, automatic, sentence })
+        })
+        .collect();
     View { status, nodes, services, alerts, approvals, plan, budget }
 }

@@ -227,6 +227,14 @@ pub fn render_status(status: &Value, services: &Value, nodes: &Value, alerts: &V
             replication
         ));
     }
+    let failover = status.get("failover").and_then(Value::as_array).cloned().unwrap_or_default();
+    if !failover.is_empty() {
+        out.push_str("\nIF A PRIMARY'S HOST STOPS ANSWERING\n");
+        for f in failover {
+            let how = if f.get("automatic").and_then(Value::as_bool) == Some(true) { "automatic" } else { "needs approval" };
+            out.push_str(&format!("  {} on {}: {how}: {}\n", s(&f, "service"), s(&f, "holder"), s(&f, "sentence")));
+        }
+    }
     let budget: Vec<String> = status_budget(status);
     if !budget.is_empty() {
         out.push_str(&format!("\nBUDGET (moves used / allowed in the window): {}\n", budget.join(", ")));
@@ -325,4 +333,22 @@ pub fn render_why(service: &str, entries: &Value) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn status_says_which_primaries_need_approval_if_their_host_stops_answering() {
+        let status = json!({"failover": [
+            {"service": "db", "holder": "pg1", "automatic": true, "sentence": "its ward agent fences it within its lease"},
+            {"service": "reports", "holder": "pg4", "automatic": false, "sentence": "pg4 runs no ward agent"}
+        ]});
+        let text = render_status(&status, &json!([]), &json!([]), &json!([]), &json!([]));
+        assert!(text.contains("IF A PRIMARY'S HOST STOPS ANSWERING"), "{text}");
+        assert!(text.contains("  db on pg1: automatic: its ward agent"), "{text}");
+        assert!(text.contains("  reports on pg4: needs approval: pg4 runs no ward agent"), "{text}");
+    }
 }

@@ -56,6 +56,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         token_file: Some(dir.join("token")),
         read_token_file: None,
         observer_token_file: None,
+        agent_token_file: None,
         reinitialize: false,
         journal_failure_exit_after: ward_daemon::halt::JOURNAL_FAILURE_EXIT_AFTER,
         observer: None,

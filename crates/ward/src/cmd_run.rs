@@ -28,6 +28,9 @@ pub struct RunArgs {
     /// A file holding the observer agents' token: posting observations only.
     #[arg(long, env = "WARD_OBSERVER_TOKEN_FILE")]
     pub observer_token_file: Option<PathBuf>,
+    /// A file holding the `ward agent` token: renewing leases only.
+    #[arg(long, env = "WARD_AGENT_TOKEN_FILE")]
+    pub agent_token_file: Option<PathBuf>,
     /// Start a new history on an empty or missing store in a data dir that has
     /// kept a journal (holds, placements and jobs in flight are forgotten).
     #[arg(long)]
@@ -55,6 +58,7 @@ pub fn config(args: RunArgs) -> RunConfig {
         token_file: args.token_file,
         read_token_file: args.read_token_file,
         observer_token_file: args.observer_token_file,
+        agent_token_file: args.agent_token_file,
         reinitialize: args.reinitialize,
         journal_failure_exit_after: Duration::from_secs(args.journal_failure_exit_seconds),
         observer: args.observer,

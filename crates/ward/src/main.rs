@@ -3,6 +3,7 @@
 //! command lives in its own module.
 
 mod client;
+mod cmd_agent;
 mod cmd_ctl;
 mod cmd_demo;
 mod cmd_observe;
@@ -47,6 +48,9 @@ enum Verb {
     Run(cmd_run::RunArgs),
     /// Run an observer agent that probes from here and reports to a controller.
     Observe(cmd_observe::ObserveArgs),
+    /// Run the host agent on a database node: holds a lease from the controller and
+    /// fences this node's primary itself when the lease runs out with no majority in sight.
+    Agent(cmd_agent::AgentArgs),
     /// See Ward fail over for real on this machine: local backends, a controller, a kill.
     Demo(cmd_demo::DemoArgs),
     /// Who is where and why: services, nodes, alerts, approvals.
@@ -209,7 +213,7 @@ fn main() -> ExitCode {
     // A one-shot command whose reader went away (`ward validate ... | head -1`) ends
     // quietly, as Unix tools do, instead of panicking on the closed pipe. The
     // long-running verbs keep SIGPIPE ignored: hooks and sockets report EPIPE.
-    if !matches!(cli.command, Verb::Run(_) | Verb::Observe(_) | Verb::Demo(_)) {
+    if !matches!(cli.command, Verb::Run(_) | Verb::Observe(_) | Verb::Agent(_) | Verb::Demo(_)) {
         // SAFETY: restores the default disposition before any thread is started.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -223,6 +227,7 @@ fn main() -> ExitCode {
         Verb::Simulate(args) => cmd_simulate::run(args),
         Verb::Run(args) => block_on(ward_daemon::run::run(cmd_run::config(args))),
         Verb::Observe(args) => block_on(cmd_observe::run(args)),
+        Verb::Agent(args) => block_on(cmd_agent::run(args)),
         Verb::Demo(args) => block_on(cmd_demo::run(args)),
         Verb::Status(a) => ctl(cmd_ctl::Ctl::Status, a.controller),
         Verb::Why(a) => ctl(cmd_ctl::Ctl::Why { service: a.name }, a.controller),

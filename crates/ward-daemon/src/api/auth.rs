@@ -2,7 +2,10 @@
 //! - the **operator** token allows everything;
 //! - the **read** token allows the routes that serve the journal and evidence
 //!   (journal, timeline, why, observations), which name nodes, people and reasons;
-//! - the **observer** token allows posting observations and nothing else.
+//! - the **observer** token allows posting observations and nothing else;
+//! - the **agent** token (`ward agent` on database hosts) allows renewing leases
+//!   and nothing else: it is the only token that does, so a leaked operator or
+//!   observer token cannot keep a dead host's lease alive.
 //!
 //! Status, nodes, services, alerts, `/readyz` and `/metrics` stay open: a load
 //! balancer or Prometheus needs no secret to see whether Ward is acting.
@@ -21,6 +24,7 @@ pub struct Tokens {
     pub operator: Option<String>,
     pub read: Option<String>,
     pub observer: Option<String>,
+    pub agent: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +32,7 @@ enum Role {
     Operator,
     Read,
     Observer,
+    Agent,
 }
 
 impl Tokens {
@@ -39,6 +44,8 @@ impl Tokens {
             Some(Role::Read)
         } else if matches(&self.observer) {
             Some(Role::Observer)
+        } else if matches(&self.agent) {
+            Some(Role::Agent)
         } else {
             None
         }
@@ -83,6 +90,19 @@ pub async fn require_observer(State(state): State<AppState>, request: Request, n
     }
     check(&state, request, next, &[Role::Operator, Role::Observer], "the observer token (--observer-token-file) or the operator token")
         .await
+}
+
+/// `ward agent` lease renewals: the agent token only.
+pub async fn require_agent(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.tokens.agent.is_none() {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this controller grants no agent leases",
+            "start `ward run` with --agent-token-file FILE and give that token to the `ward agent` processes",
+        )
+        .into_response();
+    }
+    check(&state, request, next, &[Role::Agent], "the agent token (the controller's --agent-token-file)").await
 }
 
 async fn check(state: &AppState, request: Request, next: Next, allowed: &[Role], which: &str) -> Response {

@@ -72,6 +72,9 @@ pub fn router(state: AppState) -> Router {
     let observe = Router::new()
         .route("/v1/observations", post(write::observations))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_observer));
+    let agents = Router::new()
+        .route("/v1/agent/lease", post(write::lease))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_agent));
     let writes = Router::new()
         .route("/v1/approve/{decision}", post(write::approve))
         .route("/v1/reject/{decision}", post(write::reject))
@@ -85,5 +88,5 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/rollout", post(write::rollout))
         .route("/v1/rollout/{verb}", post(write::rollout_control))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_operator));
-    open.merge(reads).merge(observe).merge(writes).layer(DefaultBodyLimit::max(BODY_BYTES_MAX)).with_state(state)
+    open.merge(reads).merge(observe).merge(agents).merge(writes).layer(DefaultBodyLimit::max(BODY_BYTES_MAX)).with_state(state)
 }

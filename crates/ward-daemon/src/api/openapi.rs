@@ -45,6 +45,12 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ("post", "/v1/rollout", "Rolling maintenance (body: {nodes, batch_size, operation, domain?, domains_max?, pool_percent_max?}); an over-broad one is refused.", true),
     ("post", "/v1/rollout/{verb}", "Pause, resume or cancel the rollout in progress (verb: pause, resume, cancel).", true),
     ("post", "/v1/observations", "An observer agent's probe results (body: {observer, observations}). Observer or operator token.", true),
+    (
+        "post",
+        "/v1/agent/lease",
+        "A `ward agent` lease renewal (body: LeaseRequest {node, token_seen, sent_at_unix_ms, inventory_hash, peers: [{node, reachable, writable}], self_fenced}); answer: LeaseAnswer {granted, token, lease_ms, renew_every_ms, stay_fenced, sentence}. Agent token only.",
+        true,
+    ),
 ];
 
 pub fn build() -> Value {

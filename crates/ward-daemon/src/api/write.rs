@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
+use ward_core::agent::{LeaseAnswer, LeaseRequest};
 use ward_core::engine::{Command, HoldTarget, RolloutControl, RolloutScope};
 use ward_core::ids::{AlertId, DecisionId};
 use ward_core::observation::{Observation, ProbeDetail, ProbeOutcome};
@@ -278,4 +279,51 @@ pub async fn observations(State(state): State<AppState>, Json(batch): Json<Agent
     let inventory: std::sync::Arc<str> = snapshot.hash().into();
     state.events.send(Event::Observations(accepted, inventory)).await.map_err(|_| ApiError::unavailable("the controller is stopping"))?;
     Ok(Json(BatchAnswer { accepted: count, unknown, inventory_hash: snapshot.hash().to_string() }))
+}
+
+/// A renewal the driver has not answered within this is useless to the agent (it
+/// renews more often than this and times its lease from the sending): 503.
+const LEASE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Peers and self-fenced services per renewal: an agent reports the members of its
+/// own services, never thousands.
+const LEASE_LIST_MAX: usize = 1_024;
+const NAME_BYTES_MAX: usize = 253;
+
+/// `ward agent` renews its lease: answered by the engine once what the renewal
+/// changed is journaled.
+pub async fn lease(State(state): State<AppState>, Json(request): Json<LeaseRequest>) -> Result<Json<LeaseAnswer>, ApiError> {
+    if request.peers.len() > LEASE_LIST_MAX || request.self_fenced.len() > LEASE_LIST_MAX {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} peers and {} self-fenced services in one renewal (at most {LEASE_LIST_MAX} each)",
+                request.peers.len(),
+                request.self_fenced.len()
+            ),
+            "an agent reports only the members of the services its node is a candidate of",
+        ));
+    }
+    let too_long = std::iter::once(&request.node)
+        .chain(request.peers.iter().map(|p| &p.node))
+        .chain(request.self_fenced.iter())
+        .chain(std::iter::once(&request.inventory_hash))
+        .any(|name| name.len() > NAME_BYTES_MAX);
+    if too_long {
+        return Err(ApiError::bad_request(
+            format!("a name in the renewal is over {NAME_BYTES_MAX} bytes"),
+            "send the node and service names of the inventory",
+        ));
+    }
+    let (reply, answer) = oneshot::channel();
+    let sent = tokio::time::timeout(LEASE_TIMEOUT, state.events.send(Event::Lease { request, reply })).await;
+    match sent {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => return Err(ApiError::unavailable("the controller is stopping")),
+        Err(_) => return Err(ApiError::unavailable("the controller is too busy to take the renewal")),
+    }
+    match tokio::time::timeout(LEASE_TIMEOUT, answer).await {
+        Ok(Ok(answer)) => Ok(Json(answer)),
+        Ok(Err(_)) => Err(ApiError::unavailable("the controller granted no lease: it is stopping or cannot write its journal")),
+        Err(_) => Err(ApiError::unavailable("the controller did not answer the renewal in time")),
+    }
 }

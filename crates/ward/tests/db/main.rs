@@ -6,6 +6,7 @@
 #[path = "../e2e/support.rs"]
 mod support;
 
+mod agent_leases;
 mod disk_forecast;
 mod mysql_repair;
 mod pg_failover;

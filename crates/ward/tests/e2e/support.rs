@@ -506,6 +506,11 @@ pub struct Ward {
     pub extra_args: Vec<String>,
     /// An open-files limit (soft = hard) for the daemon, as a tight host would set.
     pub nofile: Option<u64>,
+    /// Listen on this port at every start (agents keep the controller's URL).
+    pub port: Option<u16>,
+    /// Listen on this address instead of 127.0.0.1 (a bridge agents in network
+    /// namespaces reach).
+    pub host: Option<String>,
 }
 
 impl Ward {
@@ -533,6 +538,8 @@ impl Ward {
             starts: 0,
             extra_args: Vec::new(),
             nofile: None,
+            port: None,
+            host: None,
         }
     }
 
@@ -560,7 +567,7 @@ impl Ward {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg(format!("{}:{port}", self.host.as_deref().unwrap_or("127.0.0.1")))
             .arg("--grace-seconds")
             .arg("1")
             .args(&self.extra_args)
@@ -605,8 +612,8 @@ impl Ward {
     async fn spawn_once(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "the daemon is still running");
         self.starts += 1;
-        let port = free_port();
-        self.url = format!("http://127.0.0.1:{port}");
+        let port = self.port.unwrap_or_else(free_port);
+        self.url = format!("http://{}:{port}", self.host.as_deref().unwrap_or("127.0.0.1"));
         let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&self.stderr).unwrap();
         use std::io::Write;
         let _ = writeln!(log, "===== ward run, start #{} on port {port} =====", self.starts);
