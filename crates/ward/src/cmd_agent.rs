@@ -322,7 +322,7 @@ pub async fn run(args: AgentArgs) -> Result<(), String> {
                 match keeper.decide(now_ms, &services) {
                     Decision::Keep => said_decision.clear(),
                     Decision::KeepWithoutLease(sentence) => say(&mut said_decision, sentence),
-                    Decision::Fence { services, sentence } => {
+                    Decision::Fence { services, sentence, .. } => {
                         let key = format!("fence {}", services.join(","));
                         if said_decision != key {
                             said_decision = key;
