@@ -27,11 +27,15 @@ const NAMES: [&str; 3] = ["pg1", "pg2", "pg3"];
 /// pg1 primary, pg2 and pg3 standbys, probed every 250 ms (a freeze is down after
 /// eight timeouts); agents on `agents`, lease 2 s renewed every 500 ms, margin 1 s.
 fn cluster(agents: &[NodeId]) -> Arc<Snapshot> {
+    cluster_with(agents, 2_000)
+}
+
+fn cluster_with(agents: &[NodeId], lease_ms: u64) -> Arc<Snapshot> {
     let mut b = InventoryBuilder::new().policy(|p| {
         p.tick_ms = 250;
         p.budget.group_moves_max = 100;
         p.budget.fleet_moves_max = 100;
-        p.agent.lease_ms = 2_000;
+        p.agent.lease_ms = lease_ms;
         p.agent.renew_every_ms = 500;
         p.agent.margin_ms = 1_000;
         p.fence_retry_after_ms = 5_000;
@@ -57,7 +61,11 @@ fn cluster(agents: &[NodeId]) -> Arc<Snapshot> {
 /// The cluster; `pg1_writable` makes pg1 answer as a writable primary whoever holds
 /// the service (a frozen old primary waking up).
 fn start_with(agents: &[NodeId], pg1_writable: Rc<Cell<bool>>) -> Harness {
-    let mut c = Harness::new(cluster(agents)).timing(10, 250);
+    start_on(cluster(agents), pg1_writable)
+}
+
+fn start_on(snapshot: Arc<Snapshot>, pg1_writable: Rc<Cell<bool>>) -> Harness {
+    let mut c = Harness::new(snapshot).timing(10, 250);
     c.set_detail(move |engine, world, node| {
         if !world.outcome(node, ObserverId(0)).is_pass() {
             return None;
@@ -295,21 +303,37 @@ fn after_a_freeze_whose_fence_failed_and_a_recovery_a_crash_is_fenced_and_failed
     assert_eq!(approvals_asked(&c), 1, "nobody asked again");
 }
 
-/// With an agent whose lease is still running, a failed fence is retried after
-/// `policy.fence_retry_after`, not before (and not never).
+/// With an agent whose lease is still running (a long one here), a failed fence
+/// is retried after `policy.fence_retry_after`, not before (and not never).
 #[test]
 fn a_failed_fence_is_retried_after_fence_retry_after() {
+    let mut c = start_on(cluster_with(&[PG1, PG2, PG3], 20_000), Rc::new(Cell::new(false)));
+    run(&mut c, 3_000, &ALL);
+    c.set_outcome(PG1, ProbeOutcome::Timeout);
+    run(&mut c, 2_500, &PG1_CUT_OFF);
+    assert_eq!(answer(&mut c, false), vec!["fence"]);
+    run(&mut c, 4_000, &PG1_CUT_OFF);
+    assert!(c.started.is_empty(), "no second fence within fence_retry_after: {:?}", c.started_kinds());
+    run(&mut c, 1_500, &PG1_CUT_OFF);
+    assert_eq!(answer(&mut c, false), vec!["fence"], "tried again after fence_retry_after (5 s)");
+    assert_eq!(approvals_asked(&c), 0, "the lease still runs: Ward waits for it, nobody is asked");
+}
+
+/// An agent that keeps renewing while its server does not answer (a hung server
+/// on a live host) will never let its lease run out: a person is asked, as
+/// without an agent, rather than waiting forever.
+#[test]
+fn an_agent_renewing_while_its_server_is_down_falls_back_to_a_person() {
     let mut c = start(&[PG1, PG2, PG3]);
     run(&mut c, 3_000, &ALL);
     c.set_outcome(PG1, ProbeOutcome::Timeout);
-    // pg1's agent keeps renewing (it is the controller's probes that time out),
-    // and pg1's peers still reach it: no lease fence.
-    let renewing = Agents { renewing: &[PG1, PG2, PG3], pg1_reachable: true };
-    run(&mut c, 2_500, &renewing);
-    assert_eq!(answer(&mut c, false), vec!["fence"]);
-    run(&mut c, 4_000, &renewing);
-    assert!(c.started.is_empty(), "no second fence within fence_retry_after: {:?}", c.started_kinds());
-    run(&mut c, 1_500, &renewing);
-    assert_eq!(answer(&mut c, false), vec!["fence"], "tried again after fence_retry_after (5 s)");
-    let _ = (PG2, PG3);
+    run(&mut c, 2_500, &ALL);
+    answer(&mut c, false);
+    run(&mut c, 3_000, &ALL);
+    assert!(lease_fence_at(&c).is_none());
+    let asked = c.journal.iter().rev().find_map(|r| match &r.event {
+        JournalEvent::Decision { verdict, .. } if verdict.outcome == Outcome::NeedsApproval => Some(format!("{verdict:?}")),
+        _ => None,
+    });
+    assert!(asked.expect("a person asked").contains("still renews its lease"));
 }

@@ -52,7 +52,13 @@ impl Engine {
         let skew_ms = request.sent_at_unix_ms as i64 - now_ms as i64;
         let peers = request.peers.iter().map(|p| (p.node.clone(), (p.reachable, p.writable))).collect();
         let previous = self.leases.view(&name).cloned();
-        let view = AgentView { last_renewal_ms: Some(now_ms), peers, clock_skew_ms: skew_ms, self_fenced: request.self_fenced.clone() };
+        let view = AgentView {
+            last_renewal_ms: Some(now_ms),
+            peers,
+            clock_skew_ms: skew_ms,
+            self_fenced: request.self_fenced.clone(),
+            heard: true,
+        };
         let changed = previous.as_ref().is_none_or(|p| p.peers != view.peers || p.self_fenced != view.self_fenced);
         self.leases.renewed(&name, view);
         if !self.durable.leases_granted.contains(&name) {

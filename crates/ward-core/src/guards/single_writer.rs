@@ -36,6 +36,19 @@ impl Guard for SingleWriter {
             );
         }
         let lease = ctx.leases.verdict(ctx.snapshot, ctx.now_ms, *service, *old);
+        // The agent renews although its server does not answer: the host is up,
+        // so the lease will not run out and waiting for it would be forever.
+        let renewing = ctx.leases.renewed_since(old_name, ctx.health.node(*old).since_ms + ctx.snapshot.policy().agent.renew_every_ms * 2);
+        if matches!(lease, LeaseVerdict::Running { .. }) && renewing {
+            return GuardVerdict::needs_approval(
+                NAME,
+                format!(
+                    "Fencing of {old_name} could not be confirmed, and its ward agent still renews its lease while its server does not answer \
+                     (the host is up, the server hung or unreachable from here), so no lease fence will come. Approve only if you know \
+                     {old_name}'s server is stopped or cannot take writes."
+                ),
+            );
+        }
         match lease {
             // Its agent fences it within its lease: wait for that rather than ask
             // a person to guess.
@@ -77,5 +90,30 @@ mod tests {
         assert_eq!(down.outcome, Outcome::NeedsApproval, "{}", down.sentence);
         world.durable.fenced.insert(("gw".into(), "phx1-web".into()));
         assert_eq!(world.judge_with(&SingleWriter, &action, &Cause::HolderDown { node: phx }).outcome, Outcome::Allow);
+    }
+
+    #[test]
+    fn a_running_lease_is_waited_for_unless_the_agent_renews_while_its_server_is_down() {
+        let mut world = World::two_sites();
+        let (phx, scl) = (world.node("phx1-web"), world.node("scl2-web"));
+        let mut parts = world.snapshot.parts().clone();
+        parts.nodes[phx.index()].agent = true;
+        world.snapshot = crate::inventory::Snapshot::assemble(parts);
+        world.mark_down("phx1-web");
+        let action = Action::Promote { service: world.service("gw"), from: Some(phx), to: scl };
+        let down_since = world.health.node(phx).since_ms;
+        // Its last renewal came before the server went down: the lease runs out.
+        let view = |at| crate::health::agent_leases::AgentView { last_renewal_ms: Some(at), heard: true, ..Default::default() };
+        world.leases.renewed("phx1-web", view(down_since.saturating_sub(500)));
+        world.now_ms = down_since + 1_000;
+        let verdict = world.judge_with(&SingleWriter, &action, &Cause::HolderDown { node: phx });
+        assert_eq!(verdict.outcome, Outcome::Refuse, "{}", verdict.sentence);
+        assert!(verdict.sentence.contains("Ward waits for it"), "{}", verdict.sentence);
+        // It keeps renewing while its server is down: a person decides.
+        world.leases.renewed("phx1-web", view(down_since + 3_000));
+        world.now_ms = down_since + 3_500;
+        let verdict = world.judge_with(&SingleWriter, &action, &Cause::HolderDown { node: phx });
+        assert_eq!(verdict.outcome, Outcome::NeedsApproval, "{}", verdict.sentence);
+        assert!(verdict.sentence.contains("still renews its lease"), "{}", verdict.sentence);
     }
 }

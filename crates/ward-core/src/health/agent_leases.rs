@@ -30,6 +30,8 @@ pub struct AgentView {
     pub clock_skew_ms: i64,
     /// Services whose server the agent says it fenced itself.
     pub self_fenced: Vec<String>,
+    /// `last_renewal_ms` is a renewal the agent sent, not one a restart assumed.
+    pub heard: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,9 +102,16 @@ impl AgentLeases {
         for node in nodes {
             let view = self.agents.entry(node.clone()).or_default();
             view.last_renewal_ms = Some(view.last_renewal_ms.map_or(now_ms, |at| at.max(now_ms)));
+            view.heard = false;
             // What it saw of its peers is as old as the pause: not evidence now.
             view.peers.clear();
         }
+    }
+
+    /// Whether `node`'s agent renewed at or after `at_ms` (a restart's assumed
+    /// renewal does not count: it is no word from the agent).
+    pub fn renewed_since(&self, node: &str, at_ms: TimeMs) -> bool {
+        self.agents.get(node).is_some_and(|v| v.heard && v.last_renewal_ms.is_some_and(|last| last >= at_ms))
     }
 
     /// When the lease of `node` (plus the margin) runs out, if it was ever renewed.
