@@ -209,7 +209,7 @@ pub async fn run(args: AgentArgs) -> Result<(), String> {
                     self_fenced: reported.clone(),
                 };
                 // The request gives up before the next one is due.
-                let timeout = (renew_every * 3 / 4).max(Duration::from_millis(100));
+                let timeout = (renew_every * 3 / 4).max(Duration::from_millis(1));
                 let (http, url, token, tx) = (http.clone(), format!("{controller}/v1/agent/lease"), token.clone(), renewed_tx.clone());
                 tokio::spawn(async move {
                     let result = renew(&http, &url, &token, &request, timeout).await;
