@@ -102,7 +102,7 @@ fn watch(snapshot: Arc<Snapshot>, name: &str, file: &Path) -> Result<Watch, Stri
     Ok(Watch { snapshot, node, services, specs })
 }
 
-/// The latest result of a member's server, and its latest pass.
+/// The latest result of one probe of a member's server, and its latest pass.
 #[derive(Clone, Copy, Default)]
 struct Sight {
     last_pass: Option<Instant>,
@@ -118,6 +118,17 @@ impl Sight {
     fn writable(&self, now: Instant, within: Duration) -> bool {
         self.last.is_some_and(|(at, pass, writable)| pass && writable && now.duration_since(at) <= within)
     }
+}
+
+/// Per (node, probe): a member may have several checks; only some say whether
+/// it takes writes (a postgres check does, an exec check does not).
+type Sights = BTreeMap<(String, u32), Sight>;
+
+/// (reachable: some probe passed within `within`, writable: some probe's latest
+/// result, within `within`, is a writable primary).
+fn sight_of(sights: &Sights, node: &str, now: Instant, within: Duration) -> (bool, bool) {
+    let of_node = sights.range((node.to_string(), 0)..=(node.to_string(), u32::MAX)).map(|(_, s)| s);
+    of_node.fold((false, false), |(r, w), s| (r || s.reachable(now, within), w || s.writable(now, within)))
 }
 
 struct Renewed {
@@ -154,7 +165,7 @@ pub async fn run(args: AgentArgs) -> Result<(), String> {
     decide_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let mut keeper = LeaseKeeper::new(token_seen);
-    let mut sights: BTreeMap<String, Sight> = BTreeMap::new();
+    let mut sights: Sights = BTreeMap::new();
     let policy = current.snapshot.policy().agent.clone();
     let mut lease = Duration::from_millis(policy.lease_ms);
     let mut renew_every = Duration::from_millis(policy.renew_every_ms.max(1));
@@ -190,7 +201,7 @@ pub async fn run(args: AgentArgs) -> Result<(), String> {
                 let pass = observation.outcome.is_pass();
                 let writable = matches!(observation.detail.as_deref(), Some(ProbeDetail::Primary(status)) if status.writable == Some(true));
                 let now = Instant::now();
-                let sight = sights.entry(node).or_default();
+                let sight = sights.entry((node, observation.probe.0)).or_default();
                 if pass {
                     sight.last_pass = Some(now);
                 }
@@ -209,7 +220,7 @@ pub async fn run(args: AgentArgs) -> Result<(), String> {
                     self_fenced: reported.clone(),
                 };
                 // The request gives up before the next one is due.
-                let timeout = (renew_every * 3 / 4).max(Duration::from_millis(100));
+                let timeout = (renew_every * 3 / 4).max(Duration::from_millis(1));
                 let (http, url, token, tx) = (http.clone(), format!("{controller}/v1/agent/lease"), token.clone(), renewed_tx.clone());
                 tokio::spawn(async move {
                     let result = renew(&http, &url, &token, &request, timeout).await;
@@ -299,7 +310,7 @@ pub async fn run(args: AgentArgs) -> Result<(), String> {
                 }
                 lease_was_valid = valid;
                 let own = current.snapshot.node_name(current.node).to_string();
-                let writable_here = sights.get(&own).is_some_and(|s| s.writable(now, lease));
+                let (_, writable_here) = sight_of(&sights, &own, now, lease);
                 // Only a server that answers as a writable primary has anything to fence.
                 let services: Vec<(String, Vec<PeerSight>)> = if writable_here {
                     current
@@ -309,8 +320,8 @@ pub async fn run(args: AgentArgs) -> Result<(), String> {
                             let peers = others
                                 .iter()
                                 .map(|other| {
-                                    let sight = sights.get(other).copied().unwrap_or_default();
-                                    PeerSight { node: other.clone(), reachable: sight.reachable(now, lease), writable: sight.writable(now, lease) }
+                                    let (reachable, writable) = sight_of(&sights, other, now, lease);
+                                    PeerSight { node: other.clone(), reachable, writable }
                                 })
                                 .collect();
                             (name.clone(), peers)
@@ -373,13 +384,13 @@ fn say(last: &mut String, sentence: String) {
     }
 }
 
-fn peer_reports(current: &Watch, sights: &BTreeMap<String, Sight>, now: Instant, lease: Duration) -> Vec<PeerReport> {
+fn peer_reports(current: &Watch, sights: &Sights, now: Instant, lease: Duration) -> Vec<PeerReport> {
     let others: BTreeSet<&String> = current.services.iter().flat_map(|(_, _, others)| others.iter()).collect();
     others
         .into_iter()
         .map(|node| {
-            let sight = sights.get(node).copied().unwrap_or_default();
-            PeerReport { node: node.clone(), reachable: sight.reachable(now, lease), writable: sight.writable(now, lease) }
+            let (reachable, writable) = sight_of(sights, node, now, lease);
+            PeerReport { node: node.clone(), reachable, writable }
         })
         .collect()
 }
@@ -504,6 +515,27 @@ fn persist_token(dir: &Path, token: u64) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_member_is_writable_when_its_database_check_says_so_whatever_its_other_checks_say() {
+        let now = Instant::now();
+        let lease = Duration::from_secs(2);
+        let mut sights = Sights::new();
+        // pg1's postgres check: a writable primary; its exec check then passes too,
+        // saying nothing about writes.
+        sights.insert(("pg1".into(), 0), Sight { last_pass: Some(now), last: Some((now, true, true)) });
+        sights.insert(("pg1".into(), 3), Sight { last_pass: Some(now), last: Some((now, true, false)) });
+        assert_eq!(sight_of(&sights, "pg1", now, lease), (true, true));
+        // pg2 answered long ago only; pg10 (a name pg1 is a prefix of) is its own node.
+        let long_ago = now.checked_sub(Duration::from_secs(10)).unwrap_or(now);
+        sights.insert(("pg2".into(), 1), Sight { last_pass: Some(long_ago), last: Some((long_ago, true, true)) });
+        let later = long_ago + Duration::from_secs(10);
+        assert_eq!(sight_of(&sights, "pg2", later, lease), (false, false));
+        assert_eq!(sight_of(&sights, "pg10", now, lease), (false, false));
+        // A failing latest result is not a writable answer, though it passed before.
+        sights.insert(("pg3".into(), 2), Sight { last_pass: Some(now), last: Some((now, false, false)) });
+        assert_eq!(sight_of(&sights, "pg3", now, lease), (true, false));
+    }
 
     #[test]
     fn the_token_survives_a_restart_and_a_damaged_file_is_an_error_for_people() {

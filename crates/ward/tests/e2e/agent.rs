@@ -3,7 +3,7 @@
 //! tests/db/agent_leases.rs fences real PostgreSQL servers in namespaces):
 //! - errors for people at start: unknown node, a node without `agent = true`, a
 //!   token file others can read, a state dir that cannot be written;
-//! - it holds a lease, `ward status` says the primary fails over on its own, and an
+//! - started before its controller it keeps trying, then holds a lease; `ward status` says the primary fails over on its own, and an
 //!   agent never heard from is alerted and its primary shown as needing approval;
 //! - a controller outage lapses the lease without the agent stopping; a controller
 //!   with a lower fencing token than one already seen is refused.
@@ -97,10 +97,10 @@ struct Agent {
 }
 
 impl Agent {
-    fn start(env: &Env, ward: &Ward, node: &str) -> Agent {
+    fn start(env: &Env, url: &str, node: &str) -> Agent {
         let log = env.path(&format!("agent-{node}.stderr"));
         let file = std::fs::File::create(&log).unwrap();
-        let mut command = agent_command(env, &ward.url, node, &env.path("agent-token"), &env.path(&format!("state-{node}")));
+        let mut command = agent_command(env, url, node, &env.path("agent-token"), &env.path(&format!("state-{node}")));
         command.stderr(Stdio::from(file));
         Agent { child: command.spawn().expect("spawn ward agent"), log }
     }
@@ -165,10 +165,14 @@ async fn an_agent_holds_a_lease_outlives_a_controller_outage_and_refuses_a_depos
     chmod(&env.path("agent-token"), 0o600);
     let mut ward = Ward::configured(&env, Some(env.path("token")));
     ward.extra_args = vec!["--agent-token-file".into(), env.path("agent-token").display().to_string()];
-    ward.port = Some(crate::support::free_port());
-    ward.spawn().await;
+    let port = crate::support::free_port();
+    ward.port = Some(port);
+    let url = format!("http://127.0.0.1:{port}");
 
-    let mut agent = Agent::start(&env, &ward, "a1");
+    // Started before its controller: it keeps trying, then gets its lease.
+    let mut agent = Agent::start(&env, &url, "a1");
+    agent.wait_log("cannot renew the lease", Duration::from_secs(10)).await;
+    ward.spawn().await;
     agent.wait_log("lease granted", Duration::from_secs(10)).await;
     let deadline = Deadline::new("db to fail over on its own in /v1/status", Duration::from_secs(5));
     loop {
@@ -220,7 +224,7 @@ async fn an_agent_holds_a_lease_outlives_a_controller_outage_and_refuses_a_depos
     // controller took over since) refuses its answers, and the controller says why.
     let _ = agent.child.kill().await;
     std::fs::write(env.path("state-a1").join("fencing-token"), format!("{}\n", u64::MAX / 2)).unwrap();
-    let mut agent = Agent::start(&env, &ward, "a1");
+    let mut agent = Agent::start(&env, &url, "a1");
     agent.wait_log("another controller has taken over", Duration::from_secs(10)).await;
     agent.wait_log("lower than", Duration::from_secs(5)).await;
     assert!(!agent.text().contains("lease granted"), "{}", agent.text());
