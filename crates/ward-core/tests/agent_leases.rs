@@ -337,3 +337,19 @@ fn an_agent_renewing_while_its_server_is_down_falls_back_to_a_person() {
     });
     assert!(asked.expect("a person asked").contains("still renews its lease"));
 }
+
+/// An agent declared but never heard from is alerted once lease + margin have
+/// passed since the controller started, on time (a deadline of its own).
+#[test]
+fn an_agent_never_heard_from_is_alerted_after_lease_and_margin() {
+    let mut c = start(&[PG1, PG2, PG3]);
+    run(&mut c, 4_000, &Agents { renewing: &[PG2, PG3], pg1_reachable: true });
+    let raised = c.journal.iter().find_map(|r| match &r.event {
+        JournalEvent::Alert { cause, sentence, .. } if cause == "agent:pg1" => Some((r.at_ms, sentence.clone())),
+        _ => None,
+    });
+    let (at, sentence) = raised.expect("an alert for pg1's silent agent");
+    assert!((3_000..3_100).contains(&at), "raised at {at} ms, lease + margin is 3 s");
+    assert!(sentence.contains("Start `ward agent --node pg1`"), "{sentence}");
+    assert!(c.engine.automatic_failover(c.now_ms, MAIN).expect("a primary").is_err());
+}

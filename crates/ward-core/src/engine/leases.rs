@@ -253,8 +253,18 @@ impl Engine {
         }
     }
 
-    /// When the next lease (plus margin) runs out, for the wake-up deadline.
+    /// When the next lease (plus margin) runs out, or an agent never heard from
+    /// is to be alerted, for the wake-up deadline.
     pub(crate) fn next_lease_deadline(&self) -> Option<TimeMs> {
-        self.durable.leases_granted.iter().filter_map(|n| self.leases.lapses_at(&self.snapshot, n)).min()
+        let lapses = self.durable.leases_granted.iter().filter_map(|n| self.leases.lapses_at(&self.snapshot, n)).min();
+        let policy = &self.snapshot.policy().agent;
+        let silent = self.snapshot.nodes().iter().any(|n| {
+            n.agent
+                && self.leases.view(&n.name).is_none()
+                && !self.durable.leases_granted.contains(&n.name)
+                && !self.durable.alerts.contains_key(&format!("agent:{}", n.name))
+        });
+        let alert_at = silent.then_some(self.started_ms + policy.lease_ms + policy.margin_ms);
+        lapses.into_iter().chain(alert_at).min()
     }
 }
