@@ -40,10 +40,38 @@ if postmaster_alive; then
 fi
 for _ in $(seq 1 40); do postmaster_alive || break; sleep 0.25; done
 postmaster_alive && die "could not stop the server in $dir"
-# A dead postmaster's lock file makes the next postgres (pg_rewind's single-user crash
-# recovery) refuse to start for as long as the PID exists, and an unreaped zombie does
-# (seen here: init reaps late). The server is gone and so are its children: remove it.
-rm -f "$dir/postmaster.pid"
+# The PID is gone, or a zombie nobody has reaped yet (seen here: PID 1 reaps late).
+pid_dead_or_zombie() {
+  [ -n "$1" ] || return 0
+  [ -r "/proc/$1/stat" ] || return 0
+  [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+# Give a late reaper a moment (bounded): a reaped PID is the clean case.
+old_pid=$(head -1 "$dir/postmaster.pid" 2>/dev/null || true)
+for _ in $(seq 1 20); do [ -z "$old_pid" ] || [ ! -e "/proc/$old_pid" ] && break; sleep 0.25; done
+# A dead postmaster's lock files make the next postgres (pg_rewind's single-user crash
+# recovery, then the server) refuse to start for as long as the PID exists, and an
+# unreaped zombie does: the data directory's postmaster.pid and the socket lock file
+# `.s.PGSQL.<port>.lock` in the socket directory. Each is removed only when the PID it
+# names is dead or a zombie, never a live server's.
+remove_stale_lock() {
+  [ -f "$1" ] || return 0
+  local pid
+  pid=$(head -1 "$1" 2>/dev/null | tr -d ' ')
+  if pid_dead_or_zombie "$pid"; then
+    rm -f "$1"
+  else
+    die "$1 names process $pid, which is alive: not removing it"
+  fi
+}
+remove_stale_lock "$dir/postmaster.pid"
+port=$(sed -n 's/^[[:space:]]*port[[:space:]]*=[[:space:]]*\([0-9]*\).*/\1/p' "$dir/ward-node.conf" 2>/dev/null | tail -1)
+sockdir=$(sed -n "s/^[[:space:]]*unix_socket_directories[[:space:]]*=[[:space:]]*'\([^',]*\).*/\1/p" "$dir/postgresql.conf" "$dir/postgresql.auto.conf" 2>/dev/null | tail -1)
+if [ -n "$port" ]; then
+  for d in "${sockdir:-}" "$(dirname "$dir")" /var/run/postgresql /tmp; do
+    [ -n "$d" ] && remove_stale_lock "$d/.s.PGSQL.$port.lock"
+  done
+fi
 
 # A just-promoted server writes its new timeline to pg_control only at its next checkpoint;
 # until then pg_rewind sees one timeline, says "no rewind required", and the old primary,

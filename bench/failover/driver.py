@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """bench/failover/driver.py: the driver behind bench/failover_vs_patroni.sh (run that).
 
-Builds the same PostgreSQL 15 topology (a primary and two streaming standbys on
-127.0.0.1, synchronous replication) once per system, fronted by the same HAProxy,
-crashes the primary under a pgbench write load --trials times, freezes it --freezes
-times, and measures everything through one shared client probe
-(bench/failover_probe.py). See the header of bench/failover_vs_patroni.sh for what each
-number means. Runs as root; the databases and Patroni run as the postgres user.
+Builds the same PostgreSQL 15 topology once per system: a primary and two streaming
+standbys with synchronous replication, each node in its own network namespace
+(bench/failover/netns.py), fronted by one HAProxy in the root namespace, under a
+pgbench write load. Then, per case, it breaks the primary's node --trials times and
+measures everything through one shared client probe (bench/failover_probe.py) and a
+watch of which servers take writes. See the header of bench/failover_vs_patroni.sh for
+what each number means. Runs as root; the databases and Patroni run as postgres.
 """
 
 import argparse
@@ -14,18 +15,24 @@ import csv
 import json
 import os
 import random
+import select
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
 import psycopg2
+import psycopg2.extensions as ext
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netns  # noqa: E402 - the bench's own module, next to this file
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
-PASSWORD = "ward"  # test-only credentials; everything listens on 127.0.0.1 only
+PASSWORD = "ward"  # test-only credentials; every server listens in a private namespace
 AS_PG = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "env", "HOME=/var/lib/postgresql"]
 
 # Patroni's timing settings. Defaults: Patroni's own (config.py __DEFAULT_CONFIG:
@@ -53,18 +60,13 @@ PATRONI = {
                                 "haproxy": "inter 500ms fall 2 rise 1", "strict": False},
 }
 
-PATRONI_PG_PORTS = [25432, 25433, 25434]
-PATRONI_REST_PORTS = [28008, 28009, 28010]
+PG_PORT = 5432
+REST_PORT = 8008
 PATRONI_FRONTEND = 25000
 ETCD_CLIENT, ETCD_PEER = 23790, 23800
-WARD_PG_PORTS = [26432, 26433, 26434]
-WARD_DIRS = ["primary", "standby1", "standby2"]  # scripts/db-up.sh's names for pg1..pg3
 WARD_FRONTEND = 26000
-WARD_API = "127.0.0.1:26080"
-# Ward's sync setting: every node's name is listed, because roles rotate in this bench
-# (after the first failover "primary" is a standby of "standby1"); a server ignores its
-# own name. ANY 1: a commit waits for one standby, whichever.
-WARD_SYNC = "ANY 1 (primary, standby1, standby2)"
+WARD_API_PORT = 26080
+CASES = ["crash-pg", "crash-node", "unreachable", "freeze"]
 
 T0 = time.monotonic()
 
@@ -92,8 +94,8 @@ def wait_until(what, fn, timeout, every=0.25):
     raise BenchError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last})" if last else ""))
 
 
-def sql(port, query, params=None, timeout=2.0, fetch=True):
-    conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", password=PASSWORD, dbname="postgres",
+def sql(host, port, query, params=None, timeout=2.0, fetch=True):
+    conn = psycopg2.connect(host=host, port=port, user="postgres", password=PASSWORD, dbname="postgres",
                             connect_timeout=max(1, int(timeout)), options=f"-c statement_timeout={int(timeout * 1000)}")
     try:
         conn.autocommit = True
@@ -122,14 +124,12 @@ def descendants(pids):
         try:
             with open(f"/proc/{d}/stat") as f:
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(d))
+            children.setdefault(ppid, []).append(int(d))
+        except (OSError, ValueError, IndexError):
+            pass
     out, todo = [], [p for p in pids if p]
     while todo:
         p = todo.pop()
-        if p in out:
-            continue
         out.append(p)
         todo.extend(children.get(p, []))
     return out
@@ -153,21 +153,101 @@ def signal_all(pids, sig):
             pass
 
 
+class WriterWatch:
+    """Which servers take writes, as seen from the root namespace (the front end's):
+    one thread per node asks every 50 ms, on its own connection with a client-side
+    deadline, whether the server is out of recovery and not read-only. A node cut off
+    or frozen does not answer, so it is not counted: what is measured is two writable
+    primaries reachable through the front end."""
+
+    def __init__(self, hosts):
+        self.hosts = hosts
+        self.samples = [[] for _ in hosts]  # per node: (monotonic t, writable)
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._watch, args=(i,), daemon=True) for i in range(len(hosts))]
+        for t in self.threads:
+            t.start()
+
+    def _poll(self, conn, deadline):
+        while True:
+            state = conn.poll()
+            if state == ext.POLL_OK:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("timeout")
+            fd = conn.fileno()
+            r = select.select([fd], [], [], left) if state == ext.POLL_READ else select.select([], [fd], [], left)
+            if not any(r[:2]) and time.monotonic() >= deadline:
+                raise TimeoutError("timeout")
+
+    def _watch(self, i):
+        conn = None
+        while not self.stop.is_set():
+            t = time.monotonic()
+            writable = False
+            try:
+                if conn is None:
+                    conn = psycopg2.connect(host=self.hosts[i], port=PG_PORT, user="postgres", password=PASSWORD,
+                                            dbname="postgres", async_=1)
+                    self._poll(conn, t + 0.3)
+                cur = conn.cursor()
+                cur.execute("SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'")
+                self._poll(conn, time.monotonic() + 0.3)
+                writable = bool(cur.fetchone()[0])
+            except Exception:  # noqa: BLE001 - no answer is not a writer
+                if conn is not None:
+                    try:
+                        conn.close()
+                    except Exception:  # noqa: BLE001
+                        pass
+                conn = None
+            self.samples[i].append((t, writable))
+            self.stop.wait(max(0.0, 0.05 - (time.monotonic() - t)))
+
+    def close(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(5)
+
+    def two_writers_ms(self, t_from, t_to):
+        """Milliseconds within [t_from, t_to] during which at least two nodes answered
+        as writable (each sample holds until that node's next sample)."""
+        events = []
+        for samples in self.samples:
+            s = list(samples)
+            for k, (t, w) in enumerate(s):
+                end = s[k + 1][0] if k + 1 < len(s) else t + 0.05
+                lo, hi = max(t, t_from), min(end, t_to)
+                if w and hi > lo:
+                    events += [(lo, 1), (hi, -1)]
+        events.sort()
+        total, count, last = 0.0, 0, None
+        for t, d in events:
+            if count >= 2 and last is not None:
+                total += t - last
+            count += d
+            last = t
+        return round(total * 1000)
+
+
 class Cluster:
-    """What both systems share: three PostgreSQL nodes, HAProxy in front, the probe."""
+    """What both systems share: three PostgreSQL nodes in namespaces, HAProxy in front,
+    the probe, the writer watch."""
 
     name = "?"
-    pg_ports = []
     frontend = 0
 
     def __init__(self, args, run_dir):
         self.args = args
         self.run = run_dir
+        self.hosts = [netns.host(i) for i in range(netns.NODES)]
         self.procs = {}  # name -> Popen, everything this system started and must stop
         self.probe_out = os.path.join(run_dir, f"probe-{self.name}.jsonl")
         self.probe_pos = 0
         self.acked = set()
         self.missing_before = set()
+        self.watch = None
 
     # ------------------------------------------------------------------ processes
     def spawn(self, key, argv, logname, **kw):
@@ -189,41 +269,43 @@ class Cluster:
 
     # ------------------------------------------------------------------ cluster view
     def primary(self):
-        """Index of the one node out of recovery (None if none, BenchError if two)."""
+        """Index of the one node that takes writes: out of recovery and not read-only (a
+        fenced old primary is neither). None if none, BenchError if two answer."""
         prim = []
-        for i, port in enumerate(self.pg_ports):
+        for i, h in enumerate(self.hosts):
             try:
-                if not sql(port, "SELECT pg_is_in_recovery()", timeout=1)[0][0]:
+                q = "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'"
+                if sql(h, PG_PORT, q, timeout=1)[0][0]:
                     prim.append(i)
-            except Exception:  # noqa: BLE001 - down, frozen, starting: not a primary
+            except Exception:  # noqa: BLE001 - down, frozen, cut off, starting: not a primary
                 pass
         if len(prim) > 1:
-            raise BenchError(f"{self.name}: two primaries at once: {[self.pg_ports[i] for i in prim]}")
+            raise BenchError(f"{self.name}: two primaries at once: {[self.hosts[i] for i in prim]}")
         return prim[0] if prim else None
 
     def healthy(self):
-        """One primary with two streaming standbys, one of them synchronous, and a write
-        through the frontend lands on it."""
+        """One writable primary with two streaming standbys, one of them synchronous, and
+        the frontend on it."""
         p = self.primary()
         if p is None:
             return False
-        rows = sql(self.pg_ports[p], "SELECT state, sync_state FROM pg_stat_replication")
+        rows = sql(self.hosts[p], PG_PORT, "SELECT state, sync_state FROM pg_stat_replication")
         streaming = [r for r in rows if r[0] == "streaming"]
         if len(streaming) < 2 or not any(r[1] in ("sync", "quorum") for r in streaming):
             return False
-        port = sql(self.frontend, "SELECT inet_server_port()", timeout=1)[0][0]
-        return port == self.pg_ports[p] and self.extra_healthy(p)
+        addr = sql("127.0.0.1", self.frontend, "SELECT host(inet_server_addr())", timeout=1)[0][0]
+        return addr == self.hosts[p] and self.extra_healthy(p)
 
     def extra_healthy(self, p):
         return True
 
     def wait_healthy(self, timeout=None):
-        wait_until(f"{self.name} healthy (a primary, two streaming standbys, the frontend on the primary)",
+        wait_until(f"{self.name} healthy (a writable primary, two streaming standbys, the frontend on the primary)",
                    self.healthy, timeout or self.args.heal_timeout_s, every=0.5)
 
     # ------------------------------------------------------------------ load and probe
     def create_tables(self):
-        wait_until("the frontend to take writes", lambda: sql(self.frontend, """
+        wait_until("the frontend to take writes", lambda: sql("127.0.0.1", self.frontend, """
             CREATE TABLE IF NOT EXISTS bench_acked (id bigint PRIMARY KEY, at timestamptz DEFAULT now());
             CREATE TABLE IF NOT EXISTS bench_load (id bigserial PRIMARY KEY, v double precision,
                                                    at timestamptz DEFAULT now());""", fetch=False) or True, 60)
@@ -232,6 +314,7 @@ class Cluster:
         self.spawn("probe", ["/usr/bin/python3", os.path.join(self.args.repo, "bench/failover_probe.py"),
                              "--dsn", f"host=127.0.0.1 port={self.frontend} user=postgres password={PASSWORD} dbname=postgres",
                              "--out", self.probe_out, "--duration-s", str(self.args.limit_s)], f"probe-{self.name}.log")
+        self.watch = WriterWatch(self.hosts)
 
     def start_load(self):
         script = os.path.join(self.run, "load.sql")
@@ -239,7 +322,7 @@ class Cluster:
             f.write("INSERT INTO bench_load(v) VALUES (random());\n")
         env = dict(os.environ, PGPASSWORD=PASSWORD, PGCONNECT_TIMEOUT="2")
         self.spawn("pgbench", ["pgbench", "-n", "-c", str(self.args.clients), "-j", "1", "-R", str(self.args.rate),
-                               "-T", "300", "-f", script, "-h", "127.0.0.1", "-p", str(self.frontend),
+                               "-T", "600", "-f", script, "-h", "127.0.0.1", "-p", str(self.frontend),
                                "-U", "postgres", "postgres"], f"pgbench-{self.name}.log", env=env)
 
     def stop_load(self):
@@ -265,43 +348,52 @@ class Cluster:
         return out
 
     def first_ack_after(self, t, timeout):
-        """The first acknowledged write that STARTED after monotonic instant t."""
+        """The first acknowledged write that STARTED after monotonic instant t. The probe
+        starts one every 50 ms whatever the others do, so this is within 50 ms of when
+        writes were possible again."""
         deadline = time.monotonic() + timeout
+        best = None
         while time.monotonic() < deadline:
             for rec in self.probe_records():
-                if rec.get("ok") and rec["t0"] >= t:
-                    return rec
+                if rec.get("ok") and rec["t0"] >= t and (best is None or rec["t0"] < best["t0"]):
+                    best = rec
+            # Attempts finish out of order: wait until those started before it are done.
+            if best is not None and time.monotonic() > best["t0"] + 2.5:
+                return best
             time.sleep(0.05)
-        return None
+        return best
 
     def lost_writes(self):
         """Acknowledged ids missing from the primary now, less the ones already missing before."""
         self.probe_records()
-        present = {r[0] for r in sql(self.frontend, "SELECT id FROM bench_acked", timeout=10)}
+        present = {r[0] for r in sql("127.0.0.1", self.frontend, "SELECT id FROM bench_acked", timeout=10)}
         missing = {i for i in self.acked if i not in present}
         new = missing - self.missing_before
         self.missing_before = missing
         return sorted(new)
 
     # ------------------------------------------------------------------ per system
-    def start(self):
+    def node_pids(self, i, agent):
+        """The node's PostgreSQL processes, and its agent's with `agent`."""
         raise NotImplementedError
 
-    def node_pids(self, i):
-        raise NotImplementedError
+    def crashed(self, i, agent):
+        pass
 
     def rejoin(self, i, new_primary):
         raise NotImplementedError
 
     def stop(self):
-        raise NotImplementedError
+        if self.watch:
+            self.watch.close()
+        for key in list(self.procs):
+            self.stop_proc(key)
 
     def notes(self):
         return ""
 
 
 class Patroni(Cluster):
-    pg_ports = PATRONI_PG_PORTS
     frontend = PATRONI_FRONTEND
 
     def __init__(self, args, run_dir, variant):
@@ -319,6 +411,7 @@ class Patroni(Cluster):
         c = self.cfg
         name = f"pg{i + 1}"
         data = os.path.join(self.base, name)
+        h = self.hosts[i]
         return f"""# generated by bench/failover/driver.py ({self.name})
 scope: wardbench
 namespace: /service/
@@ -326,10 +419,10 @@ name: {name}
 log:
   level: INFO
 restapi:
-  listen: 127.0.0.1:{PATRONI_REST_PORTS[i]}
-  connect_address: 127.0.0.1:{PATRONI_REST_PORTS[i]}
+  listen: {h}:{REST_PORT}
+  connect_address: {h}:{REST_PORT}
 etcd:
-  host: 127.0.0.1:{ETCD_CLIENT}
+  host: {netns.BRIDGE_IP}:{ETCD_CLIENT}
   protocol: http
 bootstrap:
   dcs:
@@ -357,8 +450,8 @@ bootstrap:
     - auth-host: scram-sha-256
     - auth-local: peer
 postgresql:
-  listen: 127.0.0.1:{self.pg_ports[i]}
-  connect_address: 127.0.0.1:{self.pg_ports[i]}
+  listen: {h}:{PG_PORT}
+  connect_address: {h}:{PG_PORT}
   data_dir: {data}
   bin_dir: {PG_BIN}
   pgpass: {self.base}/pgpass-{name}
@@ -370,16 +463,16 @@ postgresql:
       username: replicator
       password: {PASSWORD}
   parameters:
-    unix_socket_directories: {self.base}
+    unix_socket_directories: {self.base}/sock-{name}
   pg_hba:
     - local all all peer
-    - host all all 127.0.0.1/32 scram-sha-256
-    - host replication replicator 127.0.0.1/32 scram-sha-256
+    - host all all {netns.NET}.0/24 scram-sha-256
+    - host replication replicator {netns.NET}.0/24 scram-sha-256
 """
 
     def haproxy_cfg(self):
-        servers = "\n".join(f"    server pg{i + 1} 127.0.0.1:{p} maxconn 100 check port {PATRONI_REST_PORTS[i]}"
-                            for i, p in enumerate(self.pg_ports))
+        servers = "\n".join(f"    server pg{i + 1} {h}:{PG_PORT} maxconn 100 check port {REST_PORT}"
+                            for i, h in enumerate(self.hosts))
         return f"""# generated by bench/failover/driver.py ({self.name}): Patroni's usual HAProxy pattern
 global
     maxconn 200
@@ -401,12 +494,16 @@ listen patroni_pg
     def start(self):
         shutil.rmtree(self.base, ignore_errors=True)
         os.makedirs(self.base)
+        for i in range(netns.NODES):
+            os.makedirs(os.path.join(self.base, f"sock-pg{i + 1}"))
+            shutil.chown(os.path.join(self.base, f"sock-pg{i + 1}"), "postgres", "postgres")
         shutil.chown(self.base, "postgres", "postgres")
         os.chmod(self.base, 0o700)
         etcd_dir = os.path.join(self.run, f"etcd-{self.name}")
+        urls = f"http://127.0.0.1:{ETCD_CLIENT},http://{netns.BRIDGE_IP}:{ETCD_CLIENT}"
         self.spawn("etcd", ["etcd", "--name", "bench", "--data-dir", etcd_dir,
-                            "--listen-client-urls", f"http://127.0.0.1:{ETCD_CLIENT}",
-                            "--advertise-client-urls", f"http://127.0.0.1:{ETCD_CLIENT}",
+                            "--listen-client-urls", urls,
+                            "--advertise-client-urls", f"http://{netns.BRIDGE_IP}:{ETCD_CLIENT}",
                             "--listen-peer-urls", f"http://127.0.0.1:{ETCD_PEER}",
                             "--initial-advertise-peer-urls", f"http://127.0.0.1:{ETCD_PEER}",
                             "--initial-cluster", f"bench=http://127.0.0.1:{ETCD_PEER}",
@@ -414,13 +511,13 @@ listen patroni_pg
                             # Patroni's `etcd:` section speaks the v2 API (python3-etcd); etcd 3.4 serves it only when asked.
                             "--enable-v2=true"], f"etcd-{self.name}.log")
         wait_until("etcd", lambda: http_status(f"http://127.0.0.1:{ETCD_CLIENT}/health") == 200, 30)
-        for i in range(3):
+        for i in range(netns.NODES):
             path = os.path.join(self.base, f"pg{i + 1}.yml")
             with open(path, "w") as f:
                 f.write(self.patroni_yaml(i))
             shutil.chown(path, "postgres", "postgres")
         self.start_agent(0)
-        wait_until("pg1 to bootstrap and lead", lambda: http_status(f"http://127.0.0.1:{PATRONI_REST_PORTS[0]}/primary") == 200, 120)
+        wait_until("pg1 to bootstrap and lead", lambda: http_status(f"http://{self.hosts[0]}:{REST_PORT}/primary") == 200, 120)
         self.start_agent(1)
         self.start_agent(2)
         cfg = os.path.join(self.run, f"haproxy-{self.name}.cfg")
@@ -432,86 +529,81 @@ listen patroni_pg
 
     def start_agent(self, i):
         name = f"pg{i + 1}"
-        self.spawn(name, AS_PG + ["patroni", os.path.join(self.base, f"{name}.yml")], f"patroni-{self.name}-{name}.log",
-                   cwd="/")
+        self.spawn(name, netns.inside(i, AS_PG + ["patroni", os.path.join(self.base, f"{name}.yml")]),
+                   f"patroni-{self.name}-{name}.log", cwd="/")
 
     def extra_healthy(self, p):
         # every agent answers (a restarted node's Patroni is back in charge of its postgres)
-        return all(http_status(f"http://127.0.0.1:{port}/health") == 200 for port in PATRONI_REST_PORTS)
+        return all(http_status(f"http://{h}:{REST_PORT}/health") == 200 for h in self.hosts)
 
-    def node_pids(self, i):
-        agent = self.procs.get(f"pg{i + 1}")
-        agent_pid = agent.pid if agent and agent.poll() is None else None
-        return descendants([agent_pid, postmaster_pid(os.path.join(self.base, f"pg{i + 1}"))])
+    def node_pids(self, i, agent):
+        pids = [postmaster_pid(os.path.join(self.base, f"pg{i + 1}"))]
+        if agent:
+            p = self.procs.get(f"pg{i + 1}")
+            pids += descendants([p.pid]) if p and p.poll() is None else []
+        return descendants(pids)
 
-    def crashed(self, i):
-        p = self.procs.pop(f"pg{i + 1}", None)
-        if p:
-            p.wait(10)
+    def crashed(self, i, agent):
+        if agent:
+            p = self.procs.pop(f"pg{i + 1}", None)
+            if p:
+                p.wait(10)
 
     def rejoin(self, i, new_primary):
-        # Patroni restarts postgres, pg_rewinds it against the new leader and follows it.
-        self.start_agent(i)
+        # Patroni restarts postgres, pg_rewinds it against the new leader and follows it;
+        # only an agent that was killed needs starting.
+        if f"pg{i + 1}" not in self.procs:
+            self.start_agent(i)
 
     def stop(self):
         for i in (1, 2, 0):
             self.stop_proc(f"pg{i + 1}", signal.SIGTERM, grace=30)
-        for i in range(3):  # an agent killed without its postgres: stop what is left
+        for i in range(netns.NODES):  # an agent killed without its postgres: stop what is left
             pid = postmaster_pid(os.path.join(self.base, f"pg{i + 1}"))
             if pid:
+                os.kill(pid, signal.SIGCONT)
                 os.kill(pid, signal.SIGQUIT)
-        for key in list(self.procs):
-            self.stop_proc(key)
+        super().stop()
 
 
 class Ward(Cluster):
     name = "ward"
-    pg_ports = WARD_PG_PORTS
     frontend = WARD_FRONTEND
 
     def __init__(self, args, run_dir):
-        if args.ward_standin:
-            self.name = "standin"
         super().__init__(args, run_dir)
-        self.db_dir = os.path.join(args.data_root, "ward")
-        self.pg_dir = os.path.join(self.db_dir, "pg")
-        self.env = dict(os.environ, WARD_DB_DIR=self.db_dir, WARD_PG_PORT=str(WARD_PG_PORTS[0]), WARD_DB_ONLY="pg",
-                        WARD_PG_SYNC_STANDBYS=WARD_SYNC)
+        self.base = os.path.join(args.data_root, "ward")
         self.inventory = os.path.join(run_dir, "ward.toml")
+        self.token = os.path.join(run_dir, "agent-token")
+        self.api = f"{netns.BRIDGE_IP}:{WARD_API_PORT}"
+
+    def data(self, i):
+        return os.path.join(self.base, f"pg{i + 1}")
 
     def notes(self):
-        if self.args.ward_standin:
-            return ("NOT Ward: bench/failover/standin.py, a naive stand-in controller (no fencing, no quorum) that "
-                    "checks the Ward side's plumbing; its figures say nothing about Ward")
-        return (f"postgres check every 250 ms, fall 2 (refused), timeout_fall 32 (grace for a freeze: 8 s); "
-                f"synchronous_standby_names '{WARD_SYNC}'; HAProxy without checks, set by Ward's runtime-API actuator")
+        return ("postgres check every 250 ms, fall 2 (refused), timeout_fall 32 (a node that does not answer: down "
+                "after 8 s); ward agent on every node, lease 5 s renewed every 1 s, margin 2 s; "
+                "synchronous_standby_names 'ANY 1 (*)'; HAProxy without checks, set by Ward's runtime-API actuator")
 
     def render_inventory(self):
         with open(os.path.join(self.args.repo, "bench/failover/ward.toml")) as f:
             text = f.read()
-        text = text.replace("@RUN_DIR@", self.run)
         with open(self.inventory, "w") as f:
-            f.write(text)
+            f.write(text.replace("@RUN_DIR@", self.run))
 
     def validate(self):
         """None if Ward can run this bench, else why not."""
-        if self.args.ward_standin:
-            return None
         if not self.args.ward_bin or not os.access(self.args.ward_bin, os.X_OK):
             return f"no ward binary at {self.args.ward_bin!r}"
         self.render_inventory()
         r = subprocess.run([self.args.ward_bin, "validate", self.inventory], capture_output=True, text=True, timeout=60)
         if r.returncode != 0:
-            lines = (r.stdout + r.stderr).strip().splitlines()
-            errors = [line.split(": ", 1)[-1] for line in lines if ": " in line and not line.strip().startswith("hint")]
-            return (f"skipped: `ward validate` rejects bench/failover/ward.toml ({'; '.join(errors[:6])}); it needs the "
-                    "postgres and haproxy hook kinds, `follows` on vip services and `timeout_fall` on checks, which "
-                    "this ward binary does not have yet\n" + "\n".join("    " + line for line in lines[:16]))
+            return "skipped: `ward validate` rejects bench/failover/ward.toml:\n" + (r.stdout + r.stderr)[:2000]
         return None
 
     def haproxy_cfg(self):
-        servers = "\n".join(f"    server pg{i + 1} 127.0.0.1:{p} maxconn 100" + ("" if i == 0 else " disabled")
-                            for i, p in enumerate(self.pg_ports))
+        servers = "\n".join(f"    server pg{i + 1} {h}:{PG_PORT} maxconn 100" + ("" if i == 0 else " disabled")
+                            for i, h in enumerate(self.hosts))
         return f"""# generated by bench/failover/driver.py (ward): no health checks; Ward sets each server's
 # state through the runtime API socket (ready / maint), initially only pg1 ready.
 global
@@ -529,134 +621,229 @@ frontend ward_rw
     default_backend ward_pg
 """
 
-    def start(self):
-        subprocess.run(["bash", os.path.join(self.args.repo, "scripts/db-down.sh")], env=self.env, timeout=120,
-                       stdout=subprocess.DEVNULL)
-        shutil.rmtree(self.db_dir, ignore_errors=True)
-        os.makedirs(self.db_dir)
-        r = subprocess.run(["bash", os.path.join(self.args.repo, "scripts/db-up.sh")], env=self.env, timeout=300,
-                           capture_output=True, text=True)
+    def pg(self, i, argv, **kw):
+        return subprocess.run(netns.inside(i, AS_PG + argv), capture_output=True, text=True, **kw)
+
+    def start_pg(self, i):
+        r = self.pg(i, [f"{PG_BIN}/pg_ctl", "-D", self.data(i), "-l", self.data(i) + ".log", "-w", "-t", "60", "start"],
+                    timeout=90)
         if r.returncode != 0:
-            raise BenchError(f"scripts/db-up.sh failed:\n{r.stdout}{r.stderr}")
+            raise BenchError(f"pg{i + 1} did not start: {r.stdout}{r.stderr}")
+
+    def start(self):
+        shutil.rmtree(self.base, ignore_errors=True)
+        os.makedirs(self.base)
+        shutil.chown(self.base, "postgres", "postgres")
+        os.chmod(self.base, 0o755)
+        pw = os.path.join(self.base, "pwfile")
+        with open(pw, "w") as f:
+            f.write(PASSWORD)
+        shutil.chown(pw, "postgres", "postgres")
+        r = subprocess.run(AS_PG + [f"{PG_BIN}/initdb", "-D", self.data(0), "-U", "postgres", f"--pwfile={pw}",
+                                    "--auth-local=peer", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"],
+                           capture_output=True, text=True, timeout=120)
+        os.remove(pw)
+        if r.returncode != 0:
+            raise BenchError(f"initdb failed: {r.stderr}")
+        with open(os.path.join(self.data(0), "pg_hba.conf"), "a") as f:
+            f.write(f"host replication postgres {netns.NET}.0/24 scram-sha-256\nhost all postgres {netns.NET}.0/24 scram-sha-256\n")
+        with open(os.path.join(self.data(0), "postgresql.conf"), "a") as f:
+            f.write(f"""listen_addresses = '*'
+port = {PG_PORT}
+wal_level = replica
+max_wal_senders = 10
+max_replication_slots = 10
+hot_standby = on
+wal_receiver_status_interval = 1s
+wal_retrieve_retry_interval = 1s
+wal_sender_timeout = 5s
+wal_receiver_timeout = 5s
+wal_log_hints = on
+synchronous_standby_names = 'ANY 1 (*)'
+include_if_exists = 'ward-node.conf'
+""")
+        self.node_conf(0)
+        self.start_pg(0)
+        for i in (1, 2):
+            sql(self.hosts[0], PG_PORT, f"SELECT pg_create_physical_replication_slot('pg{i + 1}')", fetch=False)
+            r = self.pg(i, [f"{PG_BIN}/pg_basebackup", "-D", self.data(i), "-R", "-X", "stream", "-S", f"pg{i + 1}", "-c", "fast",
+                            "-d", f"host={self.hosts[0]} port={PG_PORT} user=postgres password={PASSWORD} application_name=pg{i + 1}"],
+                        timeout=300)
+            if r.returncode != 0:
+                raise BenchError(f"pg_basebackup for pg{i + 1} failed: {r.stderr}")
+            self.node_conf(i)
+            self.start_pg(i)
+        with open(self.token, "w") as f:
+            f.write(os.urandom(16).hex())
+        os.chmod(self.token, 0o600)
         cfg = os.path.join(self.run, "haproxy-ward.cfg")
         with open(cfg, "w") as f:
             f.write(self.haproxy_cfg())
         self.spawn("haproxy", ["haproxy", "-db", "-f", cfg], "haproxy-ward.log")
-        if self.args.ward_standin:
-            self.spawn("ward", ["/usr/bin/python3", os.path.join(self.args.repo, "bench/failover/standin.py"),
-                                "--socket", os.path.join(self.run, "haproxy.sock")], "standin.log")
-        else:
-            self.render_inventory()
-            self.spawn("ward", [self.args.ward_bin, "run", "--inventory", self.inventory,
-                                "--data-dir", os.path.join(self.run, "ward-data"), "--listen", WARD_API], "ward.log")
+        self.render_inventory()
+        self.spawn("ward", [self.args.ward_bin, "run", "--inventory", self.inventory, "--data-dir",
+                            os.path.join(self.run, "ward-data"), "--listen", self.api, "--agent-token-file", self.token],
+                   "ward.log")
+        for i in range(netns.NODES):
+            self.start_ward_agent(i)
         self.wait_healthy(120)
         self.create_tables()
 
-    def node_pids(self, i):
-        return descendants([postmaster_pid(os.path.join(self.pg_dir, WARD_DIRS[i]))])
+    def node_conf(self, i):
+        sock = os.path.join(self.base, f"sock{i + 1}")
+        os.makedirs(sock, exist_ok=True)
+        shutil.chown(sock, "postgres", "postgres")
+        path = os.path.join(self.data(i), "ward-node.conf")
+        with open(path, "w") as f:
+            f.write(f"unix_socket_directories = '{sock}'\n")
+        shutil.chown(path, "postgres", "postgres")
 
-    def crashed(self, i):
-        pass
+    def start_ward_agent(self, i):
+        state = os.path.join(self.run, f"agent-pg{i + 1}")
+        os.makedirs(state, exist_ok=True)
+        self.spawn(f"agent{i + 1}", netns.inside(i, [self.args.ward_bin, "agent", "--inventory", self.inventory,
+                                                   "--node", f"pg{i + 1}", "--controller", f"http://{self.api}",
+                                                   "--token-file", self.token, "--state-dir", state]),
+                   f"ward-agent-pg{i + 1}.log")
+
+    def extra_healthy(self, p):
+        return all(self.procs.get(f"agent{i + 1}") and self.procs[f"agent{i + 1}"].poll() is None for i in range(netns.NODES))
+
+    def node_pids(self, i, agent):
+        pids = [postmaster_pid(self.data(i))]
+        if agent:
+            p = self.procs.get(f"agent{i + 1}")
+            pids += [p.pid] if p and p.poll() is None else []
+        return descendants(pids)
+
+    def crashed(self, i, agent):
+        if agent:
+            p = self.procs.pop(f"agent{i + 1}", None)
+            if p:
+                p.wait(10)
 
     def rejoin(self, i, new_primary):
-        r = subprocess.run(["bash", os.path.join(self.args.repo, "scripts/pg-rejoin.sh"),
-                            os.path.join(self.pg_dir, WARD_DIRS[i]), str(self.pg_ports[new_primary])],
-                           env=self.env, timeout=self.args.heal_timeout_s, capture_output=True, text=True)
-        with open(os.path.join(self.run, "rejoin.log"), "a") as f:
-            f.write(r.stdout + r.stderr)
+        """The old primary becomes a streaming standby of the new one (pg_rewind, or a
+        fresh pg_basebackup when that fails), inside its namespace; its agent runs."""
+        pid = postmaster_pid(self.data(i))
+        if pid:
+            signal_all(descendants([pid]), signal.SIGCONT)
+            self.pg(i, [f"{PG_BIN}/pg_ctl", "-D", self.data(i), "-m", "fast", "-w", "-t", "20", "stop"], timeout=40)
+            if postmaster_pid(self.data(i)):
+                self.pg(i, [f"{PG_BIN}/pg_ctl", "-D", self.data(i), "-m", "immediate", "-w", "-t", "20", "stop"], timeout=40)
+        wait_until(f"pg{i + 1}'s postmaster gone", lambda: postmaster_pid(self.data(i)) is None or
+                   open(f"/proc/{postmaster_pid(self.data(i))}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", 30)
+        for lock in (os.path.join(self.data(i), "postmaster.pid"), os.path.join(self.base, f"sock{i + 1}", f".s.PGSQL.{PG_PORT}.lock")):
+            try:
+                os.remove(lock)
+            except FileNotFoundError:
+                pass
+        src = f"host={self.hosts[new_primary]} port={PG_PORT} user=postgres password={PASSWORD} dbname=postgres"
+        sql(self.hosts[new_primary], PG_PORT, "CHECKPOINT", fetch=False, timeout=30)
+        keep = open(os.path.join(self.data(i), "ward-node.conf")).read()
+        r = self.pg(i, [f"{PG_BIN}/pg_rewind", "-D", self.data(i), f"--source-server={src}"], timeout=300)
         if r.returncode != 0:
-            raise BenchError(f"scripts/pg-rejoin.sh {WARD_DIRS[i]} failed (see rejoin.log)")
+            log(f"ward: pg_rewind of pg{i + 1} failed ({r.stderr.strip()[-200:]}); cloning it again")
+            shutil.rmtree(self.data(i))
+            r = self.pg(i, [f"{PG_BIN}/pg_basebackup", "-D", self.data(i), "-X", "stream", "-c", "fast", "-d", src], timeout=300)
+            if r.returncode != 0:
+                raise BenchError(f"pg_basebackup for pg{i + 1} failed: {r.stderr}")
+        with open(os.path.join(self.data(i), "ward-node.conf"), "w") as f:
+            f.write(keep)
+        sql(self.hosts[new_primary], PG_PORT, f"SELECT pg_create_physical_replication_slot('pg{i + 1}') WHERE NOT EXISTS "
+            f"(SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pg{i + 1}')", fetch=False)
+        auto = os.path.join(self.data(i), "postgresql.auto.conf")
+        lines = [ln for ln in open(auto).read().splitlines() if not ln.strip().startswith(("primary_conninfo", "primary_slot_name"))]
+        lines += [f"primary_conninfo = '{src} application_name=pg{i + 1}'", f"primary_slot_name = 'pg{i + 1}'"]
+        with open(auto, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        open(os.path.join(self.data(i), "standby.signal"), "w").close()
+        subprocess.run(["chown", "-R", "postgres:postgres", self.data(i)], check=True, timeout=60)
+        self.start_pg(i)
+        if f"agent{i + 1}" not in self.procs:
+            self.start_ward_agent(i)
 
     def stop(self):
         self.stop_proc("ward", signal.SIGTERM, grace=40)
-        for key in list(self.procs):
-            self.stop_proc(key)
-        subprocess.run(["bash", os.path.join(self.args.repo, "scripts/db-down.sh")], env=self.env, timeout=120,
-                       stdout=subprocess.DEVNULL)
+        for i in range(netns.NODES):
+            self.stop_proc(f"agent{i + 1}", signal.SIGTERM, grace=10)
+            pid = postmaster_pid(self.data(i))
+            if pid:
+                signal_all(descendants([pid]), signal.SIGCONT)
+                self.pg(i, [f"{PG_BIN}/pg_ctl", "-D", self.data(i), "-m", "immediate", "-w", "-t", "20", "stop"], timeout=40)
+        super().stop()
 
 
 # ---------------------------------------------------------------------------- trials
 
 
-def crash_trial(sys_, n, rnd, rows):
+def trial(sys_, case, n, rnd, rows):
+    """Breaks the primary's node one way, measures until writes succeed again, heals."""
+    args = sys_.args
     sys_.wait_healthy()
     sys_.start_load()
     time.sleep(rnd.uniform(3, 8))
     p = sys_.primary()
     if p is None:
-        raise BenchError(f"{sys_.name}: no primary before trial {n}")
-    pids = sys_.node_pids(p)
-    t_kill = time.monotonic()
-    signal_all(pids, signal.SIGKILL)
-    sys_.crashed(p)
-    ack = sys_.first_ack_after(t_kill, sys_.args.recovery_timeout_s)
+        raise BenchError(f"{sys_.name}: no primary before {case} {n}")
+    t0 = time.monotonic()
+    if case == "crash-pg":  # the database dies, the host and its agent stay
+        pids = sys_.node_pids(p, agent=False)
+        signal_all(pids, signal.SIGKILL)
+        what = f"killed pg{p + 1}'s PostgreSQL ({len(pids)} processes; its agent stays)"
+    elif case == "crash-node":  # everything on the node, agent included
+        pids = sys_.node_pids(p, agent=True)
+        signal_all(pids, signal.SIGKILL)
+        sys_.crashed(p, agent=True)
+        what = f"killed every process of pg{p + 1} ({len(pids)})"
+    elif case == "unreachable":
+        netns.cut(p)
+        what = f"cut pg{p + 1}'s link for {args.unreachable_s:.0f} s (no answer, no RST)"
+    elif case == "freeze":
+        pids = sys_.node_pids(p, agent=True)
+        signal_all(pids, signal.SIGSTOP)
+        time.sleep(max(0.0, t0 + args.freeze_s - time.monotonic()))
+        signal_all(pids, signal.SIGCONT)
+        what = f"froze every process of pg{p + 1} for {args.freeze_s:.0f} s"
+    else:
+        raise BenchError(f"unknown case {case}")
+    ack = sys_.first_ack_after(t0, args.recovery_timeout_s)
+    if case == "unreachable":
+        time.sleep(max(0.0, t0 + args.unreachable_s - time.monotonic()))
+        netns.heal(p)
+    elif case == "freeze":
+        time.sleep(args.freeze_observe_s)  # each system's own timers run out: a failover it provoked shows by now
     sys_.stop_load()
-    rec_s = (ack["t1"] - t_kill) if ack else None
-    new_port = ack["port"] if ack else None
-    new = sys_.pg_ports.index(new_port) if new_port in sys_.pg_ports else None
-    log(f"{sys_.name} crash {n}: killed pg{p + 1} ({len(pids)} processes); "
-        + (f"writes back after {rec_s:.2f} s on pg{new + 1}" if ack else
-           f"NO write acknowledged within {sys_.args.recovery_timeout_s:.0f} s"))
-    if ack is None:
-        rows.append(dict(system=sys_.name, kind="crash", trial=n, node=f"pg{p + 1}", new_primary="",
-                         recovery_s="", lost=0, lost_ids="", primary_changed="", note="no recovery within bound"))
-        raise BenchError(f"{sys_.name}: no recovery in trial {n}")
-    row = dict(system=sys_.name, kind="crash", trial=n, node=f"pg{p + 1}", new_primary=f"pg{new + 1}",
-               recovery_s=f"{rec_s:.3f}", lost=0, lost_ids="", primary_changed=int(new != p), note="rejoin failed")
-    rows.append(row)  # measured: it counts even if healing fails below
-    sys_.rejoin(p, new)
+    new = wait_until("a primary after the fault", sys_.primary, args.heal_timeout_s, every=0.5)
+    t_end = time.monotonic()
+    rec_s = (ack["t1"] - t0) if ack else None
+    two_ms = sys_.watch.two_writers_ms(t0, t_end)
+    log(f"{sys_.name} {case} {n}: {what}; " + (f"writes back after {rec_s:.2f} s" if ack else
+        f"NO write acknowledged within {args.recovery_timeout_s:.0f} s") +
+        f"; primary {'pg%d -> pg%d' % (p + 1, new + 1) if new != p else 'unchanged'}; two writable primaries {two_ms} ms")
+    row = dict(system=sys_.name, case=case, trial=n, node=f"pg{p + 1}", new_primary=f"pg{new + 1}",
+               recovery_s=f"{rec_s:.3f}" if ack else "", lost=0, lost_ids="", primary_changed=int(new != p),
+               two_writers_ms=two_ms, note="" if ack else "no recovery within bound")
+    rows.append(row)
+    if new != p:
+        sys_.rejoin(p, new)
     sys_.wait_healthy()
     lost = sys_.lost_writes()
     if lost:
-        log(f"{sys_.name} crash {n}: {len(lost)} acknowledged writes LOST: {lost[:10]}")
-    row.update(lost=len(lost), lost_ids=" ".join(map(str, lost[:50])), note="")
+        log(f"{sys_.name} {case} {n}: {len(lost)} acknowledged writes LOST: {lost[:10]}")
+    row.update(lost=len(lost), lost_ids=" ".join(map(str, lost[:50])))
+    if not ack:
+        raise BenchError(f"{sys_.name}: no recovery in {case} {n}")
 
 
-def freeze_trial(sys_, n, rnd, rows):
-    sys_.wait_healthy()
-    sys_.start_load()
-    time.sleep(rnd.uniform(3, 8))
-    p = sys_.primary()
-    if p is None:
-        raise BenchError(f"{sys_.name}: no primary before freeze {n}")
-    pids = sys_.node_pids(p)
-    t_stop = time.monotonic()
-    signal_all(pids, signal.SIGSTOP)
-    time.sleep(max(0.0, t_stop + sys_.args.freeze_s - time.monotonic()))
-    signal_all(pids, signal.SIGCONT)
-    t_cont = time.monotonic()
-    ack = sys_.first_ack_after(t_cont, sys_.args.recovery_timeout_s)
-    # Let each system's own timers run out: a failover the freeze provoked shows by now.
-    time.sleep(sys_.args.freeze_observe_s)
-    sys_.stop_load()
-    new = wait_until("a primary after the freeze", sys_.primary, sys_.args.heal_timeout_s, every=0.5) \
-        if sys_.primary() is None else sys_.primary()
-    changed = new != p
-    outage = (ack["t1"] - t_stop) if ack else None
-    log(f"{sys_.name} freeze {n}: froze pg{p + 1} ({len(pids)} processes) for {sys_.args.freeze_s:.0f} s; "
-        f"{'PRIMARY CHANGED to pg%d' % (new + 1) if changed else 'primary unchanged'}; "
-        + (f"writes back {outage:.2f} s after the freeze began" if ack else "no write acknowledged after it"))
-    if changed:
-        # The frozen node was replaced while it slept: Patroni's agent rejoins it by itself
-        # once awake; for Ward it is re-attached like a crashed primary.
-        if isinstance(sys_, Ward):
-            sys_.rejoin(p, new)
-    sys_.wait_healthy()
-    lost = sys_.lost_writes()
-    rows.append(dict(system=sys_.name, kind="freeze", trial=n, node=f"pg{p + 1}", new_primary=f"pg{new + 1}",
-                     recovery_s=f"{outage:.3f}" if outage else "", lost=len(lost),
-                     lost_ids=" ".join(map(str, lost[:50])), primary_changed=int(changed), note=""))
-
-
-def summarize(name, rows, notes):
-    crashes = [r for r in rows if r["system"] == name and r["kind"] == "crash"]
-    freezes = [r for r in rows if r["system"] == name and r["kind"] == "freeze"]
-    rec = [float(r["recovery_s"]) for r in crashes if r["recovery_s"] != ""]
+def summarize(name, case, rows):
+    mine = [r for r in rows if r["system"] == name and r["case"] == case]
+    rec = [float(r["recovery_s"]) for r in mine if r["recovery_s"] != ""]
     return {
-        "system": name, "trials": len(rec),
+        "system": name, "case": case, "trials": len(mine), "recovered": len(rec),
         "median": statistics.median(rec) if rec else None, "worst": max(rec) if rec else None,
-        "lost": sum(int(r["lost"]) for r in crashes + freezes),
-        "false": sum(int(r["primary_changed"] or 0) for r in freezes), "freezes": len(freezes), "notes": notes,
+        "lost": sum(int(r["lost"]) for r in mine), "two_ms": sum(int(r["two_writers_ms"]) for r in mine),
+        "changed": sum(int(r["primary_changed"]) for r in mine),
     }
 
 
@@ -669,12 +856,13 @@ def report(text, path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--systems", default="patroni-default,patroni-tuned,ward")
-    ap.add_argument("--trials", type=int, default=20, help="primary crashes per system")
-    ap.add_argument("--freezes", type=int, default=3, help="primary freezes per system")
-    ap.add_argument("--freeze-s", type=float, default=5.0)
+    ap.add_argument("--systems", default="patroni-tuned,ward")
+    ap.add_argument("--cases", default=",".join(CASES), help=f"any of {', '.join(CASES)}")
+    ap.add_argument("--trials", type=int, default=5, help="trials per case per system")
+    ap.add_argument("--freeze-s", type=float, default=5.0, help="a freeze within every system's grace")
     ap.add_argument("--freeze-observe-s", type=float, default=15.0,
                     help="after SIGCONT, how long to wait before asking who is primary")
+    ap.add_argument("--unreachable-s", type=float, default=90.0)
     ap.add_argument("--clients", type=int, default=2, help="pgbench clients")
     ap.add_argument("--rate", type=int, default=200, help="pgbench transactions per second (-R)")
     ap.add_argument("--recovery-timeout-s", type=float, default=120.0)
@@ -685,23 +873,24 @@ def main():
     ap.add_argument("--repo", required=True)
     ap.add_argument("--ward-bin", default="")
     ap.add_argument("--limit-s", type=float, default=4 * 3600)
-    ap.add_argument("--ward-standin", action="store_true",
-                    help="run the ward system with bench/failover/standin.py instead of ward (a plumbing check; "
-                         "reported as `standin`, never as Ward)")
     args = ap.parse_args()
 
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
     rnd = random.Random(seed)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     for s in systems:
         if s not in PATRONI and s != "ward":
             ap.error(f"unknown system {s!r} ({', '.join(PATRONI)}, ward)")
-    log(f"run dir {args.run_dir}; systems {', '.join(systems)}; {args.trials} crashes and {args.freezes} freezes each; "
-        f"seed {seed}")
+    for c in cases:
+        if c not in CASES:
+            ap.error(f"unknown case {c!r} ({', '.join(CASES)})")
+    log(f"run dir {args.run_dir}; systems {', '.join(systems)}; cases {', '.join(cases)}, {args.trials} each; seed {seed}")
 
     rows, summaries, skipped = [], [], {}
     csv_path = os.path.join(args.run_dir, "trials.csv")
-    fields = ["system", "kind", "trial", "node", "new_primary", "recovery_s", "lost", "lost_ids", "primary_changed", "note"]
+    fields = ["system", "case", "trial", "node", "new_primary", "recovery_s", "lost", "lost_ids", "primary_changed",
+              "two_writers_ms", "note"]
 
     def write_csv():
         with open(csv_path, "w", newline="") as f:
@@ -715,9 +904,10 @@ def main():
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, on_signal)
-    failed = False
+    aborted = False
     try:
         for name in systems:
+            netns.up()
             if name == "ward":
                 sys_ = Ward(args, args.run_dir)
                 why = sys_.validate()
@@ -733,70 +923,76 @@ def main():
                 sys_.start()
                 sys_.start_probe()
                 log(f"{name}: up, primary pg{sys_.primary() + 1}")
-                for n in range(1, args.trials + 1):
-                    crash_trial(sys_, n, rnd, rows)
-                    write_csv()
-                for n in range(1, args.freezes + 1):
-                    freeze_trial(sys_, n, rnd, rows)
-                    write_csv()
+                for case in cases:
+                    for n in range(1, args.trials + 1):
+                        trial(sys_, case, n, rnd, rows)
+                        write_csv()
             except BenchError as e:
-                failed = True
+                aborted = True
                 log(f"{name}: ABORTED: {e}")
                 skipped[sys_.name] = f"aborted: {e}"
             finally:
                 write_csv()
-                summaries.append(summarize(sys_.name, rows, sys_.notes()))
+                for case in cases:
+                    summaries.append(summarize(sys_.name, case, rows))
                 log(f"{name}: stopping")
                 sys_.stop()
                 current.clear()
+                netns.down()
     except KeyboardInterrupt:
         log("interrupted: stopping what was started")
         for s in current:
             s.stop()
+        netns.down()
         write_csv()
         return 130
 
     out = []
-    def emit(line=""):  # the report: stdout and summary.md in the run dir
-        out.append(line)
-
-    emit()
-    emit(f"Failover under load: {args.trials} primary crashes (SIGKILL of the whole node) and {args.freezes} "
-          f"{args.freeze_s:.0f}-second freezes (SIGSTOP/SIGCONT) per system; pgbench -c {args.clients} -R {args.rate}; "
-          f"probe: one INSERT every 50 ms through HAProxy, 1 s client timeouts.")
-    emit()
-    emit("| system | trials | median recovery | worst | acknowledged writes lost | false failovers / freezes |")
-    emit("|---|---:|---:|---:|---:|---:|")
+    emit = out.append
+    emit("")
+    emit(f"Failover under load, each node in its own network namespace: {args.trials} trial(s) per case per system; "
+         f"pgbench -c {args.clients} -R {args.rate} through HAProxy; probe: a new INSERT every 50 ms through HAProxy, "
+         f"overlapping, each with 1 s client deadlines; writers watched every 50 ms from the front end's namespace.")
+    emit("")
+    emit("| system | case | trials | median until writes succeed | worst | acknowledged writes lost | two writable primaries reachable (ms) | primary changed |")
+    emit("|---|---|---:|---:|---:|---:|---:|---:|")
     for s in summaries:
         med = f"{s['median']:.2f} s" if s["median"] is not None else "-"
         worst = f"{s['worst']:.2f} s" if s["worst"] is not None else "-"
-        emit(f"| {s['system']} | {s['trials']} | {med} | {worst} | {s['lost']} | {s['false']} / {s['freezes']} |")
-    for name, why in skipped.items():
-        if not any(s["system"] == name for s in summaries):
-            emit(f"| {name} | skipped | - | - | - | - |")
-    emit()
-    for s in summaries:
-        emit(f"- {s['system']}: {s['notes']}")
+        emit(f"| {s['system']} | {s['case']} | {s['recovered']}/{s['trials']} | {med} | {worst} | {s['lost']} | {s['two_ms']} | {s['changed']}/{s['trials']} |")
     for name, why in skipped.items():
         emit(f"- {name}: {why}")
     try:
         load = open("/proc/loadavg").read().split()[:3]
     except OSError:
         load = ["?"]
-    emit(f"- machine: {os.cpu_count()} cores, load average {' '.join(load)} at the end; seed {seed}; "
-          f"per-trial data: {csv_path}")
-    report("\n".join(out), os.path.join(args.run_dir, "summary.md"))
-    default = next((s for s in summaries if s["system"] == "patroni-default" and s["median"]), None)
-    ward = next((s for s in summaries if s["system"] == "ward" and s["median"]), None)
-    tuned = next((s for s in summaries if s["system"] == "patroni-tuned" and s["median"]), None)
-    if ward and default:
-        ok = (ward["median"] <= default["median"] / 5 and (not tuned or ward["median"] < tuned["median"])
-              and ward["lost"] == 0 and ward["false"] == 0)
-        report(f"\ntarget: Ward's median <= 1/5 of default Patroni's, below tuned Patroni's, 0 lost, "
-              f"0 false failovers: {'PASS' if ok else 'FAIL'}", os.path.join(args.run_dir, "summary.md"))
-        if not ok:
-            return 2
-    return 1 if failed else 0
+    emit(f"- machine: {os.cpu_count()} cores, load average {' '.join(load)} at the end; seed {seed}; per-trial data: {csv_path}")
+    path = os.path.join(args.run_dir, "summary.md")
+    report("\n".join(out), path)
+
+    # Targets. A system that was skipped or aborted never passes.
+    def get(system, case):
+        return next((s for s in summaries if s["system"] == system and s["case"] == case), None)
+
+    ward_ok = "ward" in systems and "ward" not in skipped
+    verdicts = []
+    w, t = get("ward", "unreachable"), get("patroni-tuned", "unreachable")
+    if w and t and w["median"] is not None and t["median"] is not None:
+        ok = ward_ok and w["recovered"] == w["trials"] and w["median"] <= t["median"] / 2
+        verdicts.append((f"unreachable primary: Ward's median {w['median']:.2f} s <= 1/2 of tuned Patroni's {t['median']:.2f} s", ok))
+    ward_rows = [s for s in summaries if s["system"] == "ward"]
+    if ward_rows:
+        verdicts.append(("Ward: 0 acknowledged writes lost", ward_ok and all(s["lost"] == 0 for s in ward_rows)))
+        verdicts.append(("Ward: 0 ms with two writable primaries reachable through the front end",
+                         ward_ok and all(s["two_ms"] == 0 for s in ward_rows)))
+        f = get("ward", "freeze")
+        if f:
+            verdicts.append((f"Ward: no failover for a {args.freeze_s:.0f} s freeze (within the grace)", ward_ok and f["changed"] == 0))
+    for text, ok in verdicts:
+        report(f"target: {text}: {'PASS' if ok else 'FAIL'}", path)
+    if aborted:
+        return 1
+    return 2 if any(not ok for _, ok in verdicts) else 0
 
 
 if __name__ == "__main__":

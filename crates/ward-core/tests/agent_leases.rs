@@ -353,3 +353,62 @@ fn an_agent_never_heard_from_is_alerted_after_lease_and_margin() {
     assert!(sentence.contains("Start `ward agent --node pg1`"), "{sentence}");
     assert!(c.engine.automatic_failover(c.now_ms, MAIN).expect("a primary").is_err());
 }
+
+/// A crashed primary's probes fail with the server's error text as their detail:
+/// its last "writable" answer is over, so after the failover it is no second
+/// writer; and a second writer fenced once is fenced again only on a newer answer.
+#[test]
+fn a_failing_answer_ends_a_nodes_writable_word_and_a_fenced_writer_is_not_fenced_in_a_loop() {
+    let mut c = Harness::new(cluster(&[])).timing(10, 250);
+    let pg1_writable = Rc::new(Cell::new(false));
+    let writable = pg1_writable.clone();
+    c.set_detail(move |engine, world, node| {
+        if !world.outcome(node, ObserverId(0)).is_pass() {
+            return Some(ProbeDetail::Message("connection refused".into()));
+        }
+        if engine.placement(MAIN).first() == Some(&node) || (node == PG1 && writable.get()) {
+            return Some(ProbeDetail::Primary(PrimaryStatus {
+                flush_position: Some(1_000),
+                synchronous_standbys: vec!["pg2".into(), "pg3".into()],
+                summary: String::new(),
+                writable: Some(true),
+            }));
+        }
+        Some(ProbeDetail::Replication(ReplicationStatus {
+            running: true,
+            lag_ms: Some(0),
+            last_error: None,
+            replayed_position: 1_000,
+            retained_bytes: 0,
+            received_position: Some(1_000),
+        }))
+    });
+    c.run_ms(2_000);
+    c.fail(PG1);
+    c.run_ms(600);
+    assert_eq!(answer(&mut c, true), vec!["fence"]);
+    for _ in 0..6 {
+        c.run_ms(300);
+        answer(&mut c, true);
+    }
+    assert_ne!(c.engine.placement(MAIN), [PG1]);
+    assert!(
+        !c.any(|e| matches!(e, JournalEvent::Alert { cause, .. } if cause.starts_with("two-writers"))),
+        "a dead pg1 is no second writer"
+    );
+    // pg1 comes back writable: fenced once, not in a loop.
+    pg1_writable.set(true);
+    c.set_outcome(PG1, ProbeOutcome::Pass);
+    c.run_ms(300);
+    let fences =
+        |c: &Harness| c.count(|e| matches!(e, JournalEvent::JobQueued { action: NamedAction::Fence { node, .. }, .. } if node == "pg1"));
+    let before = fences(&c);
+    answer(&mut c, true);
+    c.run_ms(100);
+    // Its probes still say writable (the harness does not model the fence): a
+    // fence that did not hold is tried again, once per newer writable answer (a
+    // probe every 250 ms), never once per planning round (every 25 ms here).
+    c.run_ms(500);
+    answer(&mut c, true);
+    assert!(fences(&c) - before <= 3, "{} fences of pg1 in 500 ms", fences(&c) - before);
+}

@@ -6,15 +6,24 @@
 //! job. A job of the service in flight (a promotion making its target writable
 //! before the placement says so) is left to finish first.
 
-use crate::action::{Action, Cause};
+use crate::action::{Action, Cause, NamedAction};
 use crate::engine::plan::Wanted;
 use crate::engine::{Engine, Mode};
 use crate::ids::*;
 use crate::inventory::ServiceKind;
-use crate::journal::Severity;
+use crate::journal::{JobEnd, Severity};
 use crate::time::TimeMs;
 
 impl Engine {
+    /// When a fence of `node` for `service` last succeeded (among the jobs kept).
+    fn last_fence_ms(&self, service: &str, node: NodeId) -> Option<TimeMs> {
+        let name = self.snapshot.node_name(node);
+        self.durable.finished.iter().rev().find_map(|f| match &f.action {
+            NamedAction::Fence { service: s, node: n } if f.end == JobEnd::Succeeded && s == service && n == name => Some(f.at_ms),
+            _ => None,
+        })
+    }
+
     pub(crate) fn fence_second_writers(&mut self, now_ms: TimeMs) {
         if self.mode != Mode::Guarded {
             return;
@@ -31,7 +40,11 @@ impl Engine {
             let name = spec.name.clone();
             let busy = queued.contains(&service) || self.durable.jobs.values().any(|j| j.action.service_ref() == Some(&name));
             let writer = spec.candidates.iter().copied().find(|&node| {
-                node != holder && self.health.node(node).writable_at_ms.is_some_and(|at| now_ms.saturating_sub(at) <= stale_ms)
+                node != holder
+                    && self.health.node(node).writable_at_ms.is_some_and(|at| {
+                        // Fenced since that answer: only a newer "writable" says the fence did not hold.
+                        now_ms.saturating_sub(at) <= stale_ms && self.last_fence_ms(&name, node).is_none_or(|fenced| at > fenced)
+                    })
             });
             let cause = format!("two-writers:{name}");
             let Some(node) = writer else {

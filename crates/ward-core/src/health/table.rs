@@ -303,21 +303,23 @@ impl HealthTable {
         if newest.is_none_or(|n| at_ms >= n.at_ms) {
             *newest = Some(Newest { at_ms, pass: observation.outcome.is_pass() });
         }
-        if let Some(detail) = &observation.detail {
-            changed |= self.ingest_detail(snapshot, p, o, at_ms, detail);
-        } else if !observation.outcome.is_pass() {
-            // No answer: whatever the node said as a writable primary is not its
-            // latest word any more (the second-writer check wants its latest).
+        if !observation.outcome.is_pass() {
+            // No good answer (refused, timed out, failed, whatever it says): what the
+            // node said as a writable primary is not its latest word any more (the
+            // second-writer check wants its latest).
             if let Some(health) = snapshot.probes().get(p).and_then(|probe| self.nodes.get_mut(probe.node.index())) {
                 health.writable_at_ms = None;
             }
+        }
+        if let Some(detail) = &observation.detail {
+            changed |= self.ingest_detail(snapshot, p, o, at_ms, detail, observation.outcome.is_pass());
         }
         changed
     }
 
     /// Records a detail; returns whether it may change what `refresh` reports.
     #[cold]
-    fn ingest_detail(&mut self, snapshot: &Snapshot, p: usize, o: usize, at_ms: TimeMs, detail: &ProbeDetail) -> bool {
+    fn ingest_detail(&mut self, snapshot: &Snapshot, p: usize, o: usize, at_ms: TimeMs, detail: &ProbeDetail, pass: bool) -> bool {
         match detail {
             ProbeDetail::Replication(status) => {
                 // A standby takes no writes: whatever it said as a primary is over.
@@ -357,7 +359,7 @@ impl HealthTable {
                 match self.nodes.get_mut(node) {
                     Some(health) => {
                         let was_writable = health.writable_at_ms.is_some();
-                        health.writable_at_ms = (status.writable == Some(true)).then_some(at_ms);
+                        health.writable_at_ms = (pass && status.writable == Some(true)).then_some(at_ms);
                         record_primary(&mut health.primary, at_ms, status) || was_writable != health.writable_at_ms.is_some()
                     }
                     None => false,
