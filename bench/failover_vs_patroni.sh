@@ -31,8 +31,11 @@
 #   crash-node   SIGKILL of every process of the node, its agent included.
 #   unreachable  the node's link is cut for --unreachable-s (90 s): its packets are dropped, no
 #                RST, no answer, its agent cut off too; then healed and the node rejoins.
-#   freeze       SIGSTOP of every process of the node for --freeze-s (5 s, within every
-#                system's grace), then SIGCONT: no system should fail over.
+#   freeze       SIGSTOP of every process of the node for --freeze-s (5 s), then SIGCONT. Writes
+#                count from the freeze's start. Each system has a grace: a freeze within it must
+#                not move the primary (a move is a "false failover"); beyond it a move is allowed
+#                and reported as a failover (Ward: lease + margin - renew_every = 6 s, the earliest
+#                its lease can count as run out; Patroni: ttl - loop_wait, 19 s tuned).
 # Measured per trial, from the instant the fault starts (CLOCK_MONOTONIC):
 #   recovery     until the end of the first INSERT acknowledged through HAProxy among those the
 #                probe STARTED after the fault (bench/failover_probe.py: a new attempt every 50 ms,
@@ -46,9 +49,10 @@
 # Ward: pg_rewind, or pg_basebackup when that fails, inside its namespace) before the next.
 #
 # Output: one Markdown table (system | case | trials | median | worst | writes lost | two-writer
-# ms | primary changed), target lines (unreachable primary: Ward's median at most 1/2 of tuned
-# Patroni's; 0 acknowledged writes lost; 0 ms with two writable primaries reachable through
-# the front end; no failover for a freeze within the grace), trials.csv and every log in the
+# ms | primary changed | false failovers), target lines (unreachable primary: Ward's writes back
+# within lease + margin + --promotion-s (3 s) in every trial, and its median at most 1/2 of
+# tuned Patroni's; 0 acknowledged writes lost; 0 ms with two writable primaries reachable
+# through the front end; no false failover from a freeze), trials.csv and every log in the
 # run dir /var/tmp/ward-bench/runs/<time>. A system that was skipped or aborted never passes.
 # Exit 0 when every target passes; 2 when one fails; 1 when a system was aborted.
 #

@@ -11,11 +11,13 @@ what each number means. Runs as root; the databases and Patroni run as postgres.
 """
 
 import argparse
+import bisect
 import csv
 import json
 import os
 import random
 import select
+import socket
 import shutil
 import signal
 import statistics
@@ -79,14 +81,14 @@ class BenchError(Exception):
     pass
 
 
-def wait_until(what, fn, timeout, every=0.25):
-    """Polls fn() until it returns something truthy; bounded by timeout seconds."""
+def wait_until(what, fn, timeout, every=0.25, accept=bool):
+    """Polls fn() until accept(its answer) (default: truthy); bounded by timeout seconds."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
         try:
             v = fn()
-            if v:
+            if accept(v):
                 return v
         except Exception as e:  # noqa: BLE001 - a poll that fails is "not yet"
             last = e
@@ -153,6 +155,32 @@ def signal_all(pids, sig):
             pass
 
 
+def haproxy_routable(sock_path, backend, names):
+    """Indexes (into names) of the backend's servers HAProxy would send a new connection to:
+    operationally running (2) and administratively ready (0), from `show servers state`."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(0.5)
+    try:
+        s.connect(sock_path)
+        s.sendall(f"show servers state {backend}\n".encode())
+        out = b""
+        while len(out) < 1 << 20:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        s.close()
+    routed = set()
+    for line in out.decode(errors="replace").splitlines():
+        f = line.split()
+        # be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ...
+        if len(f) > 6 and not line.startswith("#") and f[1] == backend and f[3] in names:
+            if f[5] == "2" and f[6] == "0":
+                routed.add(names.index(f[3]))
+    return routed
+
+
 class WriterWatch:
     """Which servers take writes, as seen from the root namespace (the front end's):
     one thread per node asks every 50 ms, on its own connection with a client-side
@@ -160,13 +188,56 @@ class WriterWatch:
     or frozen does not answer, so it is not counted: what is measured is two writable
     primaries reachable through the front end."""
 
-    def __init__(self, hosts):
+    def __init__(self, hosts, haproxy_sock=None, backend=None):
         self.hosts = hosts
         self.samples = [[] for _ in hosts]  # per node: (monotonic t, writable)
+        # And which servers HAProxy would send a new connection to: (monotonic t, {node index}).
+        self.haproxy_sock, self.backend = haproxy_sock, backend
+        self.routes = []
         self.stop = threading.Event()
         self.threads = [threading.Thread(target=self._watch, args=(i,), daemon=True) for i in range(len(hosts))]
+        if haproxy_sock:
+            self.threads.append(threading.Thread(target=self._watch_haproxy, daemon=True))
         for t in self.threads:
             t.start()
+
+    def _watch_haproxy(self):
+        names = [f"pg{i + 1}" for i in range(len(self.hosts))]
+        while not self.stop.is_set():
+            t = time.monotonic()
+            try:
+                routed = haproxy_routable(self.haproxy_sock, self.backend, names)
+            except Exception:  # noqa: BLE001 - no answer from HAProxy: unknown, not "nothing routed"
+                routed = None
+            if routed is not None:
+                self.routes.append((t, routed))
+            self.stop.wait(max(0.0, 0.05 - (time.monotonic() - t)))
+
+    def front_two_writers_ms(self, t_from, t_to, step=0.01):
+        """Milliseconds within [t_from, t_to] during which HAProxy would route to at least
+        two servers that answered as writable (both sampled every 50 ms; each sample holds
+        until the next one). None when HAProxy was not watched."""
+        if not self.haproxy_sock:
+            return None
+        routes = list(self.routes)
+        series = [list(s) for s in self.samples]
+        if not routes:
+            return 0
+        r_t = [t for t, _ in routes]
+        s_t = [[t for t, _ in s] for s in series]
+        total, t = 0, t_from
+        while t < t_to:
+            k = bisect.bisect_right(r_t, t) - 1
+            routed = routes[k][1] if k >= 0 else set()
+            writers = 0
+            for i in routed:
+                j = bisect.bisect_right(s_t[i], t) - 1
+                if j >= 0 and series[i][j][1]:
+                    writers += 1
+            if writers >= 2:
+                total += 1
+            t += step
+        return round(total * step * 1000)
 
     def _poll(self, conn, deadline):
         while True:
@@ -314,7 +385,7 @@ class Cluster:
         self.spawn("probe", ["/usr/bin/python3", os.path.join(self.args.repo, "bench/failover_probe.py"),
                              "--dsn", f"host=127.0.0.1 port={self.frontend} user=postgres password={PASSWORD} dbname=postgres",
                              "--out", self.probe_out, "--duration-s", str(self.args.limit_s)], f"probe-{self.name}.log")
-        self.watch = WriterWatch(self.hosts)
+        self.watch = WriterWatch(self.hosts, *self.haproxy_watch())
 
     def start_load(self):
         script = os.path.join(self.run, "load.sql")
@@ -380,6 +451,10 @@ class Cluster:
     def crashed(self, i, agent):
         pass
 
+    def haproxy_watch(self):
+        """HAProxy's runtime socket and the backend whose servers it routes writes to."""
+        return None, None
+
     def rejoin(self, i, new_primary):
         raise NotImplementedError
 
@@ -401,6 +476,11 @@ class Patroni(Cluster):
         self.cfg = PATRONI[variant]
         super().__init__(args, run_dir)
         self.base = os.path.join(args.data_root, "patroni")
+
+    def grace_s(self):
+        """The longest freeze of the leader's node that can never cost it the leader key: the key
+        was renewed at most loop_wait before the freeze and holds for ttl."""
+        return self.cfg["ttl"] - self.cfg["loop_wait"]
 
     def notes(self):
         c = self.cfg
@@ -469,6 +549,9 @@ postgresql:
     - host all all {netns.NET}.0/24 scram-sha-256
     - host replication replicator {netns.NET}.0/24 scram-sha-256
 """
+
+    def haproxy_watch(self):
+        return os.path.join(self.run, f"haproxy-{self.name}.sock"), "patroni_pg"
 
     def haproxy_cfg(self):
         servers = "\n".join(f"    server pg{i + 1} {h}:{PG_PORT} maxconn 100 check port {REST_PORT}"
@@ -580,6 +663,32 @@ class Ward(Cluster):
     def data(self, i):
         return os.path.join(self.base, f"pg{i + 1}")
 
+    def timing(self):
+        """lease, renew_every and margin (seconds) from bench/failover/ward.toml's [policy.agent]."""
+        out = {}
+        with open(os.path.join(self.args.repo, "bench/failover/ward.toml")) as f:
+            section = ""
+            for line in f:
+                line = line.split("#", 1)[0].strip()
+                if line.startswith("["):
+                    section = line
+                elif section == "[policy.agent]" and "=" in line:
+                    k, v = (x.strip() for x in line.split("=", 1))
+                    v = v.strip('"')
+                    if k in ("lease", "renew_every", "margin"):
+                        out[k] = float(v[:-2]) / 1000 if v.endswith("ms") else float(v.rstrip("s"))
+        missing = {"lease", "renew_every", "margin"} - set(out)
+        if missing:
+            raise BenchError(f"bench/failover/ward.toml: [policy.agent] lacks {', '.join(sorted(missing))}")
+        return out
+
+    def grace_s(self):
+        """The longest freeze of the primary's node that must never move the primary: the
+        controller counts the node fenced by its lease only lease + margin after the last
+        renewal it received, and that renewal was sent at most renew_every before the freeze."""
+        t = self.timing()
+        return t["lease"] + t["margin"] - t["renew_every"]
+
     def notes(self):
         return ("postgres check every 250 ms, fall 2 (refused), timeout_fall 32 (a node that does not answer: down "
                 "after 8 s); ward agent on every node, lease 5 s renewed every 1 s, margin 2 s; "
@@ -600,6 +709,9 @@ class Ward(Cluster):
         if r.returncode != 0:
             return "skipped: `ward validate` rejects bench/failover/ward.toml:\n" + (r.stdout + r.stderr)[:2000]
         return None
+
+    def haproxy_watch(self):
+        return os.path.join(self.run, "haproxy.sock"), "ward_pg"
 
     def haproxy_cfg(self):
         servers = "\n".join(f"    server pg{i + 1} {h}:{PG_PORT} maxconn 100" + ("" if i == 0 else " disabled")
@@ -814,16 +926,27 @@ def trial(sys_, case, n, rnd, rows):
     elif case == "freeze":
         time.sleep(args.freeze_observe_s)  # each system's own timers run out: a failover it provoked shows by now
     sys_.stop_load()
-    new = wait_until("a primary after the fault", sys_.primary, args.heal_timeout_s, every=0.5)
+    # accept: node index 0 (pg1) is an answer although falsy; None (no writable primary yet) is not.
+    new = wait_until("a primary after the fault", sys_.primary, args.heal_timeout_s, every=0.5,
+                     accept=lambda v: v is not None)
     t_end = time.monotonic()
     rec_s = (ack["t1"] - t0) if ack else None
     two_ms = sys_.watch.two_writers_ms(t0, t_end)
+    front_two_ms = sys_.watch.front_two_writers_ms(t0, t_end)
     log(f"{sys_.name} {case} {n}: {what}; " + (f"writes back after {rec_s:.2f} s" if ack else
         f"NO write acknowledged within {args.recovery_timeout_s:.0f} s") +
         f"; primary {'pg%d -> pg%d' % (p + 1, new + 1) if new != p else 'unchanged'}; two writable primaries {two_ms} ms")
+    # A freeze within the system's grace must not move the primary (a false failover); one
+    # beyond it may, and a move then is reported as such, not as false.
+    false = int(case == "freeze" and new != p and args.freeze_s < sys_.grace_s())
+    note = [] if ack else ["no recovery within bound"]
+    if case == "freeze" and new != p:
+        note.append(f"false failover: a {args.freeze_s:g} s freeze is within the {sys_.grace_s():g} s grace" if false
+                    else f"failover after a {args.freeze_s:g} s freeze, beyond the {sys_.grace_s():g} s grace (allowed)")
     row = dict(system=sys_.name, case=case, trial=n, node=f"pg{p + 1}", new_primary=f"pg{new + 1}",
                recovery_s=f"{rec_s:.3f}" if ack else "", lost=0, lost_ids="", primary_changed=int(new != p),
-               two_writers_ms=two_ms, note="" if ack else "no recovery within bound")
+               false_failover=false, two_writers_ms=two_ms,
+               front_two_writers_ms="" if front_two_ms is None else front_two_ms, note="; ".join(note))
     rows.append(row)
     if new != p:
         sys_.rejoin(p, new)
@@ -843,7 +966,9 @@ def summarize(name, case, rows):
         "system": name, "case": case, "trials": len(mine), "recovered": len(rec),
         "median": statistics.median(rec) if rec else None, "worst": max(rec) if rec else None,
         "lost": sum(int(r["lost"]) for r in mine), "two_ms": sum(int(r["two_writers_ms"]) for r in mine),
+        "front_two_ms": sum(int(r["front_two_writers_ms"]) for r in mine if r.get("front_two_writers_ms") not in ("", None)),
         "changed": sum(int(r["primary_changed"]) for r in mine),
+        "false": sum(int(r.get("false_failover") or 0) for r in mine),
     }
 
 
@@ -863,6 +988,9 @@ def main():
     ap.add_argument("--freeze-observe-s", type=float, default=15.0,
                     help="after SIGCONT, how long to wait before asking who is primary")
     ap.add_argument("--unreachable-s", type=float, default=90.0)
+    ap.add_argument("--promotion-s", type=float, default=3.0,
+                    help="the unreachable target's allowance for the promotion and the front end's switch, on top of "
+                         "Ward's lease + margin")
     ap.add_argument("--clients", type=int, default=2, help="pgbench clients")
     ap.add_argument("--rate", type=int, default=200, help="pgbench transactions per second (-R)")
     ap.add_argument("--recovery-timeout-s", type=float, default=120.0)
@@ -890,7 +1018,7 @@ def main():
     rows, summaries, skipped = [], [], {}
     csv_path = os.path.join(args.run_dir, "trials.csv")
     fields = ["system", "case", "trial", "node", "new_primary", "recovery_s", "lost", "lost_ids", "primary_changed",
-              "two_writers_ms", "note"]
+              "false_failover", "two_writers_ms", "front_two_writers_ms", "note"]
 
     def write_csv():
         with open(csv_path, "w", newline="") as f:
@@ -954,12 +1082,12 @@ def main():
          f"pgbench -c {args.clients} -R {args.rate} through HAProxy; probe: a new INSERT every 50 ms through HAProxy, "
          f"overlapping, each with 1 s client deadlines; writers watched every 50 ms from the front end's namespace.")
     emit("")
-    emit("| system | case | trials | median until writes succeed | worst | acknowledged writes lost | two writable primaries reachable (ms) | primary changed |")
-    emit("|---|---|---:|---:|---:|---:|---:|---:|")
+    emit("| system | case | trials | median until writes succeed | worst | acknowledged writes lost | two writable primaries reachable (ms) | of them both routed by HAProxy (ms) | primary changed | false failovers |")
+    emit("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in summaries:
         med = f"{s['median']:.2f} s" if s["median"] is not None else "-"
         worst = f"{s['worst']:.2f} s" if s["worst"] is not None else "-"
-        emit(f"| {s['system']} | {s['case']} | {s['recovered']}/{s['trials']} | {med} | {worst} | {s['lost']} | {s['two_ms']} | {s['changed']}/{s['trials']} |")
+        emit(f"| {s['system']} | {s['case']} | {s['recovered']}/{s['trials']} | {med} | {worst} | {s['lost']} | {s['two_ms']} | {s['front_two_ms']} | {s['changed']}/{s['trials']} | {s['false']} |")
     for name, why in skipped.items():
         emit(f"- {name}: {why}")
     try:
@@ -974,20 +1102,41 @@ def main():
     def get(system, case):
         return next((s for s in summaries if s["system"] == system and s["case"] == case), None)
 
+    # Every target gets its line; one without the data to judge it says so and FAILs. The
+    # targets are Ward's: a run without it judges nothing.
     ward_ok = "ward" in systems and "ward" not in skipped
     verdicts = []
-    w, t = get("ward", "unreachable"), get("patroni-tuned", "unreachable")
-    if w and t and w["median"] is not None and t["median"] is not None:
-        ok = ward_ok and w["recovered"] == w["trials"] and w["median"] <= t["median"] / 2
-        verdicts.append((f"unreachable primary: Ward's median {w['median']:.2f} s <= 1/2 of tuned Patroni's {t['median']:.2f} s", ok))
+    if "ward" not in systems:
+        report("targets: not judged (ward is not in --systems)", path)
+    elif "unreachable" in cases:
+        w, t = get("ward", "unreachable"), get("patroni-tuned", "unreachable")
+        try:
+            tm = Ward(args, args.run_dir).timing()
+            bound = tm["lease"] + tm["margin"] + args.promotion_s
+            bound_text = f"lease {tm['lease']:g} s + margin {tm['margin']:g} s + promotion {args.promotion_s:g} s = {bound:g} s"
+        except (OSError, BenchError) as e:
+            bound, bound_text = None, f"no bound ({e})"
+        text = f"unreachable primary: writes back automatically within {bound_text}, at most 1/2 of tuned Patroni's"
+        if not ward_ok or not w or w["median"] is None or w["recovered"] < w["trials"]:
+            why = "Ward skipped or aborted" if not ward_ok else "Ward did not recover in every trial"
+            verdicts.append((f"{text} ({why})", False))
+        elif not t or t["median"] is None:
+            verdicts.append((f"{text} (Ward's worst {w['worst']:.2f} s; patroni-tuned not measured)", False))
+        else:
+            ok = bound is not None and w["worst"] <= bound and w["median"] <= t["median"] / 2
+            verdicts.append((f"{text} (Ward median {w['median']:.2f} s, worst {w['worst']:.2f} s; tuned Patroni median "
+                             f"{t['median']:.2f} s)", ok))
     ward_rows = [s for s in summaries if s["system"] == "ward"]
-    if ward_rows:
-        verdicts.append(("Ward: 0 acknowledged writes lost", ward_ok and all(s["lost"] == 0 for s in ward_rows)))
-        verdicts.append(("Ward: 0 ms with two writable primaries reachable through the front end",
-                         ward_ok and all(s["two_ms"] == 0 for s in ward_rows)))
-        f = get("ward", "freeze")
-        if f:
-            verdicts.append((f"Ward: no failover for a {args.freeze_s:.0f} s freeze (within the grace)", ward_ok and f["changed"] == 0))
+    if "ward" in systems:
+        verdicts.append(("Ward: 0 acknowledged writes lost" + ("" if ward_ok else " (Ward skipped or aborted)"),
+                         ward_ok and bool(ward_rows) and all(s["lost"] == 0 for s in ward_rows)))
+        verdicts.append(("Ward: 0 ms with two writable primaries reachable through the front end"
+                         + ("" if ward_ok else " (Ward skipped or aborted)"),
+                         ward_ok and bool(ward_rows) and all(s["two_ms"] == 0 for s in ward_rows)))
+    f = get("ward", "freeze")
+    if f:
+        verdicts.append((f"Ward: no false failover from a {args.freeze_s:g} s freeze (a move only beyond the grace)",
+                         ward_ok and f["false"] == 0))
     for text, ok in verdicts:
         report(f"target: {text}: {'PASS' if ok else 'FAIL'}", path)
     if aborted:
