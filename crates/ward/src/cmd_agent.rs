@@ -89,12 +89,23 @@ fn watch(snapshot: Arc<Snapshot>, name: &str, file: &Path) -> Result<Watch, Stri
             continue;
         }
         let others = service.candidates.iter().filter(|n| **n != node).map(|n| snapshot.node_name(*n).to_string()).collect();
-        for &member in &service.candidates {
-            for &check in &service.checks {
-                if let Some(probe) = snapshot.probe_id(member, check) {
-                    pairs.insert(probe);
-                }
+        // The members' probes: the service's own checks when it names them, else
+        // every check the inventory runs on its members (a service without `checks`
+        // is still watched through its nodes' checks; an agent seeing nothing would
+        // report every peer unreachable).
+        let before = pairs.len();
+        for (probe_index, probe) in snapshot.probes().iter().enumerate() {
+            if service.candidates.contains(&probe.node) && (service.checks.is_empty() || service.checks.contains(&probe.check)) {
+                pairs.insert(ward_core::ids::ProbeId(probe_index as u32));
             }
+        }
+        if pairs.len() == before {
+            return Err(format!(
+                "no check in {} probes the members of {}: this agent could not tell a reachable peer from a dead one; \
+                 attach a check (e.g. kind = \"postgres\") to its nodes",
+                file.display(),
+                service.name
+            ));
         }
         services.push((ServiceId(index as u32), service.name.clone(), others));
     }
@@ -108,9 +119,20 @@ struct Sight {
     last_pass: Option<Instant>,
     /// (when, passed, answered as a writable primary)
     last: Option<(Instant, bool, bool)>,
+    /// What the latest passing answer said: a writable primary or not.
+    answered_writable: Option<bool>,
 }
 
 impl Sight {
+    /// This host's own server may still take writes: its latest answer said so.
+    /// A probe that timed out proves nothing (a loaded host answers late), so only
+    /// an answer saying "standby" or "read-only" rules a fence out: fencing a server
+    /// that turns out read-only already costs nothing, missing a writable one
+    /// would leave a second writer.
+    fn may_be_writable(&self) -> bool {
+        self.answered_writable == Some(true)
+    }
+
     fn reachable(&self, now: Instant, within: Duration) -> bool {
         self.last_pass.is_some_and(|at| now.duration_since(at) <= within)
     }
@@ -165,6 +187,9 @@ pub async fn run(args: AgentArgs) -> Result<(), String> {
     decide_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let mut keeper = LeaseKeeper::new(token_seen);
+    // A starting agent has seen neither the controller nor its peers yet: it judges
+    // nothing for one lease (Ward does not count on an agent it never heard from).
+    keeper.start_grace(mono_ms(Instant::now()), current.snapshot.policy().agent.lease_ms);
     let mut sights: Sights = BTreeMap::new();
     let policy = current.snapshot.policy().agent.clone();
     let mut lease = Duration::from_millis(policy.lease_ms);
@@ -204,6 +229,7 @@ pub async fn run(args: AgentArgs) -> Result<(), String> {
                 let sight = sights.entry((node, observation.probe.0)).or_default();
                 if pass {
                     sight.last_pass = Some(now);
+                    sight.answered_writable = Some(writable);
                 }
                 sight.last = Some((now, pass, writable));
             }
@@ -310,7 +336,7 @@ pub async fn run(args: AgentArgs) -> Result<(), String> {
                 }
                 lease_was_valid = valid;
                 let own = current.snapshot.node_name(current.node).to_string();
-                let (_, writable_here) = sight_of(&sights, &own, now, lease);
+                let writable_here = sights.range((own.clone(), 0)..=(own.clone(), u32::MAX)).any(|(_, s)| s.may_be_writable());
                 // Only a server that answers as a writable primary has anything to fence.
                 let services: Vec<(String, Vec<PeerSight>)> = if writable_here {
                     current
@@ -388,6 +414,10 @@ fn peer_reports(current: &Watch, sights: &Sights, now: Instant, lease: Duration)
     let others: BTreeSet<&String> = current.services.iter().flat_map(|(_, _, others)| others.iter()).collect();
     others
         .into_iter()
+        // A member not probed yet (the agent just started) is left out: saying
+        // "cannot reach it" without having tried would count towards Ward's
+        // majority for promoting around it.
+        .filter(|node| sights.range(((*node).clone(), 0)..=((*node).clone(), u32::MAX)).any(|(_, s)| s.last.is_some()))
         .map(|node| {
             let (reachable, writable) = sight_of(sights, node, now, lease);
             PeerReport { node: node.clone(), reachable, writable }
@@ -523,18 +553,25 @@ mod tests {
         let mut sights = Sights::new();
         // pg1's postgres check: a writable primary; its exec check then passes too,
         // saying nothing about writes.
-        sights.insert(("pg1".into(), 0), Sight { last_pass: Some(now), last: Some((now, true, true)) });
-        sights.insert(("pg1".into(), 3), Sight { last_pass: Some(now), last: Some((now, true, false)) });
+        sights.insert(("pg1".into(), 0), Sight { last_pass: Some(now), last: Some((now, true, true)), ..Sight::default() });
+        sights.insert(("pg1".into(), 3), Sight { last_pass: Some(now), last: Some((now, true, false)), ..Sight::default() });
         assert_eq!(sight_of(&sights, "pg1", now, lease), (true, true));
         // pg2 answered long ago only; pg10 (a name pg1 is a prefix of) is its own node.
         let long_ago = now.checked_sub(Duration::from_secs(10)).unwrap_or(now);
-        sights.insert(("pg2".into(), 1), Sight { last_pass: Some(long_ago), last: Some((long_ago, true, true)) });
+        sights.insert(("pg2".into(), 1), Sight { last_pass: Some(long_ago), last: Some((long_ago, true, true)), ..Sight::default() });
         let later = long_ago + Duration::from_secs(10);
         assert_eq!(sight_of(&sights, "pg2", later, lease), (false, false));
         assert_eq!(sight_of(&sights, "pg10", now, lease), (false, false));
         // A failing latest result is not a writable answer, though it passed before.
-        sights.insert(("pg3".into(), 2), Sight { last_pass: Some(now), last: Some((now, false, false)) });
+        sights.insert(("pg3".into(), 2), Sight { last_pass: Some(now), last: Some((now, false, false)), ..Sight::default() });
         assert_eq!(sight_of(&sights, "pg3", now, lease), (true, false));
+        // This host's own server: a probe that timed out after a writable answer
+        // leaves it possibly writable (fence it); only an answer says otherwise.
+        let mut own = Sight { answered_writable: Some(true), ..Sight::default() };
+        own.last = Some((now, false, false));
+        assert!(own.may_be_writable());
+        own.answered_writable = Some(false);
+        assert!(!own.may_be_writable());
     }
 
     #[test]

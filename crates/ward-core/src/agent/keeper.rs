@@ -57,6 +57,16 @@ impl LeaseKeeper {
         LeaseKeeper { valid_until_ms: None, token_seen, stay_fenced: Vec::new(), self_fenced: Vec::new() }
     }
 
+    /// An agent that just started has heard neither the controller nor its peers:
+    /// it judges nothing until `grace_ms` after `now_ms` (one lease), as if it held
+    /// a lease from its start. Ward never counts on an agent it has not heard, so an
+    /// isolated host starting up fences one lease later, not at once.
+    pub fn start_grace(&mut self, now_ms: u64, grace_ms: u64) {
+        if self.valid_until_ms.is_none() {
+            self.valid_until_ms = Some(now_ms.saturating_add(grace_ms));
+        }
+    }
+
     pub fn token_seen(&self) -> u64 {
         self.token_seen
     }
@@ -273,6 +283,15 @@ mod tests {
         // A fence the controller asked for is not the agent's own.
         let Decision::Fence { own, .. } = keeper.decide(7_001, &one(peers(&[(true, false)]))) else { panic!() };
         assert!(own.is_empty());
+    }
+
+    #[test]
+    fn a_starting_agent_judges_nothing_for_one_lease() {
+        let mut keeper = LeaseKeeper::new(0);
+        keeper.start_grace(1_000, 5_000);
+        let nobody = one(peers(&[(false, false), (false, false)]));
+        assert_eq!(keeper.decide(5_999, &nobody), Decision::Keep);
+        assert!(matches!(keeper.decide(6_000, &nobody), Decision::Fence { .. }));
     }
 
     #[test]
