@@ -67,8 +67,9 @@ fn start_with(agents: &[NodeId], pg1_writable: Rc<Cell<bool>>) -> Harness {
 fn start_on(snapshot: Arc<Snapshot>, pg1_writable: Rc<Cell<bool>>) -> Harness {
     let mut c = Harness::new(snapshot).timing(10, 250);
     c.set_detail(move |engine, world, node| {
+        // A failing probe carries the server's error, as the real postgres probe does.
         if !world.outcome(node, ObserverId(0)).is_pass() {
-            return None;
+            return Some(ProbeDetail::Message("connection refused".into()));
         }
         if engine.placement(MAIN).first() == Some(&node) || (node == PG1 && pg1_writable.get()) {
             return Some(ProbeDetail::Primary(PrimaryStatus {
@@ -359,30 +360,8 @@ fn an_agent_never_heard_from_is_alerted_after_lease_and_margin() {
 /// writer; and a second writer fenced once is fenced again only on a newer answer.
 #[test]
 fn a_failing_answer_ends_a_nodes_writable_word_and_a_fenced_writer_is_not_fenced_in_a_loop() {
-    let mut c = Harness::new(cluster(&[])).timing(10, 250);
     let pg1_writable = Rc::new(Cell::new(false));
-    let writable = pg1_writable.clone();
-    c.set_detail(move |engine, world, node| {
-        if !world.outcome(node, ObserverId(0)).is_pass() {
-            return Some(ProbeDetail::Message("connection refused".into()));
-        }
-        if engine.placement(MAIN).first() == Some(&node) || (node == PG1 && writable.get()) {
-            return Some(ProbeDetail::Primary(PrimaryStatus {
-                flush_position: Some(1_000),
-                synchronous_standbys: vec!["pg2".into(), "pg3".into()],
-                summary: String::new(),
-                writable: Some(true),
-            }));
-        }
-        Some(ProbeDetail::Replication(ReplicationStatus {
-            running: true,
-            lag_ms: Some(0),
-            last_error: None,
-            replayed_position: 1_000,
-            retained_bytes: 0,
-            received_position: Some(1_000),
-        }))
-    });
+    let mut c = start_with(&[], pg1_writable.clone());
     c.run_ms(2_000);
     c.fail(PG1);
     c.run_ms(600);

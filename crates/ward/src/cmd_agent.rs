@@ -205,6 +205,8 @@ pub async fn run(args: AgentArgs) -> Result<(), String> {
     let mut said_decision = String::new();
     let mut said_stay = Vec::new();
     let mut lease_was_valid = false;
+    // A lease the controller granted is in force (the start-up grace is not one).
+    let mut granted = false;
 
     let names: Vec<&str> = current.services.iter().map(|(_, name, _)| name.as_str()).collect();
     tracing::info!(
@@ -275,7 +277,8 @@ pub async fn run(args: AgentArgs) -> Result<(), String> {
                         match keeper.on_answer(sent_ms, &answer) {
                             Err(refusal) => say(&mut said_lease, format!("{refusal} (it said: {})", answer.sentence)),
                             Ok(_) if answer.granted => {
-                                if !lease_was_valid {
+                                if !granted {
+                                    granted = true;
                                     say(&mut said_lease, format!(
                                         "lease granted by {controller} (fencing token {}): {}; it holds for {} ms from each renewal sent",
                                         answer.token, answer.sentence, answer.lease_ms
@@ -331,6 +334,7 @@ pub async fn run(args: AgentArgs) -> Result<(), String> {
                 let now_ms = mono_ms(now);
                 let valid = keeper.lease_valid(now_ms);
                 if lease_was_valid && !valid {
+                    granted = false;
                     let ran_out = keeper.valid_until_ms().map(|u| now_ms.saturating_sub(u)).unwrap_or(0);
                     say(&mut said_lease, format!("the lease ran out {ran_out} ms ago: no renewal answered within {} ms", lease.as_millis()));
                 }

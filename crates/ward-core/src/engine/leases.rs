@@ -186,14 +186,8 @@ impl Engine {
         if self.mode != Mode::Guarded {
             return;
         }
-        for index in 0..self.snapshot.services().len() {
-            let service = ServiceId(index as u32);
-            let spec = self.snapshot.service(service);
-            if spec.kind != ServiceKind::Primary || spec.follows.is_some() {
-                continue;
-            }
-            let Some(&holder) = self.placement(service).first() else { continue };
-            let (service_name, node_name) = (spec.name.clone(), self.snapshot.node_name(holder).to_string());
+        for (service, holder) in self.held_primaries() {
+            let (service_name, node_name) = (self.snapshot.service_name(service).to_string(), self.snapshot.node_name(holder).to_string());
             if self.health.node(holder).status != Status::Down || self.durable.fenced.contains(&(service_name.clone(), node_name.clone())) {
                 continue;
             }
@@ -203,6 +197,16 @@ impl Engine {
                 self.record(now_ms, JournalEvent::FencedByLease { service: service_name, node: node_name, sentence });
             }
         }
+    }
+
+    /// Every writable-primary service (not a write address following one) that has
+    /// a holder, with it.
+    pub(crate) fn held_primaries(&self) -> Vec<(ServiceId, NodeId)> {
+        (0..self.snapshot.services().len())
+            .map(|index| ServiceId(index as u32))
+            .filter(|&s| self.snapshot.service(s).kind == ServiceKind::Primary && self.snapshot.service(s).follows.is_none())
+            .filter_map(|s| self.placement(s).first().map(|&holder| (s, holder)))
+            .collect()
     }
 
     /// Whether each primary service can fail over without a person if its holder

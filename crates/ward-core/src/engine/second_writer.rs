@@ -10,7 +10,6 @@ use crate::action::{Action, Cause, NamedAction};
 use crate::engine::plan::Wanted;
 use crate::engine::{Engine, Mode};
 use crate::ids::*;
-use crate::inventory::ServiceKind;
 use crate::journal::{JobEnd, Severity};
 use crate::time::TimeMs;
 
@@ -30,13 +29,8 @@ impl Engine {
         }
         let stale_ms = self.snapshot.policy().stale_after_ms;
         let queued: Vec<ServiceId> = self.jobs.queued_services().collect();
-        for index in 0..self.snapshot.services().len() {
-            let service = ServiceId(index as u32);
+        for (service, holder) in self.held_primaries() {
             let spec = self.snapshot.service(service);
-            if spec.kind != ServiceKind::Primary || spec.follows.is_some() {
-                continue;
-            }
-            let Some(&holder) = self.placement(service).first() else { continue };
             let name = spec.name.clone();
             let busy = queued.contains(&service) || self.durable.jobs.values().any(|j| j.action.service_ref() == Some(&name));
             let writer = spec.candidates.iter().copied().find(|&node| {
